@@ -1,0 +1,352 @@
+/* mitogen-agent.c: the program every context runs.
+ *
+ * The agent reads its parameters from the first frame on its standard
+ * input, answers with a ready frame, then runs the functions its parent
+ * calls, one at a time in arrival order, on this main thread, while its
+ * broker thread keeps routing. It exits when its parent's stream closes.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "mitogen-latch-private.h"
+#include "mitogen-message-private.h"
+#include "mitogen-router-private.h"
+#include "mitogen-stream-private.h"
+
+/* The bootstrap frame is small; refuse anything absurd before allocating. */
+#define MAX_BOOTSTRAP_SIZE (1024 * 1024)
+
+typedef struct
+{
+  MitogenRouter *router;
+  MitogenLatch  *calls;        /* CALL_FUNCTION messages for the main thread */
+  char          *name;         /* this context's name, for errors and logs */
+  GLogLevelFlags forward_level;/* least severe level forwarded to the master */
+} Agent;
+
+static Agent agent;
+static GPrivate in_log_writer;
+
+static gboolean
+read_exactly (int      fd,
+              guint8  *buf,
+              gsize    len,
+              GError **error)
+{
+  gsize have = 0;
+
+  while (have < len)
+    {
+      ssize_t n = read (fd, buf + have, len - have);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                       "reading the bootstrap frame: %s",
+                       n == 0 ? "the parent closed the stream" : g_strerror (errno));
+          return FALSE;
+        }
+      have += n;
+    }
+  return TRUE;
+}
+
+static GVariant *
+read_bootstrap (int      fd,
+                GError **error)
+{
+  guint8 header[MITOGEN_HEADER_SIZE];
+  MitogenFrameHeader hdr;
+  g_autofree guint8 *data = NULL;
+  g_autoptr(GVariant) params = NULL;
+
+  if (!read_exactly (fd, header, sizeof header, error) ||
+      !_mitogen_frame_header_decode (header, MAX_BOOTSTRAP_SIZE, &hdr, error))
+    return NULL;
+  if (hdr.handle != MITOGEN_HANDLE_BOOTSTRAP)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "the first frame is for handle %u, not the bootstrap", hdr.handle);
+      return NULL;
+    }
+  data = g_malloc (MAX (hdr.length, 1));
+  if (!read_exactly (fd, data, hdr.length, error))
+    return NULL;
+  params = g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, g_steal_pointer (&data),
+                                    hdr.length, FALSE, g_free, NULL);
+  g_variant_ref_sink (params);
+  if (!g_variant_is_normal_form (params))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "the bootstrap frame is not a valid a{sv}");
+      return NULL;
+    }
+  return g_steal_pointer (&params);
+}
+
+static void
+send_ready (MitogenStream *stream,
+            guint32        context_id,
+            guint32        parent_id,
+            const char    *name,
+            const GError  *failure)
+{
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GBytes) data = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  GVariantDict dict;
+  struct utsname u;
+
+  g_variant_dict_init (&dict, NULL);
+  if (failure != NULL)
+    g_variant_dict_insert (&dict, "error", "s", failure->message);
+  else
+    {
+      uname (&u);
+      g_variant_dict_insert (&dict, "name", "s", name);
+      g_variant_dict_insert (&dict, "pid", "i", (gint32) getpid ());
+      g_variant_dict_insert (&dict, "uid", "u", (guint32) getuid ());
+      g_variant_dict_insert (&dict, "hostname", "s", g_get_host_name ());
+      g_variant_dict_insert (&dict, "arch", "s", u.machine);
+      g_variant_dict_insert (&dict, "version", "s", PACKAGE_VERSION);
+    }
+  v = g_variant_ref_sink (g_variant_dict_end (&dict));
+  data = g_variant_get_data_as_bytes (v);
+  msg = _mitogen_message_new_raw (parent_id, context_id, MITOGEN_HANDLE_BOOTSTRAP, data);
+  _mitogen_stream_send (stream, msg, NULL);
+}
+
+/* Broker thread: a call for the main thread, if its caller may call us. */
+static void
+on_call_function (MitogenMessage *msg,
+                  gpointer        data)
+{
+  if (mitogen_message_is_dead (msg))
+    return;
+  if (!_mitogen_router_is_ancestor (agent.router, mitogen_message_get_auth_id (msg)))
+    {
+      g_autoptr(MitogenMessage) dead = NULL;
+
+      g_warning ("refused a call from context %u: only a parent may call functions "
+                 "in its children", mitogen_message_get_auth_id (msg));
+      dead = _mitogen_message_make_dead_reply (msg, "refused by policy: only a parent "
+                                               "may call functions in its children");
+      if (dead != NULL)
+        _mitogen_router_send (agent.router, dead, NULL);
+      return;
+    }
+  _mitogen_latch_put (agent.calls, mitogen_message_ref (msg));
+}
+
+/* Broker thread: the parent asks us to exit after the current call. */
+static void
+on_shutdown (MitogenMessage *msg,
+             gpointer        data)
+{
+  if (mitogen_message_is_dead (msg) ||
+      !_mitogen_router_is_ancestor (agent.router, mitogen_message_get_auth_id (msg)))
+    return;
+  g_debug ("shutdown requested by context %u", mitogen_message_get_src_id (msg));
+  _mitogen_latch_close (agent.calls);
+}
+
+/* Broker thread: without a parent there is nobody to serve. Exit at once,
+ * even in the middle of a call, so that no orphan survives its master;
+ * our children see their streams close and do the same. */
+static void
+on_parent_lost (MitogenRouter *router,
+                const GError  *reason,
+                gpointer       user_data)
+{
+  _exit (0);
+}
+
+static GLogWriterOutput
+forward_log (GLogLevelFlags   level,
+             const GLogField *fields,
+             gsize            n_fields,
+             gpointer         user_data)
+{
+  const char *domain = "";
+  const char *message = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  gboolean sent;
+
+  if ((level & G_LOG_LEVEL_MASK) > agent.forward_level)
+    return G_LOG_WRITER_HANDLED;
+  /* A log record raised while forwarding one goes to stderr instead. */
+  if (g_private_get (&in_log_writer) != NULL || agent.router == NULL)
+    return g_log_writer_standard_streams (level, fields, n_fields, user_data);
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0)
+        domain = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+        message = fields[i].value;
+    }
+  if (message == NULL)
+    return G_LOG_WRITER_UNHANDLED;
+
+  g_private_set (&in_log_writer, GINT_TO_POINTER (1));
+  msg = mitogen_message_new (0, MITOGEN_HANDLE_FORWARD_LOG,
+                             g_variant_new ("(sis)", domain, (gint32) (level & G_LOG_LEVEL_MASK), message));
+  sent = _mitogen_router_send (agent.router, msg, NULL);
+  g_private_set (&in_log_writer, NULL);
+
+  if (!sent)
+    return g_log_writer_standard_streams (level, fields, n_fields, user_data);
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* Keeps the protocol fds away from code that writes to stdout: the stream
+ * gets private copies, stdin reads /dev/null and stdout goes to stderr. */
+static gboolean
+take_stdio (int *in_fd,
+            int *out_fd)
+{
+  int devnull;
+
+  *in_fd = fcntl (0, F_DUPFD_CLOEXEC, 3);
+  *out_fd = fcntl (1, F_DUPFD_CLOEXEC, 3);
+  if (*in_fd < 0 || *out_fd < 0)
+    return FALSE;
+  devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0)
+    return FALSE;
+  dup2 (devnull, 0);
+  close (devnull);
+  dup2 (2, 1);
+  return TRUE;
+}
+
+static GArray *
+ancestors_from (GVariant *params)
+{
+  g_autoptr(GVariant) v = g_variant_lookup_value (params, "ancestors", G_VARIANT_TYPE ("au"));
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  gsize n = 0;
+  const guint32 *p;
+
+  if (v == NULL)
+    return ids;
+  p = g_variant_get_fixed_array (v, &n, sizeof (guint32));
+  g_array_append_vals (ids, p, n);
+  return ids;
+}
+
+static char *
+default_name (const char *transport)
+{
+  return g_strdup_printf ("%s.%d", transport, (int) getpid ());
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) params = NULL;
+  g_autoptr(MitogenBroker) broker = NULL;
+  g_autoptr(MitogenSerializer) serializer = NULL;
+  g_autoptr(MitogenStream) stream = NULL;
+  g_autoptr(GArray) ancestors = NULL;
+  const char *serializer_name = "gvariant";
+  const char *transport = "local";
+  const char *name = NULL;
+  const char *plugin_path = NULL;
+  guint32 context_id = 0, parent_id = 0;
+  guint64 max_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
+  gboolean debug = FALSE;
+  int in_fd, out_fd;
+
+  if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))
+    {
+      printf ("mitogen-agent %s: the program a libmitogen context runs.\n"
+              "It is started by a router (mitogen_router_connect()) and speaks the\n"
+              "Mitogen frame protocol on its standard input and output; it is not\n"
+              "meant to be run by hand.\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  if (!take_stdio (&in_fd, &out_fd))
+    {
+      fprintf (stderr, "mitogen-agent: cannot set up standard streams: %s\n", g_strerror (errno));
+      return 2;
+    }
+
+  params = read_bootstrap (in_fd, &error);
+  if (params == NULL)
+    {
+      fprintf (stderr, "mitogen-agent: %s\n", error->message);
+      return 2;
+    }
+  g_variant_lookup (params, "context_id", "u", &context_id);
+  g_variant_lookup (params, "parent_id", "u", &parent_id);
+  g_variant_lookup (params, "serializer", "&s", &serializer_name);
+  g_variant_lookup (params, "transport", "&s", &transport);
+  g_variant_lookup (params, "name", "&s", &name);
+  g_variant_lookup (params, "max_message_size", "t", &max_size);
+  g_variant_lookup (params, "debug", "b", &debug);
+  g_variant_lookup (params, "plugin_path", "&s", &plugin_path);
+  ancestors = ancestors_from (params);
+
+  if (plugin_path != NULL)
+    g_setenv (MITOGEN_PLUGIN_PATH_ENV, plugin_path, TRUE);
+
+  agent.name = name != NULL ? g_strdup (name) : default_name (transport);
+  agent.forward_level = debug ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO;
+  agent.calls = _mitogen_latch_new ((GDestroyNotify) mitogen_message_unref);
+
+  broker = mitogen_broker_new ();
+  stream = _mitogen_stream_new (broker, in_fd, out_fd, NULL, "parent");
+  _mitogen_stream_set_remote_id (stream, parent_id);
+  if (max_size > 0 && max_size <= G_MAXUINT32)
+    _mitogen_stream_set_max_message_size (stream, max_size);
+
+  serializer = mitogen_serializer_lookup (serializer_name, &error);
+  if (serializer == NULL)
+    {
+      send_ready (stream, context_id, parent_id, agent.name, error);
+      _mitogen_stream_flush (stream);
+      return 2;
+    }
+  _mitogen_stream_set_serializer (stream, serializer);
+
+  agent.router = mitogen_router_new (broker);
+  _mitogen_router_set_identity (agent.router, context_id, parent_id, ancestors);
+  if (max_size > 0 && max_size <= G_MAXUINT32)
+    mitogen_router_set_max_message_size (agent.router, max_size);
+  mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_CALL_FUNCTION, NULL,
+                              on_call_function, NULL, NULL);
+  mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_SHUTDOWN, NULL,
+                              on_shutdown, NULL, NULL);
+  g_log_set_writer_func (forward_log, NULL, NULL);
+
+  /* The ready frame goes first: nothing else is routed before it is out. */
+  send_ready (stream, context_id, parent_id, agent.name, NULL);
+  _mitogen_router_attach_parent (agent.router, stream, on_parent_lost, NULL);
+
+  for (;;)
+    {
+      g_autoptr(MitogenMessage) msg = _mitogen_latch_get (agent.calls, -1, NULL, NULL);
+
+      if (msg == NULL)
+        break;
+      _mitogen_call_run_message (agent.router, msg, agent.name);
+    }
+
+  /* Shut down: let the last replies reach the parent, then go. */
+  _mitogen_stream_flush (stream);
+  _exit (0);
+}

@@ -1,0 +1,89 @@
+/* mitogen-message-private.h: message internals and the frame codec.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "mitogen-private.h"
+
+G_BEGIN_DECLS
+
+#define MITOGEN_MAGIC 0x4d49
+
+/* What a message body holds. The body is always the GVariant "(yv)":
+ * a kind byte, then the value, the error record (a{sv}) or the dead
+ * reason (s). So a reply is a value, an error or a dead end without
+ * guessing from its type. */
+typedef enum {
+  MITOGEN_BODY_VALUE = 0,
+  MITOGEN_BODY_ERROR = 1,
+  MITOGEN_BODY_DEAD  = 2,
+} MitogenBodyKind;
+
+/* The bootstrap and ready frames use this handle; they are never routed. */
+#define MITOGEN_HANDLE_BOOTSTRAP 0
+
+struct _MitogenMessage
+{
+  gatomicrefcount    ref_count;
+  guint32            dst_id;
+  guint32            src_id;
+  guint32            auth_id;
+  guint32            handle;
+  guint32            reply_to;
+  /* Body, decoded; set at creation or decoded lazily (atomic CAS). */
+  GVariant          *body;
+  /* Body, encoded by @serializer; set on receipt or on first write. */
+  GBytes            *data;
+  MitogenSerializer *serializer;  /* owned, nullable; what encoded @data */
+  gboolean           src_fixed;   /* TRUE once src/auth were stamped */
+};
+
+typedef struct
+{
+  guint32 dst_id;
+  guint32 src_id;
+  guint32 auth_id;
+  guint32 handle;
+  guint32 reply_to;
+  guint32 length;
+} MitogenFrameHeader;
+
+void            _mitogen_frame_header_encode (guint8                   out[MITOGEN_HEADER_SIZE],
+                                              const MitogenFrameHeader *hdr);
+gboolean        _mitogen_frame_header_decode (const guint8             *in,
+                                              gsize                     max_length,
+                                              MitogenFrameHeader       *hdr,
+                                              GError                  **error);
+
+MitogenMessage *_mitogen_message_new_from_frame (const MitogenFrameHeader *hdr,
+                                                 GBytes                   *data,
+                                                 MitogenSerializer        *serializer);
+MitogenMessage *_mitogen_message_new_body    (guint32            dst_id,
+                                              guint32            handle,
+                                              MitogenBodyKind    kind,
+                                              GVariant          *inner);
+/* Encodes the body with @serializer (cached when it is the message's). */
+GBytes         *_mitogen_message_encode      (MitogenMessage    *msg,
+                                              MitogenSerializer *serializer,
+                                              GError           **error);
+/* The "(yv)" body, decoded on demand. (transfer none) */
+GVariant       *_mitogen_message_get_body    (MitogenMessage    *msg,
+                                              GError           **error);
+/* A dead reply to @msg (to its src_id and reply_to), or NULL when @msg
+ * asks for no reply or is dead itself. */
+MitogenMessage *_mitogen_message_make_dead_reply (MitogenMessage *msg,
+                                                  const char     *reason);
+MitogenMessage *_mitogen_message_make_reply  (MitogenMessage    *msg,
+                                              GVariant          *value);
+MitogenMessage *_mitogen_message_make_error_reply (MitogenMessage *msg,
+                                                   const GError   *error,
+                                                   const char     *context_name,
+                                                   const char     *function);
+/* Raw bytes frames (bootstrap/ready) carry a plain GVariant, not a body. */
+MitogenMessage *_mitogen_message_new_raw     (guint32            dst_id,
+                                              guint32            src_id,
+                                              guint32            handle,
+                                              GBytes            *data);
+
+G_END_DECLS

@@ -1,0 +1,522 @@
+/* mitogen-message.c: one frame of the wire protocol.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "mitogen-message-private.h"
+
+G_DEFINE_BOXED_TYPE (MitogenMessage, mitogen_message,
+                     mitogen_message_ref, mitogen_message_unref)
+
+static inline void
+put_u16 (guint8 *p, guint16 v)
+{
+  p[0] = v >> 8;
+  p[1] = v & 0xff;
+}
+
+static inline void
+put_u32 (guint8 *p, guint32 v)
+{
+  p[0] = v >> 24;
+  p[1] = (v >> 16) & 0xff;
+  p[2] = (v >> 8) & 0xff;
+  p[3] = v & 0xff;
+}
+
+static inline guint32
+get_u32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
+         ((guint32) p[2] << 8) | (guint32) p[3];
+}
+
+void
+_mitogen_frame_header_encode (guint8                    out[MITOGEN_HEADER_SIZE],
+                              const MitogenFrameHeader *hdr)
+{
+  put_u16 (out, MITOGEN_MAGIC);
+  put_u32 (out + 2, hdr->dst_id);
+  put_u32 (out + 6, hdr->src_id);
+  put_u32 (out + 10, hdr->auth_id);
+  put_u32 (out + 14, hdr->handle);
+  put_u32 (out + 18, hdr->reply_to);
+  put_u32 (out + 22, hdr->length);
+}
+
+gboolean
+_mitogen_frame_header_decode (const guint8        *in,
+                              gsize                max_length,
+                              MitogenFrameHeader  *hdr,
+                              GError             **error)
+{
+  guint16 magic = ((guint16) in[0] << 8) | in[1];
+
+  if (magic != MITOGEN_MAGIC)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "bad frame magic 0x%04x (expected 0x%04x)", magic, MITOGEN_MAGIC);
+      return FALSE;
+    }
+  hdr->dst_id = get_u32 (in + 2);
+  hdr->src_id = get_u32 (in + 6);
+  hdr->auth_id = get_u32 (in + 10);
+  hdr->handle = get_u32 (in + 14);
+  hdr->reply_to = get_u32 (in + 18);
+  hdr->length = get_u32 (in + 22);
+  if (hdr->length > max_length)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "frame of %u bytes exceeds the limit of %" G_GSIZE_FORMAT " bytes",
+                   hdr->length, max_length);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static MitogenMessage *
+message_alloc (guint32 dst_id,
+               guint32 handle)
+{
+  MitogenMessage *msg = g_new0 (MitogenMessage, 1);
+
+  g_atomic_ref_count_init (&msg->ref_count);
+  msg->dst_id = dst_id;
+  msg->handle = handle;
+  return msg;
+}
+
+MitogenMessage *
+_mitogen_message_new_body (guint32          dst_id,
+                           guint32          handle,
+                           MitogenBodyKind  kind,
+                           GVariant        *inner)
+{
+  MitogenMessage *msg = message_alloc (dst_id, handle);
+
+  msg->body = g_variant_ref_sink (g_variant_new ("(yv)", (guchar) kind, inner));
+  if (kind == MITOGEN_BODY_DEAD)
+    msg->reply_to = MITOGEN_IS_DEAD;
+  return msg;
+}
+
+MitogenMessage *
+_mitogen_message_new_from_frame (const MitogenFrameHeader *hdr,
+                                 GBytes                   *data,
+                                 MitogenSerializer        *serializer)
+{
+  MitogenMessage *msg = message_alloc (hdr->dst_id, hdr->handle);
+
+  msg->src_id = hdr->src_id;
+  msg->auth_id = hdr->auth_id;
+  msg->reply_to = hdr->reply_to;
+  msg->data = g_bytes_ref (data);
+  msg->serializer = serializer != NULL ? g_object_ref (serializer) : NULL;
+  msg->src_fixed = TRUE;
+  return msg;
+}
+
+MitogenMessage *
+_mitogen_message_new_raw (guint32  dst_id,
+                          guint32  src_id,
+                          guint32  handle,
+                          GBytes  *data)
+{
+  MitogenMessage *msg = message_alloc (dst_id, handle);
+
+  msg->src_id = src_id;
+  msg->auth_id = src_id;
+  msg->data = g_bytes_ref (data);
+  msg->src_fixed = TRUE;
+  return msg;
+}
+
+/**
+ * mitogen_message_new:
+ * @dst_id: the context to deliver to
+ * @handle: the handle to deliver to
+ * @value: (nullable): the value to carry; %NULL carries the unit tuple `()`
+ *
+ * Creates a message carrying @value. The router fills in the source when
+ * the message is sent.
+ *
+ * Returns: (transfer full): a new message
+ */
+MitogenMessage *
+mitogen_message_new (guint32   dst_id,
+                     guint32   handle,
+                     GVariant *value)
+{
+  MitogenMessage *msg;
+
+  if (value == NULL)
+    return _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_VALUE,
+                                      g_variant_new_tuple (NULL, 0));
+  g_variant_ref_sink (value);
+  msg = _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_VALUE, value);
+  g_variant_unref (value);
+  return msg;
+}
+
+/**
+ * mitogen_message_new_dead:
+ * @dst_id: the context to deliver to
+ * @handle: the handle to deliver to
+ * @reason: why the message is dead
+ *
+ * Creates a dead message: it tells the receiver at @handle that nothing
+ * more will come, and why. Its `reply_to` is %MITOGEN_IS_DEAD.
+ *
+ * Returns: (transfer full): a new message
+ */
+MitogenMessage *
+mitogen_message_new_dead (guint32     dst_id,
+                          guint32     handle,
+                          const char *reason)
+{
+  g_return_val_if_fail (reason != NULL, NULL);
+
+  return _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_DEAD,
+                                    g_variant_new_string (reason));
+}
+
+static GVariant *
+error_record (const GError *error,
+              const char   *context_name,
+              const char   *function)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "message", "s", error->message);
+  g_variant_dict_insert (&dict, "domain", "s", g_quark_to_string (error->domain));
+  g_variant_dict_insert (&dict, "code", "i", error->code);
+  if (context_name != NULL)
+    g_variant_dict_insert (&dict, "context", "s", context_name);
+  if (function != NULL)
+    g_variant_dict_insert (&dict, "function", "s", function);
+  return g_variant_dict_end (&dict);
+}
+
+/**
+ * mitogen_message_new_error:
+ * @dst_id: the context to deliver to
+ * @handle: the handle to deliver to
+ * @error: the error to carry
+ *
+ * Creates a message that carries an error; mitogen_message_unpack() of it
+ * fails with %MITOGEN_ERROR_CALL and the error's text.
+ *
+ * Returns: (transfer full): a new message
+ */
+MitogenMessage *
+mitogen_message_new_error (guint32       dst_id,
+                           guint32       handle,
+                           const GError *error)
+{
+  g_return_val_if_fail (error != NULL, NULL);
+
+  return _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_ERROR,
+                                    error_record (error, NULL, NULL));
+}
+
+/**
+ * mitogen_message_ref:
+ * @msg: a message
+ *
+ * Returns: (transfer full): @msg
+ */
+MitogenMessage *
+mitogen_message_ref (MitogenMessage *msg)
+{
+  g_return_val_if_fail (msg != NULL, NULL);
+  g_atomic_ref_count_inc (&msg->ref_count);
+  return msg;
+}
+
+/**
+ * mitogen_message_unref:
+ * @msg: (transfer full): a message
+ *
+ * Drops a reference; the last one frees the message.
+ */
+void
+mitogen_message_unref (MitogenMessage *msg)
+{
+  g_return_if_fail (msg != NULL);
+  if (!g_atomic_ref_count_dec (&msg->ref_count))
+    return;
+  g_clear_pointer (&msg->body, g_variant_unref);
+  g_clear_pointer (&msg->data, g_bytes_unref);
+  g_clear_object (&msg->serializer);
+  g_free (msg);
+}
+
+/**
+ * mitogen_message_get_dst_id:
+ * @msg: a message
+ *
+ * Returns: the id of the context the message is addressed to
+ */
+guint32
+mitogen_message_get_dst_id (MitogenMessage *msg)
+{
+  return msg->dst_id;
+}
+
+/**
+ * mitogen_message_get_src_id:
+ * @msg: a message
+ *
+ * Returns: the id of the context that sent the message
+ */
+guint32
+mitogen_message_get_src_id (MitogenMessage *msg)
+{
+  return msg->src_id;
+}
+
+/**
+ * mitogen_message_get_auth_id:
+ * @msg: a message
+ *
+ * Returns: the id of the context on whose authority the message travels
+ */
+guint32
+mitogen_message_get_auth_id (MitogenMessage *msg)
+{
+  return msg->auth_id;
+}
+
+/**
+ * mitogen_message_get_handle:
+ * @msg: a message
+ *
+ * Returns: the handle the message is addressed to
+ */
+guint32
+mitogen_message_get_handle (MitogenMessage *msg)
+{
+  return msg->handle;
+}
+
+/**
+ * mitogen_message_get_reply_to:
+ * @msg: a message
+ *
+ * Returns: the handle a reply should go to, 0 for none, or
+ *   %MITOGEN_IS_DEAD for a dead message
+ */
+guint32
+mitogen_message_get_reply_to (MitogenMessage *msg)
+{
+  return msg->reply_to;
+}
+
+/**
+ * mitogen_message_set_reply_to:
+ * @msg: a message not yet sent
+ * @reply_to: the handle replies should go to
+ *
+ * Sets where replies to @msg should go.
+ */
+void
+mitogen_message_set_reply_to (MitogenMessage *msg,
+                              guint32         reply_to)
+{
+  msg->reply_to = reply_to;
+}
+
+/**
+ * mitogen_message_is_dead:
+ * @msg: a message
+ *
+ * Returns: %TRUE when @msg is a dead message
+ */
+gboolean
+mitogen_message_is_dead (MitogenMessage *msg)
+{
+  return msg->reply_to == MITOGEN_IS_DEAD;
+}
+
+/**
+ * mitogen_message_get_size:
+ * @msg: a message
+ *
+ * Returns: the size of the encoded data when the message arrived from a
+ *   stream or was sent on one, else 0
+ */
+gsize
+mitogen_message_get_size (MitogenMessage *msg)
+{
+  GBytes *data = g_atomic_pointer_get (&msg->data);
+
+  return data != NULL ? g_bytes_get_size (data) : 0;
+}
+
+GVariant *
+_mitogen_message_get_body (MitogenMessage  *msg,
+                           GError         **error)
+{
+  GVariant *body = g_atomic_pointer_get (&msg->body);
+  GVariant *decoded;
+
+  if (body != NULL)
+    return body;
+
+  if (msg->serializer == NULL)
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                           "message carries no decodable body");
+      return NULL;
+    }
+  decoded = mitogen_serializer_deserialize (msg->serializer, msg->data, error);
+  if (decoded == NULL)
+    return NULL;
+  if (!g_variant_is_of_type (decoded, G_VARIANT_TYPE ("(yv)")))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "message body has type '%s', expected '(yv)'",
+                   g_variant_get_type_string (decoded));
+      g_variant_unref (decoded);
+      return NULL;
+    }
+  if (!g_atomic_pointer_compare_and_exchange (&msg->body, NULL, decoded))
+    g_variant_unref (decoded);
+  return g_atomic_pointer_get (&msg->body);
+}
+
+GBytes *
+_mitogen_message_encode (MitogenMessage     *msg,
+                         MitogenSerializer  *serializer,
+                         GError            **error)
+{
+  GBytes *data = g_atomic_pointer_get (&msg->data);
+  GVariant *body;
+  GBytes *encoded;
+
+  /* Raw frames and frames already in this serializer's form go as they are. */
+  if (data != NULL &&
+      (msg->serializer == serializer || (msg->serializer == NULL && msg->body == NULL)))
+    return g_bytes_ref (data);
+
+  body = _mitogen_message_get_body (msg, error);
+  if (body == NULL)
+    return NULL;
+  encoded = mitogen_serializer_serialize (serializer, body, error);
+  if (encoded == NULL)
+    return NULL;
+  if (msg->serializer == NULL &&
+      g_atomic_pointer_compare_and_exchange (&msg->data, NULL, encoded))
+    {
+      msg->serializer = g_object_ref (serializer);
+      return g_bytes_ref (encoded);
+    }
+  return encoded;
+}
+
+static void
+set_call_error (GError   **error,
+                GVariant  *record)
+{
+  const char *message = "unknown error";
+  const char *context = NULL;
+  const char *function = NULL;
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, record);
+  g_variant_dict_lookup (&dict, "message", "&s", &message);
+  g_variant_dict_lookup (&dict, "context", "&s", &context);
+  g_variant_dict_lookup (&dict, "function", "&s", &function);
+
+  if (context != NULL && function != NULL)
+    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                 "%s() failed in context %s: %s", function, context, message);
+  else if (context != NULL)
+    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                 "call failed in context %s: %s", context, message);
+  else
+    g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, message);
+  g_variant_dict_clear (&dict);
+}
+
+/**
+ * mitogen_message_unpack:
+ * @msg: a message
+ * @error: return location for an error
+ *
+ * Decodes the message's value. A dead message fails with
+ * %MITOGEN_ERROR_CHANNEL and its reason; an error raised by a remote
+ * function fails with %MITOGEN_ERROR_CALL naming the context, the function
+ * and the remote error; undecodable data fails with %MITOGEN_ERROR_PROTOCOL.
+ *
+ * Returns: (transfer full): the value, or %NULL with @error set
+ */
+GVariant *
+mitogen_message_unpack (MitogenMessage  *msg,
+                        GError         **error)
+{
+  GVariant *body;
+  g_autoptr(GVariant) inner = NULL;
+  guchar kind;
+
+  g_return_val_if_fail (msg != NULL, NULL);
+
+  body = _mitogen_message_get_body (msg, error);
+  if (body == NULL)
+    return NULL;
+  g_variant_get (body, "(yv)", &kind, &inner);
+
+  switch (kind)
+    {
+    case MITOGEN_BODY_VALUE:
+      return g_steal_pointer (&inner);
+    case MITOGEN_BODY_ERROR:
+      if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_VARDICT))
+        break;
+      set_call_error (error, inner);
+      return NULL;
+    case MITOGEN_BODY_DEAD:
+      if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_STRING))
+        break;
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL,
+                           g_variant_get_string (inner, NULL));
+      return NULL;
+    default:
+      break;
+    }
+  g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+               "malformed message body (kind %u, type '%s')",
+               kind, g_variant_get_type_string (inner));
+  return NULL;
+}
+
+MitogenMessage *
+_mitogen_message_make_dead_reply (MitogenMessage *msg,
+                                  const char     *reason)
+{
+  MitogenMessage *reply;
+
+  if (msg->reply_to == 0 || msg->reply_to == MITOGEN_IS_DEAD)
+    return NULL;
+  reply = mitogen_message_new_dead (msg->src_id, msg->reply_to, reason);
+  return reply;
+}
+
+MitogenMessage *
+_mitogen_message_make_reply (MitogenMessage *msg,
+                             GVariant       *value)
+{
+  return mitogen_message_new (msg->src_id, msg->reply_to, value);
+}
+
+MitogenMessage *
+_mitogen_message_make_error_reply (MitogenMessage *msg,
+                                   const GError   *error,
+                                   const char     *context_name,
+                                   const char     *function)
+{
+  return _mitogen_message_new_body (msg->src_id, msg->reply_to, MITOGEN_BODY_ERROR,
+                                    error_record (error, context_name, function));
+}

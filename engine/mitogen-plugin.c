@@ -1,0 +1,306 @@
+/* mitogen-plugin.c: the plugin loader and the two extension points.
+ *
+ * A plugin is a shared module exporting mitogen_plugin_init(), which
+ * registers its types with mitogen_register_transport() or
+ * mitogen_register_serializer(). Plugins are looked for in
+ * $MITOGEN_PLUGIN_PATH (ignored in setuid programs) and then in the
+ * installed plugin directory. Types registered from Python or JavaScript
+ * through introspection use the same calls.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <gmodule.h>
+#include <sys/auxv.h>
+
+#include "mitogen-private.h"
+
+typedef void (*MitogenPluginInitFunc) (void);
+
+static GPtrArray *searched_dirs;  /* guarded by plugin_lock; for error messages */
+static GMutex plugin_lock;
+
+static void
+ensure_extension_points (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      GIOExtensionPoint *ep;
+
+      ep = g_io_extension_point_register (MITOGEN_TRANSPORT_EXTENSION_POINT_NAME);
+      g_io_extension_point_set_required_type (ep, MITOGEN_TYPE_TRANSPORT);
+      ep = g_io_extension_point_register (MITOGEN_SERIALIZER_EXTENSION_POINT_NAME);
+      g_io_extension_point_set_required_type (ep, MITOGEN_TYPE_SERIALIZER);
+      g_once_init_leave (&done, 1);
+    }
+}
+
+static void
+load_plugin_file (const char *path)
+{
+  GModule *module;
+  MitogenPluginInitFunc init = NULL;
+
+  module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+  if (module == NULL)
+    {
+      g_warning ("could not load plugin %s: %s", path, g_module_error ());
+      return;
+    }
+  if (!g_module_symbol (module, "mitogen_plugin_init", (gpointer *) &init) || init == NULL)
+    {
+      g_warning ("plugin %s has no mitogen_plugin_init(); ignoring it", path);
+      g_module_close (module);
+      return;
+    }
+  /* Plugins register GTypes, which can never be unloaded. */
+  g_module_make_resident (module);
+  g_debug ("loading plugin %s", path);
+  init ();
+}
+
+static gint
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (*(char **) a, *(char **) b);
+}
+
+static void
+load_plugin_dir (const char *dir_path)
+{
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_ptr_array_add (searched_dirs, g_strdup (dir_path));
+  dir = g_dir_open (dir_path, 0, NULL);
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".so"))
+      g_ptr_array_add (names, g_strdup (name));
+  /* Load in a stable order so that duplicate names resolve predictably. */
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *path = g_build_filename (dir_path, names->pdata[i], NULL);
+      load_plugin_file (path);
+    }
+}
+
+/**
+ * mitogen_plugins_ensure_loaded:
+ *
+ * Loads every plugin from `$MITOGEN_PLUGIN_PATH` and the installed plugin
+ * directory, once per process. A plugin that fails to load is logged and
+ * skipped. Called for you by the lookup functions.
+ */
+void
+mitogen_plugins_ensure_loaded (void)
+{
+  static gsize done = 0;
+
+  ensure_extension_points ();
+  if (!g_once_init_enter (&done))
+    return;
+
+  g_mutex_lock (&plugin_lock);
+  searched_dirs = g_ptr_array_new_with_free_func (g_free);
+  /* Like GIO_MODULE_DIR, the variable is not trusted in setuid programs. */
+  if (!getauxval (AT_SECURE))
+    {
+      const char *env = g_getenv (MITOGEN_PLUGIN_PATH_ENV);
+
+      if (env != NULL)
+        {
+          g_auto(GStrv) dirs = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, 0);
+          for (guint i = 0; dirs[i] != NULL; i++)
+            if (dirs[i][0] != '\0')
+              load_plugin_dir (dirs[i]);
+        }
+    }
+  load_plugin_dir (MITOGEN_PLUGIN_DIR);
+  g_mutex_unlock (&plugin_lock);
+
+  g_once_init_leave (&done, 1);
+}
+
+static void
+register_on (const char *point,
+             GType       type,
+             const char *name,
+             gint        priority)
+{
+  ensure_extension_points ();
+  g_io_extension_point_implement (point, type, name, priority);
+}
+
+/**
+ * mitogen_register_transport:
+ * @type: a #GType implementing #MitogenTransport
+ * @name: the name callers connect with ("local", "ssh")
+ * @priority: the higher wins when two types claim @name
+ *
+ * Registers a transport. Plugins call this from mitogen_plugin_init();
+ * programs and bindings may call it to add their own.
+ */
+void
+mitogen_register_transport (GType       type,
+                            const char *name,
+                            gint        priority)
+{
+  g_return_if_fail (g_type_is_a (type, MITOGEN_TYPE_TRANSPORT));
+  g_return_if_fail (name != NULL);
+
+  register_on (MITOGEN_TRANSPORT_EXTENSION_POINT_NAME, type, name, priority);
+}
+
+/**
+ * mitogen_register_serializer:
+ * @type: a #GType implementing #MitogenSerializer
+ * @name: the name streams select it by ("gvariant", "json")
+ * @priority: the higher wins when two types claim @name
+ *
+ * Registers a serializer.
+ */
+void
+mitogen_register_serializer (GType       type,
+                             const char *name,
+                             gint        priority)
+{
+  g_return_if_fail (g_type_is_a (type, MITOGEN_TYPE_SERIALIZER));
+  g_return_if_fail (name != NULL);
+
+  register_on (MITOGEN_SERIALIZER_EXTENSION_POINT_NAME, type, name, priority);
+}
+
+static char *
+describe_search_path (void)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+
+  g_mutex_lock (&plugin_lock);
+  for (guint i = 0; searched_dirs != NULL && i < searched_dirs->len; i++)
+    g_string_append_printf (s, "%s%s", i > 0 ? ", " : "", (char *) searched_dirs->pdata[i]);
+  g_mutex_unlock (&plugin_lock);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static GObject *
+lookup (const char  *point_name,
+        const char  *kind,
+        const char  *name,
+        GError     **error)
+{
+  GIOExtensionPoint *point;
+  GIOExtension *ext;
+  GIOExtension *best = NULL;
+
+  mitogen_plugins_ensure_loaded ();
+  point = g_io_extension_point_lookup (point_name);
+  /* g_io_extension_point_get_extension_by_name() takes the first one
+   * registered; walk the list, which is sorted by priority. */
+  for (GList *l = g_io_extension_point_get_extensions (point); l != NULL; l = l->next)
+    {
+      ext = l->data;
+      if (g_strcmp0 (g_io_extension_get_name (ext), name) == 0)
+        {
+          best = ext;
+          break;
+        }
+    }
+  if (best == NULL)
+    {
+      g_autofree char *dirs = describe_search_path ();
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "no %s plugin named “%s” (searched: %s; set %s to add a directory)",
+                   kind, name, dirs, MITOGEN_PLUGIN_PATH_ENV);
+      return NULL;
+    }
+  return g_object_new (g_io_extension_get_type (best), NULL);
+}
+
+/**
+ * mitogen_transport_lookup:
+ * @name: a transport name, such as "local"
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): a new instance of the transport named @name,
+ *   or %NULL with @error naming it when no plugin provides it
+ */
+MitogenTransport *
+mitogen_transport_lookup (const char  *name,
+                          GError     **error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return (MitogenTransport *) lookup (MITOGEN_TRANSPORT_EXTENSION_POINT_NAME,
+                                      "transport", name, error);
+}
+
+/**
+ * mitogen_serializer_lookup:
+ * @name: a serializer name, such as "gvariant"
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): a new instance of the serializer named @name,
+ *   or %NULL with @error naming it when no plugin provides it
+ */
+MitogenSerializer *
+mitogen_serializer_lookup (const char  *name,
+                           GError     **error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return (MitogenSerializer *) lookup (MITOGEN_SERIALIZER_EXTENSION_POINT_NAME,
+                                       "serializer", name, error);
+}
+
+static char **
+list_names (const char *point_name)
+{
+  GPtrArray *names = g_ptr_array_new ();
+
+  mitogen_plugins_ensure_loaded ();
+  for (GList *l = g_io_extension_point_get_extensions (g_io_extension_point_lookup (point_name));
+       l != NULL; l = l->next)
+    {
+      const char *name = g_io_extension_get_name (l->data);
+      gboolean seen = FALSE;
+
+      for (guint i = 0; i < names->len && !seen; i++)
+        seen = g_str_equal (names->pdata[i], name);
+      if (!seen)
+        g_ptr_array_add (names, g_strdup (name));
+    }
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (names, FALSE);
+}
+
+/**
+ * mitogen_list_transports:
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the names of every
+ *   transport registered
+ */
+char **
+mitogen_list_transports (void)
+{
+  return list_names (MITOGEN_TRANSPORT_EXTENSION_POINT_NAME);
+}
+
+/**
+ * mitogen_list_serializers:
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the names of every
+ *   serializer registered
+ */
+char **
+mitogen_list_serializers (void)
+{
+  return list_names (MITOGEN_SERIALIZER_EXTENSION_POINT_NAME);
+}

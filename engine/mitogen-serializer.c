@@ -1,0 +1,82 @@
+/* mitogen-serializer.c: the interface every serializer implements.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "mitogen-private.h"
+
+/**
+ * MitogenSerializer:
+ *
+ * Turns the #GVariant body of a message into bytes and back. Serializers
+ * are plugins registered on the %MITOGEN_SERIALIZER_EXTENSION_POINT_NAME
+ * extension point; a stream uses one for its whole life.
+ */
+G_DEFINE_INTERFACE (MitogenSerializer, mitogen_serializer, G_TYPE_OBJECT)
+
+static void
+mitogen_serializer_default_init (MitogenSerializerInterface *iface)
+{
+}
+
+/**
+ * mitogen_serializer_serialize:
+ * @self: a serializer
+ * @value: the value to encode
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the encoded bytes, or %NULL with @error set
+ */
+GBytes *
+mitogen_serializer_serialize (MitogenSerializer  *self,
+                              GVariant           *value,
+                              GError            **error)
+{
+  MitogenSerializerInterface *iface;
+
+  g_return_val_if_fail (MITOGEN_IS_SERIALIZER (self), NULL);
+  g_return_val_if_fail (value != NULL, NULL);
+
+  iface = MITOGEN_SERIALIZER_GET_IFACE (self);
+  if (iface->serialize == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "serializer %s does not implement serialize", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+  return iface->serialize (self, value, error);
+}
+
+/**
+ * mitogen_serializer_deserialize:
+ * @self: a serializer
+ * @data: bytes from a peer; untrusted
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the decoded value, or %NULL with @error set
+ *   (%MITOGEN_ERROR_PROTOCOL for undecodable data)
+ */
+GVariant *
+mitogen_serializer_deserialize (MitogenSerializer  *self,
+                                GBytes             *data,
+                                GError            **error)
+{
+  MitogenSerializerInterface *iface;
+  GVariant *value;
+
+  g_return_val_if_fail (MITOGEN_IS_SERIALIZER (self), NULL);
+  g_return_val_if_fail (data != NULL, NULL);
+
+  iface = MITOGEN_SERIALIZER_GET_IFACE (self);
+  if (iface->deserialize == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "serializer %s does not implement deserialize", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+  value = iface->deserialize (self, data, error);
+  if (value != NULL)
+    g_variant_take_ref (value);
+  return value;
+}

@@ -1,0 +1,799 @@
+/* mitogen-stream.c: a framed, non-blocking byte stream driven by the
+ * broker thread.
+ *
+ * Reading happens only on the broker thread. Writing happens on whichever
+ * thread sends, under @out_lock: a frame goes straight to the fd when the
+ * output queue is empty (no thread handoff on the hot path); whatever the
+ * kernel does not take is queued and the broker finishes it when the fd
+ * is writable.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+#include <gio/gfiledescriptorbased.h>
+
+#include "mitogen-message-private.h"
+#include "mitogen-stream-private.h"
+
+#define READ_BUFFER_SIZE    (256 * 1024)
+/* Frames larger than this are read straight into their own buffer. */
+#define DIRECT_READ_MIN     (64 * 1024)
+/* Senders outside the broker wait while more than this is queued... */
+#define HIGH_WATER_MARK     (4 * 1024 * 1024)
+/* ...until the queue falls below this. */
+#define LOW_WATER_MARK      (1 * 1024 * 1024)
+#define MAX_IOV             64
+
+typedef struct
+{
+  GBytes *bytes;     /* owned */
+  gsize   offset;    /* bytes of @bytes already written */
+} OutChunk;
+
+typedef struct
+{
+  GSource        source;
+  MitogenStream *stream;   /* owned */
+  gpointer       in_tag;
+  gpointer       out_tag;
+  gboolean       out_armed; /* broker only: @out_tag polls for G_IO_OUT */
+} StreamSource;
+
+struct _MitogenStream
+{
+  gatomicrefcount           ref_count;
+  MitogenBroker            *broker;        /* owned */
+  GIOStream                *owner;         /* owned, nullable: holds the fds */
+  int                       in_fd;         /* broker only after start */
+  int                       out_fd;        /* guarded by @out_lock */
+  char                     *name;          /* guarded by @out_lock; for logs */
+  guint32                   remote_id;     /* context id of the peer; set once */
+  gsize                     max_message_size; /* atomic enough: set before start */
+  MitogenSerializer        *serializer;    /* set before start; owned */
+
+  MitogenStreamMessageFunc  message_func;  /* immutable after start */
+  MitogenStreamClosedFunc   closed_func;   /* immutable after start */
+  gpointer                  user_data;
+
+  /* Broker thread only. */
+  StreamSource             *source;        /* owned; NULL once closed */
+  guint8                   *rbuf;          /* READ_BUFFER_SIZE bytes */
+  gsize                     rstart;        /* first unparsed byte */
+  gsize                     rend;          /* end of valid data */
+  guint8                   *big;           /* frame being read directly */
+  gsize                     big_have;
+  MitogenFrameHeader        big_hdr;
+
+  /* Output side. */
+  GMutex                    out_lock;
+  GCond                     out_cond;      /* signalled on drain and close */
+  GQueue                    out_queue;     /* guarded by @out_lock; OutChunk* */
+  gsize                     out_queued;    /* guarded by @out_lock; bytes */
+  gint                      want_out;      /* atomic: broker should poll G_IO_OUT */
+  gboolean                  closed;        /* guarded by @out_lock */
+  gboolean                  close_called;  /* broker only: closed_func ran */
+};
+
+static void stream_close_now (MitogenStream *stream, const GError *reason);
+
+static void
+set_nonblocking (int fd)
+{
+  int flags = fcntl (fd, F_GETFL);
+
+  if (flags >= 0 && !(flags & O_NONBLOCK))
+    fcntl (fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+MitogenStream *
+_mitogen_stream_new (MitogenBroker *broker,
+                     int            in_fd,
+                     int            out_fd,
+                     GIOStream     *owner,
+                     const char    *name)
+{
+  MitogenStream *stream = g_new0 (MitogenStream, 1);
+
+  g_atomic_ref_count_init (&stream->ref_count);
+  stream->broker = g_object_ref (broker);
+  stream->owner = owner != NULL ? g_object_ref (owner) : NULL;
+  stream->in_fd = in_fd;
+  stream->out_fd = out_fd;
+  stream->name = g_strdup (name);
+  stream->max_message_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
+  g_mutex_init (&stream->out_lock);
+  g_cond_init (&stream->out_cond);
+  g_queue_init (&stream->out_queue);
+  set_nonblocking (in_fd);
+  set_nonblocking (out_fd);
+  return stream;
+}
+
+static int
+fd_of_stream (gpointer object)
+{
+  if (G_IS_SOCKET_CONNECTION (object))
+    return g_socket_get_fd (g_socket_connection_get_socket (object));
+  if (G_IS_FILE_DESCRIPTOR_BASED (object))
+    return g_file_descriptor_based_get_fd (object);
+  if (G_IS_UNIX_INPUT_STREAM (object))
+    return g_unix_input_stream_get_fd (object);
+  if (G_IS_UNIX_OUTPUT_STREAM (object))
+    return g_unix_output_stream_get_fd (object);
+  return -1;
+}
+
+MitogenStream *
+_mitogen_stream_new_for_io_stream (MitogenBroker  *broker,
+                                   GIOStream      *io_stream,
+                                   const char     *name,
+                                   GError        **error)
+{
+  int in_fd = fd_of_stream (io_stream);
+  int out_fd = in_fd;
+
+  if (in_fd < 0)
+    {
+      in_fd = fd_of_stream (g_io_stream_get_input_stream (io_stream));
+      out_fd = fd_of_stream (g_io_stream_get_output_stream (io_stream));
+    }
+  if (in_fd < 0 || out_fd < 0)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "the transport returned a %s whose streams are not file "
+                   "descriptors; a socket or pipe stream is needed",
+                   G_OBJECT_TYPE_NAME (io_stream));
+      return NULL;
+    }
+  return _mitogen_stream_new (broker, in_fd, out_fd, io_stream, name);
+}
+
+MitogenStream *
+_mitogen_stream_ref (MitogenStream *stream)
+{
+  g_atomic_ref_count_inc (&stream->ref_count);
+  return stream;
+}
+
+static void
+out_chunk_free (gpointer data)
+{
+  OutChunk *chunk = data;
+
+  g_bytes_unref (chunk->bytes);
+  g_free (chunk);
+}
+
+void
+_mitogen_stream_unref (MitogenStream *stream)
+{
+  if (!g_atomic_ref_count_dec (&stream->ref_count))
+    return;
+
+  g_assert (stream->source == NULL);
+  g_queue_clear_full (&stream->out_queue, out_chunk_free);
+  if (stream->owner == NULL)
+    {
+      /* We own raw fds (the agent's end of its parent stream). */
+      if (stream->in_fd >= 0)
+        close (stream->in_fd);
+      if (stream->out_fd >= 0 && stream->out_fd != stream->in_fd)
+        close (stream->out_fd);
+    }
+  g_clear_object (&stream->owner);
+  g_clear_object (&stream->serializer);
+  g_clear_object (&stream->broker);
+  g_free (stream->rbuf);
+  g_free (stream->big);
+  g_free (stream->name);
+  g_mutex_clear (&stream->out_lock);
+  g_cond_clear (&stream->out_cond);
+  g_free (stream);
+}
+
+void
+_mitogen_stream_set_handlers (MitogenStream            *stream,
+                              MitogenStreamMessageFunc  message_func,
+                              MitogenStreamClosedFunc   closed_func,
+                              gpointer                  user_data)
+{
+  stream->message_func = message_func;
+  stream->closed_func = closed_func;
+  stream->user_data = user_data;
+}
+
+void
+_mitogen_stream_set_serializer (MitogenStream     *stream,
+                                MitogenSerializer *serializer)
+{
+  g_set_object (&stream->serializer, serializer);
+}
+
+MitogenSerializer *
+_mitogen_stream_get_serializer (MitogenStream *stream)
+{
+  return stream->serializer;
+}
+
+void
+_mitogen_stream_set_max_message_size (MitogenStream *stream,
+                                      gsize          size)
+{
+  stream->max_message_size = size;
+}
+
+void
+_mitogen_stream_set_name (MitogenStream *stream,
+                          const char    *name)
+{
+  g_mutex_lock (&stream->out_lock);
+  g_free (stream->name);
+  stream->name = g_strdup (name);
+  g_mutex_unlock (&stream->out_lock);
+}
+
+const char *
+_mitogen_stream_get_name (MitogenStream *stream)
+{
+  return stream->name;
+}
+
+void
+_mitogen_stream_set_remote_id (MitogenStream *stream,
+                               guint32        remote_id)
+{
+  stream->remote_id = remote_id;
+}
+
+guint32
+_mitogen_stream_get_remote_id (MitogenStream *stream)
+{
+  return stream->remote_id;
+}
+
+/* ---- reading (broker thread) ------------------------------------------- */
+
+static void
+deliver (MitogenStream            *stream,
+         const MitogenFrameHeader *hdr,
+         GBytes                   *data)
+{
+  MitogenMessage *msg = _mitogen_message_new_from_frame (hdr, data, stream->serializer);
+
+  if (stream->message_func != NULL)
+    stream->message_func (stream, msg, stream->user_data);
+  mitogen_message_unref (msg);
+}
+
+static void
+close_with_protocol_error (MitogenStream *stream,
+                           GError        *error)
+{
+  g_warning ("stream %s: %s; closing it", stream->name, error->message);
+  stream_close_now (stream, error);
+}
+
+/* Parses every whole frame in rbuf. Returns FALSE if the stream closed. */
+static gboolean
+parse_frames (MitogenStream *stream)
+{
+  while (stream->source != NULL && stream->rend - stream->rstart >= MITOGEN_HEADER_SIZE)
+    {
+      const guint8 *p = stream->rbuf + stream->rstart;
+      gsize avail = stream->rend - stream->rstart - MITOGEN_HEADER_SIZE;
+      MitogenFrameHeader hdr;
+      GError *error = NULL;
+
+      if (!_mitogen_frame_header_decode (p, stream->max_message_size, &hdr, &error))
+        {
+          close_with_protocol_error (stream, error);
+          g_error_free (error);
+          return FALSE;
+        }
+
+      if (hdr.length <= avail)
+        {
+          g_autoptr(GBytes) data = g_bytes_new (p + MITOGEN_HEADER_SIZE, hdr.length);
+
+          stream->rstart += MITOGEN_HEADER_SIZE + hdr.length;
+          deliver (stream, &hdr, data);
+          continue;
+        }
+
+      if (hdr.length >= DIRECT_READ_MIN)
+        {
+          /* Read the rest straight into the frame's own buffer. */
+          stream->big = g_malloc (hdr.length);
+          stream->big_hdr = hdr;
+          memcpy (stream->big, p + MITOGEN_HEADER_SIZE, avail);
+          stream->big_have = avail;
+          stream->rstart = stream->rend = 0;
+        }
+      break;
+    }
+
+  if (stream->rstart == stream->rend)
+    stream->rstart = stream->rend = 0;
+  else if (stream->rstart > 0 && stream->rend > READ_BUFFER_SIZE / 2)
+    {
+      memmove (stream->rbuf, stream->rbuf + stream->rstart, stream->rend - stream->rstart);
+      stream->rend -= stream->rstart;
+      stream->rstart = 0;
+    }
+  return stream->source != NULL;
+}
+
+static void
+close_on_read_error (MitogenStream *stream,
+                     ssize_t        n)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (n == 0)
+    {
+      if (stream->big != NULL || stream->rend > stream->rstart)
+        g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                     "stream %s ended in the middle of a frame", stream->name);
+      stream_close_now (stream, error);
+      return;
+    }
+  g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+               "reading stream %s failed: %s", stream->name, g_strerror (errno));
+  stream_close_now (stream, error);
+}
+
+/* Reads what is available, a bounded number of times so that other
+ * streams get their turn. */
+static void
+stream_on_readable (MitogenStream *stream)
+{
+  for (int round = 0; round < 8 && stream->source != NULL; round++)
+    {
+      ssize_t n;
+
+      if (stream->big != NULL)
+        {
+          n = read (stream->in_fd, stream->big + stream->big_have,
+                    stream->big_hdr.length - stream->big_have);
+          if (n <= 0)
+            {
+              if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+              close_on_read_error (stream, n);
+              return;
+            }
+          stream->big_have += n;
+          if (stream->big_have == stream->big_hdr.length)
+            {
+              g_autoptr(GBytes) data = g_bytes_new_take (g_steal_pointer (&stream->big),
+                                                         stream->big_hdr.length);
+              deliver (stream, &stream->big_hdr, data);
+            }
+          continue;
+        }
+
+      if (stream->rbuf == NULL)
+        stream->rbuf = g_malloc (READ_BUFFER_SIZE);
+      if (stream->rend == READ_BUFFER_SIZE)
+        {
+          memmove (stream->rbuf, stream->rbuf + stream->rstart, stream->rend - stream->rstart);
+          stream->rend -= stream->rstart;
+          stream->rstart = 0;
+        }
+      n = read (stream->in_fd, stream->rbuf + stream->rend, READ_BUFFER_SIZE - stream->rend);
+      if (n <= 0)
+        {
+          if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+          close_on_read_error (stream, n);
+          return;
+        }
+      stream->rend += n;
+      if (!parse_frames (stream))
+        return;
+    }
+}
+
+/* ---- writing (any thread, under out_lock) ------------------------------ */
+
+/* Writes queued chunks until the queue is empty or the fd is full.
+ * Returns FALSE on a write error (errno set). */
+static gboolean
+flush_queue_unlocked (MitogenStream *stream)
+{
+  while (!g_queue_is_empty (&stream->out_queue))
+    {
+      struct iovec iov[MAX_IOV];
+      int n_iov = 0;
+      ssize_t n;
+
+      for (GList *l = stream->out_queue.head; l != NULL && n_iov < MAX_IOV; l = l->next)
+        {
+          OutChunk *chunk = l->data;
+          gsize size;
+          const guint8 *p = g_bytes_get_data (chunk->bytes, &size);
+
+          iov[n_iov].iov_base = (void *) (p + chunk->offset);
+          iov[n_iov].iov_len = size - chunk->offset;
+          n_iov++;
+        }
+
+      n = writev (stream->out_fd, iov, n_iov);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return errno == EAGAIN;
+        }
+
+      stream->out_queued -= n;
+      while (n > 0)
+        {
+          OutChunk *chunk = g_queue_peek_head (&stream->out_queue);
+          gsize left = g_bytes_get_size (chunk->bytes) - chunk->offset;
+
+          if ((gsize) n < left)
+            {
+              chunk->offset += n;
+              break;
+            }
+          n -= left;
+          out_chunk_free (g_queue_pop_head (&stream->out_queue));
+        }
+    }
+  return TRUE;
+}
+
+static void
+queue_bytes_unlocked (MitogenStream *stream,
+                      GBytes        *bytes,
+                      gsize          offset)
+{
+  OutChunk *chunk = g_new (OutChunk, 1);
+
+  chunk->bytes = g_bytes_ref (bytes);
+  chunk->offset = offset;
+  stream->out_queued += g_bytes_get_size (bytes) - offset;
+  g_queue_push_tail (&stream->out_queue, chunk);
+}
+
+static void
+request_output (MitogenStream *stream)
+{
+  g_atomic_int_set (&stream->want_out, TRUE);
+  g_main_context_wakeup (mitogen_broker_get_main_context (stream->broker));
+}
+
+static void
+fail_write_unlocked (MitogenStream *stream,
+                     int            err,
+                     GError       **error)
+{
+  g_autoptr(GError) reason = g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                                          "writing stream %s failed: %s",
+                                          stream->name, g_strerror (err));
+
+  if (error != NULL)
+    *error = g_error_copy (reason);
+  /* Closing happens on the broker; the write side stops at once. */
+  stream->closed = TRUE;
+  g_cond_broadcast (&stream->out_cond);
+  _mitogen_stream_close (stream, reason);
+}
+
+gboolean
+_mitogen_stream_send (MitogenStream   *stream,
+                      MitogenMessage  *msg,
+                      GError         **error)
+{
+  g_autoptr(GBytes) data = NULL;
+  MitogenFrameHeader hdr;
+  guint8 header[MITOGEN_HEADER_SIZE];
+  gsize size;
+  const guint8 *p;
+  gboolean on_broker;
+
+  data = _mitogen_message_encode (msg, stream->serializer, error);
+  if (data == NULL)
+    return FALSE;
+  p = g_bytes_get_data (data, &size);
+  if (size > stream->max_message_size)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "message of %" G_GSIZE_FORMAT " bytes exceeds the limit of %"
+                   G_GSIZE_FORMAT " bytes", size, stream->max_message_size);
+      return FALSE;
+    }
+
+  hdr.dst_id = msg->dst_id;
+  hdr.src_id = msg->src_id;
+  hdr.auth_id = msg->auth_id;
+  hdr.handle = msg->handle;
+  hdr.reply_to = msg->reply_to;
+  hdr.length = size;
+  _mitogen_frame_header_encode (header, &hdr);
+
+  on_broker = mitogen_broker_is_broker_thread (stream->broker);
+
+  g_mutex_lock (&stream->out_lock);
+  if (stream->closed)
+    {
+      g_mutex_unlock (&stream->out_lock);
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "stream %s is closed", stream->name);
+      return FALSE;
+    }
+
+  if (g_queue_is_empty (&stream->out_queue))
+    {
+      struct iovec iov[2] = {
+        { header, MITOGEN_HEADER_SIZE },
+        { (void *) p, size },
+      };
+      ssize_t n;
+
+      do
+        n = writev (stream->out_fd, iov, size > 0 ? 2 : 1);
+      while (n < 0 && errno == EINTR);
+
+      if (n < 0 && errno != EAGAIN)
+        {
+          fail_write_unlocked (stream, errno, error);
+          g_mutex_unlock (&stream->out_lock);
+          return FALSE;
+        }
+      if (n < 0)
+        n = 0;
+      if ((gsize) n == MITOGEN_HEADER_SIZE + size)
+        {
+          g_mutex_unlock (&stream->out_lock);
+          return TRUE;
+        }
+      if (n < MITOGEN_HEADER_SIZE)
+        {
+          g_autoptr(GBytes) rest = g_bytes_new (header + n, MITOGEN_HEADER_SIZE - n);
+
+          queue_bytes_unlocked (stream, rest, 0);
+          if (size > 0)
+            queue_bytes_unlocked (stream, data, 0);
+        }
+      else
+        queue_bytes_unlocked (stream, data, n - MITOGEN_HEADER_SIZE);
+      request_output (stream);
+    }
+  else
+    {
+      g_autoptr(GBytes) head = g_bytes_new (header, MITOGEN_HEADER_SIZE);
+
+      queue_bytes_unlocked (stream, head, 0);
+      if (size > 0)
+        queue_bytes_unlocked (stream, data, 0);
+    }
+
+  /* Back-pressure: a sending thread waits for the broker to drain the
+   * queue, so a fast producer cannot queue without bound. The broker
+   * itself never waits. */
+  if (!on_broker)
+    while (!stream->closed && stream->out_queued > HIGH_WATER_MARK)
+      g_cond_wait (&stream->out_cond, &stream->out_lock);
+
+  g_mutex_unlock (&stream->out_lock);
+  return TRUE;
+}
+
+void
+_mitogen_stream_flush (MitogenStream *stream)
+{
+  g_mutex_lock (&stream->out_lock);
+  while (!stream->closed && stream->out_queued > 0)
+    g_cond_wait (&stream->out_cond, &stream->out_lock);
+  g_mutex_unlock (&stream->out_lock);
+}
+
+static void
+stream_on_writable (MitogenStream *stream)
+{
+  gboolean ok;
+  int err = 0;
+
+  g_mutex_lock (&stream->out_lock);
+  ok = flush_queue_unlocked (stream);
+  if (!ok)
+    err = errno;
+  if (stream->out_queued < LOW_WATER_MARK)
+    g_cond_broadcast (&stream->out_cond);
+  if (ok && g_queue_is_empty (&stream->out_queue))
+    {
+      g_atomic_int_set (&stream->want_out, FALSE);
+      g_source_modify_unix_fd (&stream->source->source, stream->source->out_tag, 0);
+      stream->source->out_armed = FALSE;
+    }
+  g_mutex_unlock (&stream->out_lock);
+
+  if (!ok)
+    {
+      g_autoptr(GError) error = g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                                             "writing stream %s failed: %s",
+                                             stream->name, g_strerror (err));
+      stream_close_now (stream, error);
+    }
+}
+
+/* ---- the broker-side source -------------------------------------------- */
+
+static gboolean
+stream_source_prepare (GSource *source,
+                       gint    *timeout)
+{
+  StreamSource *ss = (StreamSource *) source;
+
+  *timeout = -1;
+  if (!ss->out_armed && g_atomic_int_get (&ss->stream->want_out))
+    {
+      g_source_modify_unix_fd (source, ss->out_tag, G_IO_OUT);
+      ss->out_armed = TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+stream_source_dispatch (GSource     *source,
+                        GSourceFunc  callback,
+                        gpointer     user_data)
+{
+  StreamSource *ss = (StreamSource *) source;
+  MitogenStream *stream = ss->stream;
+  GIOCondition in_cond = g_source_query_unix_fd (source, ss->in_tag);
+  GIOCondition out_cond = ss->out_armed ? g_source_query_unix_fd (source, ss->out_tag) : 0;
+
+  _mitogen_stream_ref (stream);
+  if (out_cond & (G_IO_OUT | G_IO_ERR))
+    stream_on_writable (stream);
+  if (stream->source != NULL && (in_cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    stream_on_readable (stream);
+  _mitogen_stream_unref (stream);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stream_source_finalize (GSource *source)
+{
+  StreamSource *ss = (StreamSource *) source;
+
+  _mitogen_stream_unref (ss->stream);
+}
+
+static GSourceFuncs stream_source_funcs = {
+  .prepare = stream_source_prepare,
+  .dispatch = stream_source_dispatch,
+  .finalize = stream_source_finalize,
+};
+
+static gboolean
+stream_attach_on_broker (gpointer data)
+{
+  MitogenStream *stream = data;
+  StreamSource *ss;
+
+  if (stream->close_called)
+    return G_SOURCE_REMOVE;
+
+  ss = (StreamSource *) g_source_new (&stream_source_funcs, sizeof (StreamSource));
+  ss->stream = _mitogen_stream_ref (stream);
+  ss->in_tag = g_source_add_unix_fd (&ss->source, stream->in_fd, G_IO_IN);
+  ss->out_tag = g_source_add_unix_fd (&ss->source, stream->out_fd, 0);
+  g_source_set_static_name (&ss->source, "[mitogen] stream");
+  stream->source = ss;
+  g_source_attach (&ss->source, mitogen_broker_get_main_context (stream->broker));
+  return G_SOURCE_REMOVE;
+}
+
+void
+_mitogen_stream_start (MitogenStream *stream)
+{
+  mitogen_broker_defer (stream->broker, stream_attach_on_broker,
+                        _mitogen_stream_ref (stream),
+                        (GDestroyNotify) _mitogen_stream_unref);
+}
+
+/* ---- closing ----------------------------------------------------------- */
+
+static void
+stream_close_now (MitogenStream *stream,
+                  const GError  *reason)
+{
+  if (stream->close_called)
+    return;
+  stream->close_called = TRUE;
+
+  g_mutex_lock (&stream->out_lock);
+  stream->closed = TRUE;
+  g_cond_broadcast (&stream->out_cond);
+  /* shutdown() wakes a peer blocked on the other end of a socket even
+   * while a subprocess still holds a copy of the fd. */
+  shutdown (stream->in_fd, SHUT_RDWR);
+  if (stream->out_fd != stream->in_fd)
+    shutdown (stream->out_fd, SHUT_RDWR);
+  if (stream->owner != NULL)
+    {
+      g_io_stream_close (stream->owner, NULL, NULL);
+    }
+  else
+    {
+      close (stream->in_fd);
+      if (stream->out_fd != stream->in_fd)
+        close (stream->out_fd);
+    }
+  stream->in_fd = stream->out_fd = -1;
+  g_mutex_unlock (&stream->out_lock);
+
+  if (stream->source != NULL)
+    {
+      GSource *source = &stream->source->source;
+
+      stream->source = NULL;
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+
+  if (stream->closed_func != NULL)
+    stream->closed_func (stream, reason, stream->user_data);
+}
+
+typedef struct
+{
+  MitogenStream *stream;
+  GError        *reason;
+} CloseRequest;
+
+static gboolean
+close_on_broker (gpointer data)
+{
+  CloseRequest *req = data;
+
+  stream_close_now (req->stream, req->reason);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+close_request_free (gpointer data)
+{
+  CloseRequest *req = data;
+
+  _mitogen_stream_unref (req->stream);
+  g_clear_error (&req->reason);
+  g_free (req);
+}
+
+void
+_mitogen_stream_close (MitogenStream *stream,
+                       const GError  *reason)
+{
+  CloseRequest *req = g_new0 (CloseRequest, 1);
+
+  req->stream = _mitogen_stream_ref (stream);
+  req->reason = reason != NULL ? g_error_copy (reason) : NULL;
+  mitogen_broker_defer (stream->broker, close_on_broker, req, close_request_free);
+}
+
+gboolean
+_mitogen_stream_is_closed (MitogenStream *stream)
+{
+  gboolean closed;
+
+  g_mutex_lock (&stream->out_lock);
+  closed = stream->closed;
+  g_mutex_unlock (&stream->out_lock);
+  return closed;
+}

@@ -1,0 +1,51 @@
+/* mitogen-error.h: the MITOGEN_ERROR domain.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(MITOGEN_INSIDE) && !defined(MITOGEN_COMPILATION)
+# error "Only <mitogen/mitogen.h> can be included directly."
+#endif
+
+#include <glib.h>
+#include "mitogen-version.h"
+
+G_BEGIN_DECLS
+
+/**
+ * MITOGEN_ERROR:
+ *
+ * The error domain of libmitogen. Codes are #MitogenError values.
+ */
+#define MITOGEN_ERROR (mitogen_error_quark ())
+
+/**
+ * MitogenError:
+ * @MITOGEN_ERROR_FAILED: a generic failure, such as a blocking call made
+ *   on the broker thread or a missing plugin
+ * @MITOGEN_ERROR_CALL: a function raised an error in the remote context; the
+ *   message names the context, the function and the remote error
+ * @MITOGEN_ERROR_CHANNEL: the other end went away: a dead message, a context
+ *   lost, a closed receiver
+ * @MITOGEN_ERROR_STREAM: a stream could not be set up or broke
+ * @MITOGEN_ERROR_TIMEOUT: a get or a connection timed out
+ * @MITOGEN_ERROR_AUTH: a password or a host key was refused
+ * @MITOGEN_ERROR_PROTOCOL: a peer broke the wire protocol
+ *
+ * Error codes of the #MITOGEN_ERROR domain.
+ */
+typedef enum {
+  MITOGEN_ERROR_FAILED,
+  MITOGEN_ERROR_CALL,
+  MITOGEN_ERROR_CHANNEL,
+  MITOGEN_ERROR_STREAM,
+  MITOGEN_ERROR_TIMEOUT,
+  MITOGEN_ERROR_AUTH,
+  MITOGEN_ERROR_PROTOCOL,
+} MitogenError;
+
+MITOGEN_AVAILABLE_IN_ALL
+GQuark mitogen_error_quark (void);
+
+G_END_DECLS

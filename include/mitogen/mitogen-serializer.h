@@ -1,0 +1,61 @@
+/* mitogen-serializer.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(MITOGEN_INSIDE) && !defined(MITOGEN_COMPILATION)
+# error "Only <mitogen/mitogen.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include "mitogen-version.h"
+#include "mitogen-types.h"
+
+G_BEGIN_DECLS
+
+/**
+ * MITOGEN_SERIALIZER_EXTENSION_POINT_NAME:
+ *
+ * The GIO extension point serializers implement.
+ */
+#define MITOGEN_SERIALIZER_EXTENSION_POINT_NAME "mitogen-serializer"
+
+#define MITOGEN_TYPE_SERIALIZER (mitogen_serializer_get_type ())
+
+MITOGEN_AVAILABLE_IN_ALL
+G_DECLARE_INTERFACE (MitogenSerializer, mitogen_serializer, MITOGEN, SERIALIZER, GObject)
+
+/**
+ * MitogenSerializerInterface:
+ * @g_iface: the parent interface
+ * @serialize: turn a #GVariant into bytes
+ * @deserialize: turn bytes back into a #GVariant; the bytes are untrusted
+ *
+ * The virtual methods of a serializer. Both may be called from any thread.
+ */
+struct _MitogenSerializerInterface
+{
+  GTypeInterface g_iface;
+
+  GBytes   *(*serialize)   (MitogenSerializer  *self,
+                            GVariant           *value,
+                            GError            **error);
+  GVariant *(*deserialize) (MitogenSerializer  *self,
+                            GBytes             *data,
+                            GError            **error);
+
+  /*< private >*/
+  gpointer padding[8];
+};
+
+MITOGEN_AVAILABLE_IN_ALL
+GBytes   *mitogen_serializer_serialize   (MitogenSerializer  *self,
+                                          GVariant           *value,
+                                          GError            **error);
+MITOGEN_AVAILABLE_IN_ALL
+GVariant *mitogen_serializer_deserialize (MitogenSerializer  *self,
+                                          GBytes             *data,
+                                          GError            **error);
+
+G_END_DECLS

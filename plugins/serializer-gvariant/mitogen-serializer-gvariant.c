@@ -1,0 +1,77 @@
+/* mitogen-serializer-gvariant.c: GVariant's own binary form, the default.
+ *
+ * A value travels as a "v" so that its type goes with it. Decoding never
+ * trusts the bytes: GVariant reads untrusted data safely, and anything not
+ * in normal form is refused.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <mitogen/mitogen.h>
+
+#define MITOGEN_TYPE_SERIALIZER_GVARIANT (mitogen_serializer_gvariant_get_type ())
+G_DECLARE_FINAL_TYPE (MitogenSerializerGVariant, mitogen_serializer_gvariant,
+                      MITOGEN, SERIALIZER_GVARIANT, GObject)
+
+struct _MitogenSerializerGVariant
+{
+  GObject parent_instance;
+};
+
+static void mitogen_serializer_gvariant_iface_init (MitogenSerializerInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenSerializerGVariant, mitogen_serializer_gvariant, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_SERIALIZER,
+                                                      mitogen_serializer_gvariant_iface_init))
+
+static GBytes *
+gvariant_serialize (MitogenSerializer  *serializer,
+                    GVariant           *value,
+                    GError            **error)
+{
+  g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_variant (value));
+
+  return g_variant_get_data_as_bytes (boxed);
+}
+
+static GVariant *
+gvariant_deserialize (MitogenSerializer  *serializer,
+                      GBytes             *data,
+                      GError            **error)
+{
+  g_autoptr(GVariant) boxed = g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT, data, FALSE);
+
+  g_variant_ref_sink (boxed);
+  if (!g_variant_is_normal_form (boxed))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "undecodable message data (%" G_GSIZE_FORMAT " bytes are not a "
+                   "GVariant in normal form)", g_bytes_get_size (data));
+      return NULL;
+    }
+  return g_variant_get_variant (boxed);
+}
+
+static void
+mitogen_serializer_gvariant_iface_init (MitogenSerializerInterface *iface)
+{
+  iface->serialize = gvariant_serialize;
+  iface->deserialize = gvariant_deserialize;
+}
+
+static void
+mitogen_serializer_gvariant_class_init (MitogenSerializerGVariantClass *klass)
+{
+}
+
+static void
+mitogen_serializer_gvariant_init (MitogenSerializerGVariant *self)
+{
+}
+
+G_MODULE_EXPORT void mitogen_plugin_init (void);
+
+G_MODULE_EXPORT void
+mitogen_plugin_init (void)
+{
+  mitogen_register_serializer (MITOGEN_TYPE_SERIALIZER_GVARIANT, "gvariant", 0);
+}

@@ -1,0 +1,149 @@
+/* mitogen-transport-local.c: start a context as a child process of this one.
+ *
+ * The agent gets one end of a socketpair as its standard input and output
+ * (a socketpair moves bulk data several times faster than a pipe here) and
+ * inherits standard error, so a crash message reaches the terminal.
+ *
+ * Options: "env" (a{ss}, added to the environment), "cwd" (s).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mitogen/mitogen.h>
+
+#define MITOGEN_TYPE_TRANSPORT_LOCAL (mitogen_transport_local_get_type ())
+G_DECLARE_FINAL_TYPE (MitogenTransportLocal, mitogen_transport_local,
+                      MITOGEN, TRANSPORT_LOCAL, GObject)
+
+struct _MitogenTransportLocal
+{
+  GObject parent_instance;
+};
+
+static void mitogen_transport_local_iface_init (MitogenTransportInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenTransportLocal, mitogen_transport_local, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_TRANSPORT,
+                                                      mitogen_transport_local_iface_init))
+
+static gboolean
+apply_options (GSubprocessLauncher  *launcher,
+               GVariant             *options,
+               GError              **error)
+{
+  g_autoptr(GVariant) env = NULL;
+  const char *cwd = NULL;
+
+  if (options == NULL)
+    return TRUE;
+  env = g_variant_lookup_value (options, "env", NULL);
+  if (env != NULL)
+    {
+      GVariantIter iter;
+      const char *key, *value;
+
+      if (!g_variant_is_of_type (env, G_VARIANT_TYPE ("a{ss}")))
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                       "local: option “env” must be of type 'a{ss}'");
+          return FALSE;
+        }
+      g_variant_iter_init (&iter, env);
+      while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
+        g_subprocess_launcher_setenv (launcher, key, value, TRUE);
+    }
+  if (g_variant_lookup (options, "cwd", "&s", &cwd))
+    g_subprocess_launcher_set_cwd (launcher, cwd);
+  return TRUE;
+}
+
+static GIOStream *
+mitogen_transport_local_open_stream (MitogenTransport  *transport,
+                                     GVariant          *options,
+                                     const char        *agent_path,
+                                     GCancellable      *cancellable,
+                                     GError           **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  GSocketConnection *connection;
+  const char *argv[] = { agent_path, NULL };
+  int sv[2];
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  if (!g_file_test (agent_path, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "local: the agent program %s is missing or not executable "
+                   "(set MITOGEN_AGENT_PATH or the “agent_path” option)", agent_path);
+      return NULL;
+    }
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "local: socketpair: %s", g_strerror (errno));
+      return NULL;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  if (!apply_options (launcher, options, error))
+    {
+      close (sv[0]);
+      close (sv[1]);
+      return NULL;
+    }
+  g_subprocess_launcher_take_stdin_fd (launcher, sv[1]);
+  g_subprocess_launcher_take_stdout_fd (launcher, dup (sv[1]));
+  proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  /* The launcher owns the child's ends; drop them now, not at finalize,
+   * so that our end sees EOF when the child exits. */
+  g_clear_object (&launcher);
+  if (proc == NULL)
+    {
+      close (sv[0]);
+      g_prefix_error (error, "local: cannot start %s: ", agent_path);
+      return NULL;
+    }
+
+  socket = g_socket_new_from_fd (sv[0], error);
+  if (socket == NULL)
+    {
+      close (sv[0]);
+      g_subprocess_force_exit (proc);
+      return NULL;
+    }
+  connection = g_socket_connection_factory_create_connection (socket);
+  /* The connection keeps the child object alive; GLib reaps it. */
+  g_object_set_data_full (G_OBJECT (connection), "mitogen-subprocess",
+                          g_steal_pointer (&proc), g_object_unref);
+  return G_IO_STREAM (connection);
+}
+
+static void
+mitogen_transport_local_iface_init (MitogenTransportInterface *iface)
+{
+  iface->open_stream = mitogen_transport_local_open_stream;
+}
+
+static void
+mitogen_transport_local_class_init (MitogenTransportLocalClass *klass)
+{
+}
+
+static void
+mitogen_transport_local_init (MitogenTransportLocal *self)
+{
+}
+
+G_MODULE_EXPORT void mitogen_plugin_init (void);
+
+G_MODULE_EXPORT void
+mitogen_plugin_init (void)
+{
+  mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_LOCAL, "local", 0);
+}

@@ -307,7 +307,7 @@ call_value (const char *function,
 {
   if (args == NULL)
     args = g_variant_new_tuple (NULL, 0);
-  return g_variant_new ("(s@*)", function, args);
+  return g_variant_new ("(sv)", function, args);
 }
 
 /**

@@ -106,12 +106,76 @@ handler_unref (gpointer data)
   g_free (h);
 }
 
+typedef struct
+{
+  MitogenRouter *router;
+  GMutex         lock;
+  GCond          cond;
+  gboolean       done;
+} DetachWait;
+
+/* Closes every stream without calling back into the router. Runs on the
+ * broker thread, or anywhere once the broker has stopped. */
+static void
+router_detach_streams (MitogenRouter *router)
+{
+  g_autoptr(GPtrArray) streams = g_ptr_array_new_with_free_func ((GDestroyNotify) _mitogen_stream_unref);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_mutex_lock (&router->lock);
+  g_hash_table_iter_init (&iter, router->children);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (streams, _mitogen_stream_ref (key));
+  if (router->parent_stream != NULL)
+    g_ptr_array_add (streams, _mitogen_stream_ref (router->parent_stream));
+  g_hash_table_remove_all (router->pending);
+  g_mutex_unlock (&router->lock);
+
+  for (guint i = 0; i < streams->len; i++)
+    _mitogen_stream_detach_and_close (streams->pdata[i]);
+}
+
+static gboolean
+detach_on_broker (gpointer data)
+{
+  DetachWait *w = data;
+
+  router_detach_streams (w->router);
+  g_mutex_lock (&w->lock);
+  w->done = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 mitogen_router_dispose (GObject *object)
 {
   MitogenRouter *self = MITOGEN_ROUTER (object);
+  DetachWait w = { self, };
 
-  mitogen_router_disconnect_all (self);
+  /* Streams call back into the router on the broker thread: close them
+   * there and wait, so that no callback can reach a finalized router. */
+  if (mitogen_broker_is_running (self->broker) && !mitogen_broker_is_broker_thread (self->broker))
+    {
+      gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+
+      g_mutex_init (&w.lock);
+      g_cond_init (&w.cond);
+      mitogen_broker_defer (self->broker, detach_on_broker, &w, NULL);
+      g_mutex_lock (&w.lock);
+      while (!w.done && g_cond_wait_until (&w.cond, &w.lock, deadline))
+        ;
+      g_mutex_unlock (&w.lock);
+      if (!w.done)
+        g_critical ("router: the broker did not close the streams in time");
+      g_mutex_clear (&w.lock);
+      g_cond_clear (&w.cond);
+    }
+  else
+    router_detach_streams (self);
+
   G_OBJECT_CLASS (mitogen_router_parent_class)->dispose (object);
 }
 

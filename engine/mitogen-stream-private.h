@@ -57,6 +57,8 @@ gboolean       _mitogen_stream_send           (MitogenStream           *stream,
  * The closed callback runs once. Any thread. */
 void           _mitogen_stream_close          (MitogenStream           *stream,
                                                const GError            *reason);
+/* Broker thread (or no broker running): forget the handlers and close now. */
+void           _mitogen_stream_detach_and_close (MitogenStream        *stream);
 gboolean       _mitogen_stream_is_closed      (MitogenStream           *stream);
 /* Blocks until everything queued is written or the stream closes. */
 void           _mitogen_stream_flush          (MitogenStream           *stream);

@@ -797,3 +797,12 @@ _mitogen_stream_is_closed (MitogenStream *stream)
   g_mutex_unlock (&stream->out_lock);
   return closed;
 }
+
+void
+_mitogen_stream_detach_and_close (MitogenStream *stream)
+{
+  stream->message_func = NULL;
+  stream->closed_func = NULL;
+  stream->user_data = NULL;
+  stream_close_now (stream, NULL);
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# quickstart.sh: set up a Debian 12 machine for libmitogen, build it, and
+# run either the main job or every test.
+#
+#   ./quickstart.sh main    install what is missing, build, run a command in
+#                           a fresh local context with the `mitogen` tool
+#   ./quickstart.sh test    install what is missing, build, run every test:
+#                           C, CLI, Python and GJS through GObject
+#                           introspection, then the C tests again under
+#                           AddressSanitizer/UBSan and under valgrind
+#
+# Packages come from Debian only; apt-get runs through sudo when not root.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  meson ninja-build gcc pkg-config
+  libglib2.0-dev libglib2.0-bin
+  gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
+  python3-gi gjs python3-mitogen
+  valgrind
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "quickstart: installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+}
+
+# build DIR [meson options...]: configure once, then build.
+build() {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" -Dwerror=true "$@"
+  fi
+  ninja -C "$dir"
+}
+
+main_job() {
+  build build
+  echo "quickstart: running 'uname -a' in a fresh local context"
+  ./build/engine/cli/mitogen run local -- uname -a
+  ./build/engine/cli/mitogen call local core.getpid
+}
+
+all_tests() {
+  build build
+  meson test -C build --print-errorlogs --num-processes 2
+
+  # The C and CLI tests again with AddressSanitizer and UBSan. The Python
+  # and GJS suites are left out: their interpreters are not built with ASan.
+  build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 2 --suite c --suite cli
+
+  # And under valgrind (memcheck), which also sees uninitialised reads.
+  meson test -C build --print-errorlogs --num-processes 2 --setup valgrind --suite c
+}
+
+case "${1:-}" in
+  main) install_missing; main_job ;;
+  test) install_missing; all_tests ;;
+  *) echo "usage: $0 main|test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,40 @@
+/* mitogen-test-util.h: helpers shared by the C tests.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#ifdef MITOGEN_TEST_PUBLIC
+# include <mitogen/mitogen.h>
+#else
+# include "mitogen-private.h"
+#endif
+
+G_BEGIN_DECLS
+
+/* A broker and router for one test, with a leak check in teardown. */
+typedef struct
+{
+  MitogenBroker *broker;
+  MitogenRouter *router;
+} MitogenTestFixture;
+
+void            mitogen_test_fixture_setup    (MitogenTestFixture *fixture,
+                                               gconstpointer       data);
+void            mitogen_test_fixture_teardown (MitogenTestFixture *fixture,
+                                               gconstpointer       data);
+
+/* Starts a local context or fails the test. */
+MitogenContext *mitogen_test_local            (MitogenRouter      *router);
+
+/* The pid of a context, from its ready frame. */
+int             mitogen_test_context_pid      (MitogenContext     *context);
+
+/* TRUE while process @pid exists (and is not a zombie). */
+gboolean        mitogen_test_pid_alive        (int                 pid);
+
+/* Waits up to @timeout_msec for process @pid to go away. */
+gboolean        mitogen_test_wait_pid_gone    (int                 pid,
+                                               int                 timeout_msec);
+
+G_END_DECLS

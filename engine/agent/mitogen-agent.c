@@ -285,6 +285,17 @@ main (int    argc,
       return 2;
     }
 
+  /* Transports that must tell a running agent from a password prompt or a
+   * refusal (sudo, su, ssh) start us with --announce and wait for this
+   * marker before they hand the stream to the router. */
+  if (argc > 1 && g_str_equal (argv[1], "--announce"))
+    {
+      static const char marker[] = MITOGEN_AGENT_ANNOUNCE;
+
+      if (write (out_fd, marker, sizeof marker - 1) != sizeof marker - 1)
+        return 2;
+    }
+
   params = read_bootstrap (in_fd, &error);
   if (params == NULL)
     {

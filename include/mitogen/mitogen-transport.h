@@ -21,6 +21,16 @@ G_BEGIN_DECLS
  */
 #define MITOGEN_TRANSPORT_EXTENSION_POINT_NAME "mitogen-transport"
 
+/**
+ * MITOGEN_AGENT_ANNOUNCE:
+ *
+ * What the agent writes on its standard output, before anything else, when
+ * started with the `--announce` argument. Transports that talk to a
+ * password prompt first (sudo, su, ssh) wait for it to know the agent is
+ * running, consume it, and only then return the stream.
+ */
+#define MITOGEN_AGENT_ANNOUNCE "MITO000\n"
+
 #define MITOGEN_TYPE_TRANSPORT (mitogen_transport_get_type ())
 
 MITOGEN_AVAILABLE_IN_ALL

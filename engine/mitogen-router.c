@@ -797,6 +797,7 @@ router_on_stream_message (MitogenStream  *stream,
                           gpointer        data)
 {
   MitogenRouter *router = data;
+  g_autoptr(GError) error = NULL;
 
   if (msg->handle == MITOGEN_HANDLE_BOOTSTRAP)
     {
@@ -816,6 +817,16 @@ router_on_stream_message (MitogenStream  *stream,
       else
         g_warning ("stream %s: unexpected bootstrap frame; dropped",
                    _mitogen_stream_get_name (stream));
+      return;
+    }
+
+  /* Undecodable data breaks the stream's contract: close it, which fails
+   * every call pending on the context behind it. The body is decoded once
+   * here and cached, so receivers do not pay again. */
+  if (_mitogen_message_get_body (msg, &error) == NULL)
+    {
+      g_warning ("stream %s: %s; closing it", _mitogen_stream_get_name (stream), error->message);
+      _mitogen_stream_close (stream, error);
       return;
     }
 

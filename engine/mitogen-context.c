@@ -307,7 +307,9 @@ call_value (const char *function,
 {
   if (args == NULL)
     args = g_variant_new_tuple (NULL, 0);
-  return g_variant_new ("(sv)", function, args);
+  GVariant *children[2] = { g_variant_new_string (function), g_variant_new_variant (args) };
+
+  return g_variant_new_tuple (children, 2);
 }
 
 /**

@@ -95,7 +95,13 @@ _mitogen_message_new_body (guint32          dst_id,
 {
   MitogenMessage *msg = message_alloc (dst_id, handle);
 
-  msg->body = g_variant_ref_sink (g_variant_new ("(yv)", (guchar) kind, inner));
+  GVariant *children[2];
+
+  /* g_variant_new_tuple(), not g_variant_new("(yv)"): no format string to
+   * parse on the hot path. */
+  children[0] = g_variant_new_byte (kind);
+  children[1] = g_variant_new_variant (inner);
+  msg->body = g_variant_ref_sink (g_variant_new_tuple (children, 2));
   if (kind == MITOGEN_BODY_DEAD)
     msg->reply_to = MITOGEN_IS_DEAD;
   return msg;
@@ -466,7 +472,13 @@ mitogen_message_unpack (MitogenMessage  *msg,
   body = _mitogen_message_get_body (msg, error);
   if (body == NULL)
     return NULL;
-  g_variant_get (body, "(yv)", &kind, &inner);
+  {
+    g_autoptr(GVariant) kind_v = g_variant_get_child_value (body, 0);
+    g_autoptr(GVariant) boxed = g_variant_get_child_value (body, 1);
+
+    kind = g_variant_get_byte (kind_v);
+    inner = g_variant_get_variant (boxed);
+  }
 
   switch (kind)
     {

@@ -60,6 +60,10 @@ void           _mitogen_stream_close          (MitogenStream           *stream,
 /* Broker thread (or no broker running): forget the handlers and close now. */
 void           _mitogen_stream_detach_and_close (MitogenStream        *stream);
 gboolean       _mitogen_stream_is_closed      (MitogenStream           *stream);
+/* While TRUE on a thread, its sends are queued for the broker to write
+ * in one go instead of written at once: the agent sets it while more calls
+ * wait, so a burst of replies costs one write, not one each. */
+void           _mitogen_stream_set_thread_batching (gboolean         batching);
 /* Blocks until everything queued is written or the stream closes. */
 void           _mitogen_stream_flush          (MitogenStream           *stream);
 

@@ -468,9 +468,22 @@ queue_bytes_unlocked (MitogenStream *stream,
   g_queue_push_tail (&stream->out_queue, chunk);
 }
 
+static GPrivate thread_batching;
+
+void
+_mitogen_stream_set_thread_batching (gboolean batching)
+{
+  g_private_set (&thread_batching, GINT_TO_POINTER (batching));
+}
+
+/* Called with out_lock held after queueing. The broker clears want_out
+ * under the same lock once the queue is empty, so when it is still set the
+ * broker is sure to see what was just queued: no wakeup needed. */
 static void
 request_output (MitogenStream *stream)
 {
+  if (g_atomic_int_get (&stream->want_out))
+    return;
   g_atomic_int_set (&stream->want_out, TRUE);
   g_main_context_wakeup (mitogen_broker_get_main_context (stream->broker));
 }
@@ -535,7 +548,7 @@ _mitogen_stream_send (MitogenStream   *stream,
       return FALSE;
     }
 
-  if (g_queue_is_empty (&stream->out_queue))
+  if (g_queue_is_empty (&stream->out_queue) && !g_private_get (&thread_batching))
     {
       struct iovec iov[2] = {
         { header, MITOGEN_HEADER_SIZE },
@@ -579,6 +592,7 @@ _mitogen_stream_send (MitogenStream   *stream,
       queue_bytes_unlocked (stream, head, 0);
       if (size > 0)
         queue_bytes_unlocked (stream, data, 0);
+      request_output (stream);
     }
 
   /* Back-pressure: a sending thread waits for the broker to drain the

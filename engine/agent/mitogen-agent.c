@@ -354,6 +354,9 @@ main (int    argc,
 
       if (msg == NULL)
         break;
+      /* Let the broker write a burst of replies in one go while more calls
+       * wait; the last reply of a burst goes straight out. */
+      _mitogen_stream_set_thread_batching (_mitogen_latch_size (agent.calls) > 0);
       _mitogen_call_run_message (agent.router, msg, agent.name);
     }
 

@@ -22,14 +22,23 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenSerializerGVariant, mitogen_serializer_gva
                                G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_SERIALIZER,
                                                       mitogen_serializer_gvariant_iface_init))
 
+/* The serialized form of a "v": the value's own bytes, a NUL, then its
+ * type string. Written straight into one buffer: g_variant_store() lays a
+ * value built as a tree out in place, with no intermediate GVariant. */
 static GBytes *
 gvariant_serialize (MitogenSerializer  *serializer,
                     GVariant           *value,
                     GError            **error)
 {
-  g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_variant (value));
+  const char *type = g_variant_get_type_string (value);
+  gsize type_len = strlen (type);
+  gsize size = g_variant_get_size (value);
+  guint8 *buf = g_malloc (size + 1 + type_len);
 
-  return g_variant_get_data_as_bytes (boxed);
+  g_variant_store (value, buf);
+  buf[size] = '\0';
+  memcpy (buf + size + 1, type, type_len);
+  return g_bytes_new_take (buf, size + 1 + type_len);
 }
 
 static GVariant *

@@ -7,7 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "mitogen-private.h"
+#include "mitogen-router-private.h"
 
 /* Checks @args against @type ("()" when NULL) with a clear error. */
 static gboolean
@@ -188,6 +188,9 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
     }
   if (stdin_v != NULL)
     stdin_bytes = g_variant_get_data_as_bytes (stdin_v);
+  else
+    /* communicate() needs a buffer for a piped stdin; empty means EOF. */
+    stdin_bytes = g_bytes_new_static ("", 0);
 
   proc = g_subprocess_launcher_spawnv (launcher, argv, error);
   if (proc == NULL)
@@ -227,4 +230,5 @@ _mitogen_builtins_register (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (builtins); i++)
     mitogen_register_function (builtins[i].name, builtins[i].func, NULL, NULL);
+  _mitogen_router_register_functions ();
 }

@@ -35,6 +35,7 @@ void            _mitogen_router_dispatch_local  (MitogenRouter         *router,
                                                  MitogenMessage        *msg);
 gboolean        _mitogen_router_context_is_lost (MitogenRouter         *router,
                                                  guint32                context_id);
+void            _mitogen_router_register_functions (void);
 const char     *_mitogen_router_get_agent_path  (MitogenRouter         *router);
 void            _mitogen_router_set_agent_path  (MitogenRouter         *router,
                                                  const char            *path);

@@ -86,6 +86,11 @@ G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
 static void router_on_stream_message (MitogenStream *stream, MitogenMessage *msg, gpointer data);
 static void router_on_stream_closed (MitogenStream *stream, const GError *reason, gpointer data);
 static void router_on_forward_log (MitogenMessage *msg, gpointer data);
+static void router_on_add_route (MitogenMessage *msg, gpointer data);
+static void router_on_del_route (MitogenMessage *msg, gpointer data);
+static void router_on_allocate_id (MitogenMessage *msg, gpointer data);
+static void router_on_refused_call (MitogenMessage *msg, gpointer data);
+static void announce_up (MitogenRouter *router, guint32 handle, GVariant *value);
 
 static Handler *
 handler_ref (Handler *h)
@@ -257,6 +262,15 @@ mitogen_router_constructed (GObject *object)
 
   mitogen_router_add_handler (self, MITOGEN_HANDLE_FORWARD_LOG, NULL,
                               router_on_forward_log, self, NULL);
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_ADD_ROUTE, NULL,
+                              router_on_add_route, self, NULL);
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_DEL_ROUTE, NULL,
+                              router_on_del_route, self, NULL);
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_ALLOCATE_ID, NULL,
+                              router_on_allocate_id, self, NULL);
+  /* An agent replaces this with its own; a master refuses calls. */
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_CALL_FUNCTION, NULL,
+                              router_on_refused_call, self, NULL);
 }
 
 static void
@@ -912,6 +926,54 @@ fail_respondents (MitogenRouter *router,
     }
 }
 
+/* Withdraws the routes of @ids (lock held): marks them lost and collects
+ * their context objects into @contexts. */
+static void
+withdraw_routes_unlocked (MitogenRouter *router,
+                          GArray        *ids,
+                          GPtrArray     *contexts)
+{
+  for (guint i = 0; i < ids->len; i++)
+    {
+      gpointer key = GUINT_TO_POINTER (g_array_index (ids, guint32, i));
+      MitogenContext *ctx = g_hash_table_lookup (router->contexts, key);
+
+      g_hash_table_remove (router->routes, key);
+      g_hash_table_add (router->lost, key);
+      if (ctx != NULL)
+        g_ptr_array_add (contexts, g_object_ref (ctx));
+    }
+}
+
+/* After routes were withdrawn: tell the parent, fail whoever waits on the
+ * lost contexts, and emit the signals. Broker thread, lock not held. */
+static void
+contexts_lost (MitogenRouter *router,
+               GArray        *ids,
+               GPtrArray     *contexts,
+               gboolean       tell_parent)
+{
+  if (ids->len == 0)
+    return;
+  if (tell_parent)
+    for (guint i = 0; i < ids->len; i++)
+      announce_up (router, MITOGEN_HANDLE_DEL_ROUTE,
+                   g_variant_new ("(u)", g_array_index (ids, guint32, i)));
+
+  fail_respondents (router, ids);
+
+  for (guint i = 0; i < contexts->len; i++)
+    {
+      LostSignal *s = g_new (LostSignal, 1);
+
+      _mitogen_context_set_lost (contexts->pdata[i]);
+      s->router = g_object_ref (router);
+      s->context = g_object_ref (contexts->pdata[i]);
+      g_main_context_invoke_full (router->owner_context, G_PRIORITY_DEFAULT,
+                                  emit_context_lost, s, lost_signal_free);
+    }
+}
+
 static void
 router_on_stream_closed (MitogenStream *stream,
                          const GError  *reason,
@@ -935,14 +997,9 @@ router_on_stream_closed (MitogenStream *stream,
     if (value == stream)
       {
         guint32 id = GPOINTER_TO_UINT (key);
-        MitogenContext *ctx = g_hash_table_lookup (router->contexts, key);
-
         g_array_append_val (lost_ids, id);
-        g_hash_table_add (router->lost, key);
-        if (ctx != NULL)
-          g_ptr_array_add (lost_contexts, g_object_ref (ctx));
-        g_hash_table_iter_remove (&iter);
       }
+  withdraw_routes_unlocked (router, lost_ids, lost_contexts);
   g_hash_table_remove (router->children, stream);
   parent_lost = stream == router->parent_stream;
   g_mutex_unlock (&router->lock);
@@ -961,22 +1018,214 @@ router_on_stream_closed (MitogenStream *stream,
         g_info ("stream %s closed: %s", _mitogen_stream_get_name (stream), reason->message);
       else
         g_debug ("stream %s closed", _mitogen_stream_get_name (stream));
-      fail_respondents (router, lost_ids);
     }
-
-  for (guint i = 0; i < lost_contexts->len; i++)
-    {
-      LostSignal *s = g_new (LostSignal, 1);
-
-      _mitogen_context_set_lost (lost_contexts->pdata[i]);
-      s->router = g_object_ref (router);
-      s->context = g_object_ref (lost_contexts->pdata[i]);
-      g_main_context_invoke_full (router->owner_context, G_PRIORITY_DEFAULT,
-                                  emit_context_lost, s, lost_signal_free);
-    }
+  contexts_lost (router, lost_ids, lost_contexts, !parent_lost);
 
   if (parent_lost && router->parent_lost_func != NULL)
     router->parent_lost_func (router, reason, router->parent_lost_data);
+}
+
+/* ---- the tree: routes announced by descendants ------------------------- */
+
+/* Sends @value to the parent on @handle, if there is a parent. */
+static void
+announce_up (MitogenRouter *router,
+             guint32        handle,
+             GVariant      *value)
+{
+  g_autoptr(MitogenMessage) msg = NULL;
+  gboolean has_parent;
+
+  g_mutex_lock (&router->lock);
+  has_parent = router->parent_stream != NULL;
+  g_mutex_unlock (&router->lock);
+  if (!has_parent)
+    {
+      g_variant_unref (g_variant_ref_sink (value));
+      return;
+    }
+  msg = mitogen_message_new (router->parent_id, handle, value);
+  _mitogen_router_send (router, msg, NULL);
+}
+
+/* The stream to the direct child that sent @msg, or NULL (lock held).
+ * Route changes are only taken from a direct child, about its subtree. */
+static MitogenStream *
+direct_child_stream_unlocked (MitogenRouter  *router,
+                              MitogenMessage *msg)
+{
+  MitogenStream *stream = g_hash_table_lookup (router->routes, GUINT_TO_POINTER (msg->src_id));
+
+  if (stream == NULL || !g_hash_table_contains (router->children, stream) ||
+      _mitogen_stream_get_remote_id (stream) != msg->src_id)
+    return NULL;
+  return stream;
+}
+
+static void
+router_on_add_route (MitogenMessage *msg,
+                     gpointer        data)
+{
+  MitogenRouter *router = data;
+  g_autoptr(GVariant) value = NULL;
+  MitogenStream *stream, *existing;
+  const char *name;
+  guint32 id;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  value = mitogen_message_unpack (msg, NULL);
+  if (value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE ("(us)")))
+    {
+      g_warning ("context %u sent a malformed ADD_ROUTE; ignored", msg->src_id);
+      return;
+    }
+  g_variant_get (value, "(u&s)", &id, &name);
+
+  g_mutex_lock (&router->lock);
+  stream = direct_child_stream_unlocked (router, msg);
+  existing = g_hash_table_lookup (router->routes, GUINT_TO_POINTER (id));
+  if (stream != NULL && (existing == NULL || existing == stream) &&
+      id != router->context_id && id != router->parent_id)
+    {
+      g_hash_table_replace (router->routes, GUINT_TO_POINTER (id), _mitogen_stream_ref (stream));
+      g_hash_table_remove (router->lost, GUINT_TO_POINTER (id));
+    }
+  else
+    stream = NULL;
+  g_mutex_unlock (&router->lock);
+
+  if (stream == NULL)
+    {
+      g_warning ("refused ADD_ROUTE for context %u (%s) from context %u: only a direct "
+                 "child may announce contexts below it", id, name, msg->src_id);
+      return;
+    }
+  g_debug ("context %u (%s) is reachable through context %u", id, name, msg->src_id);
+  announce_up (router, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", id, name));
+}
+
+static void
+router_on_del_route (MitogenMessage *msg,
+                     gpointer        data)
+{
+  MitogenRouter *router = data;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
+  MitogenStream *stream;
+  guint32 id;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  value = mitogen_message_unpack (msg, NULL);
+  if (value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE ("(u)")))
+    {
+      g_warning ("context %u sent a malformed DEL_ROUTE; ignored", msg->src_id);
+      return;
+    }
+  g_variant_get (value, "(u)", &id);
+
+  g_mutex_lock (&router->lock);
+  stream = direct_child_stream_unlocked (router, msg);
+  if (stream != NULL && id != msg->src_id &&
+      g_hash_table_lookup (router->routes, GUINT_TO_POINTER (id)) == stream)
+    {
+      g_array_append_val (ids, id);
+      withdraw_routes_unlocked (router, ids, contexts);
+    }
+  g_mutex_unlock (&router->lock);
+
+  if (stream == NULL)
+    {
+      g_warning ("refused DEL_ROUTE for context %u from context %u: not a direct child",
+                 id, msg->src_id);
+      return;
+    }
+  g_debug ("context %u, behind context %u, was lost", id, msg->src_id);
+  contexts_lost (router, ids, contexts, TRUE);
+}
+
+/* The master hands out context ids to agents that start contexts. */
+static void
+router_on_allocate_id (MitogenMessage *msg,
+                       gpointer        data)
+{
+  MitogenRouter *router = data;
+  g_autoptr(MitogenMessage) reply = NULL;
+  guint32 id;
+
+  if (mitogen_message_is_dead (msg) || msg->reply_to == 0)
+    return;
+  if (router->parent_stream != NULL || router->context_id != 0)
+    {
+      reply = _mitogen_message_make_dead_reply (msg, "only the master allocates context ids");
+      _mitogen_router_send (router, reply, NULL);
+      return;
+    }
+  g_mutex_lock (&router->lock);
+  id = router->next_context_id++;
+  g_mutex_unlock (&router->lock);
+  reply = _mitogen_message_make_reply (msg, g_variant_new ("(u)", id));
+  _mitogen_router_send (router, reply, NULL);
+}
+
+static void
+router_on_refused_call (MitogenMessage *msg,
+                        gpointer        data)
+{
+  MitogenRouter *router = data;
+  g_autoptr(MitogenMessage) dead = NULL;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  g_warning ("refused a call from context %u: this context does not accept calls "
+             "from contexts below it", msg->auth_id);
+  dead = _mitogen_message_make_dead_reply (msg, "refused by policy: calls go from a parent "
+                                           "to its children only");
+  if (dead != NULL)
+    _mitogen_router_send (router, dead, NULL);
+}
+
+/* A new context id: the master's own counter, or a block... one id asked of
+ * the master by an agent. */
+static guint32
+allocate_context_id (MitogenRouter  *router,
+                     GCancellable   *cancellable,
+                     GError        **error)
+{
+  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  guint32 id;
+
+  if (router->parent_stream == NULL)
+    {
+      g_mutex_lock (&router->lock);
+      id = router->next_context_id++;
+      g_mutex_unlock (&router->lock);
+      return id;
+    }
+  recv = mitogen_receiver_new (router);
+  msg = mitogen_message_new (0, MITOGEN_HANDLE_ALLOCATE_ID, NULL);
+  msg->reply_to = mitogen_receiver_get_handle (recv);
+  if (!_mitogen_router_send (router, msg, error))
+    return 0;
+  reply = mitogen_receiver_get (recv, 30000, cancellable, error);
+  if (reply == NULL)
+    return 0;
+  value = mitogen_message_unpack (reply, error);
+  if (value == NULL)
+    return 0;
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(u)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                           "the master answered ALLOCATE_ID with a malformed reply");
+      return 0;
+    }
+  g_variant_get (value, "(u)", &id);
+  return id;
 }
 
 gboolean
@@ -1128,6 +1377,9 @@ mitogen_router_disconnect (MitogenRouter  *router,
       _mitogen_stream_close (stream, NULL);
       _mitogen_stream_unref (stream);
     }
+  else if (mitogen_context_get_via (context) != NULL)
+    mitogen_context_call_no_reply (mitogen_context_get_via (context), "core.disconnect",
+                                   g_variant_new ("(u)", id));
 }
 
 /**
@@ -1274,6 +1526,7 @@ static MitogenContext *
 connect_direct (MitogenRouter  *router,
                 const char     *transport_name,
                 GVariant       *options,
+                guint32         id,
                 GCancellable   *cancellable,
                 GError        **error)
 {
@@ -1295,7 +1548,6 @@ connect_direct (MitogenRouter  *router,
   const char *remote_name = NULL;
   MitogenContext *ctx;
   int timeout_msec;
-  guint32 id;
 
   if (!option_string (options, "serializer", &serializer_name, error) ||
       !option_string (options, "agent_path", &agent_path, error) ||
@@ -1317,9 +1569,8 @@ connect_direct (MitogenRouter  *router,
   if (io == NULL)
     return NULL;
 
-  g_mutex_lock (&router->lock);
-  id = router->next_context_id++;
-  g_mutex_unlock (&router->lock);
+  if (id == 0 && (id = allocate_context_id (router, cancellable, error)) == 0)
+    return NULL;
 
   stream_name = g_strdup_printf ("%s#%u", transport_name, id);
   stream = _mitogen_stream_new_for_io_stream (router->broker, io, stream_name, error);
@@ -1388,6 +1639,8 @@ connect_direct (MitogenRouter  *router,
   g_hash_table_replace (router->contexts, GUINT_TO_POINTER (id), g_object_ref (ctx));
   g_mutex_unlock (&router->lock);
 
+  /* Contexts above learn the new one is reachable through us. */
+  announce_up (router, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", id, remote_name));
   g_signal_emit (router, signals[SIGNAL_CONTEXT_ADDED], 0, ctx);
   return ctx;
 
@@ -1399,6 +1652,117 @@ fail:
   _mitogen_stream_close (stream, local_error);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return NULL;
+}
+
+/* Asks @via to start the context with its own copy of the transport. The
+ * id comes from here (the master, or an agent that asks the master), and
+ * the ADD_ROUTE that @via sends up reaches us before its reply does, since
+ * both travel the same streams in order. */
+static MitogenContext *
+connect_via (MitogenRouter   *router,
+             const char      *transport,
+             GVariant        *options,
+             MitogenContext  *via,
+             GCancellable    *cancellable,
+             GError         **error)
+{
+  g_autoptr(GVariant) info = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *name = NULL;
+  const char *remote_name = NULL;
+  MitogenContext *ctx;
+  guint32 id;
+
+  id = allocate_context_id (router, cancellable, error);
+  if (id == 0)
+    return NULL;
+  info = mitogen_context_call (via, "core.connect",
+                               g_variant_new ("(s@a{sv}u)", transport,
+                                              options != NULL ? options
+                                                              : g_variant_new ("a{sv}", NULL),
+                                              id),
+                               cancellable, &local_error);
+  if (info == NULL)
+    {
+      g_set_error (error, local_error->domain,
+                   local_error->code == MITOGEN_ERROR_CALL ? MITOGEN_ERROR_STREAM : local_error->code,
+                   "connecting %s via %s: %s", transport, mitogen_context_get_name (via),
+                   local_error->message);
+      return NULL;
+    }
+  if (!g_variant_is_of_type (info, G_VARIANT_TYPE_VARDICT) ||
+      !g_variant_lookup (info, "name", "&s", &remote_name))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "connecting %s via %s: malformed answer", transport,
+                   mitogen_context_get_name (via));
+      return NULL;
+    }
+
+  name = g_strdup_printf ("%s.%s", mitogen_context_get_name (via), remote_name);
+  ctx = _mitogen_context_new (router, id, name, via, info);
+  g_mutex_lock (&router->lock);
+  g_hash_table_replace (router->contexts, GUINT_TO_POINTER (id), g_object_ref (ctx));
+  g_mutex_unlock (&router->lock);
+  g_signal_emit (router, signals[SIGNAL_CONTEXT_ADDED], 0, ctx);
+  return ctx;
+}
+
+/* core.connect (s transport, a{sv} options, u id) → a{sv}: what a parent
+ * calls to make this context start a child for it. */
+static GVariant *
+core_connect (MitogenCall  *call,
+              GVariant     *args,
+              gpointer      user_data,
+              GError      **error)
+{
+  MitogenRouter *router = mitogen_call_get_router (call);
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) options = NULL;
+  const char *transport;
+  guint32 id;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv}u)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                           "core.connect takes (s transport, a{sv} options, u id)");
+      return NULL;
+    }
+  g_variant_get (args, "(&s@a{sv}u)", &transport, &options, &id);
+  ctx = connect_direct (router, transport, options, id, mitogen_call_get_cancellable (call), error);
+  if (ctx == NULL)
+    return NULL;
+  return g_variant_ref (mitogen_context_get_remote_info (ctx));
+}
+
+/* core.disconnect (u id): close the stream to a direct child. */
+static GVariant *
+core_disconnect (MitogenCall  *call,
+                 GVariant     *args,
+                 gpointer      user_data,
+                 GError      **error)
+{
+  MitogenRouter *router = mitogen_call_get_router (call);
+  g_autoptr(MitogenContext) ctx = NULL;
+  guint32 id;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(u)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                           "core.disconnect takes (u id)");
+      return NULL;
+    }
+  g_variant_get (args, "(u)", &id);
+  ctx = mitogen_router_context_by_id (router, id);
+  mitogen_router_disconnect (router, ctx);
+  return NULL;
+}
+
+void
+_mitogen_router_register_functions (void)
+{
+  mitogen_register_function ("core.connect", core_connect, NULL, NULL);
+  mitogen_register_function ("core.disconnect", core_disconnect, NULL, NULL);
 }
 
 /**
@@ -1445,13 +1809,8 @@ mitogen_router_connect (MitogenRouter   *router,
   if (!_mitogen_check_not_broker (router->broker, "mitogen_router_connect()", error))
     return NULL;
   if (via != NULL)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "connecting through another context (via %s) is not supported yet",
-                   mitogen_context_get_name (via));
-      return NULL;
-    }
-  return connect_direct (router, transport, options, cancellable, error);
+    return connect_via (router, transport, options, via, cancellable, error);
+  return connect_direct (router, transport, options, 0, cancellable, error);
 }
 
 typedef struct

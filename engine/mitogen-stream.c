@@ -488,21 +488,17 @@ request_output (MitogenStream *stream)
   g_main_context_wakeup (mitogen_broker_get_main_context (stream->broker));
 }
 
-static void
+/* A write failed: stop writing at once (under out_lock) and build the
+ * reason. The caller closes the stream after dropping the lock, since
+ * _mitogen_stream_close() runs at once when called on the broker thread. */
+static GError *
 fail_write_unlocked (MitogenStream *stream,
-                     int            err,
-                     GError       **error)
+                     int            err)
 {
-  g_autoptr(GError) reason = g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
-                                          "writing stream %s failed: %s",
-                                          stream->name, g_strerror (err));
-
-  if (error != NULL)
-    *error = g_error_copy (reason);
-  /* Closing happens on the broker; the write side stops at once. */
   stream->closed = TRUE;
   g_cond_broadcast (&stream->out_cond);
-  _mitogen_stream_close (stream, reason);
+  return g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_STREAM, "writing stream %s failed: %s",
+                      stream->name, g_strerror (err));
 }
 
 gboolean
@@ -562,8 +558,12 @@ _mitogen_stream_send (MitogenStream   *stream,
 
       if (n < 0 && errno != EAGAIN)
         {
-          fail_write_unlocked (stream, errno, error);
+          g_autoptr(GError) reason = fail_write_unlocked (stream, errno);
+
           g_mutex_unlock (&stream->out_lock);
+          if (error != NULL)
+            *error = g_error_copy (reason);
+          _mitogen_stream_close (stream, reason);
           return FALSE;
         }
       if (n < 0)

@@ -7,6 +7,7 @@
 
 #include "mitogen-message-private.h"
 #include "mitogen-router-private.h"
+#include "mitogen-module-private.h"
 
 /**
  * MitogenCall:
@@ -254,7 +255,26 @@ mitogen_has_function (const char *name)
   return found;
 }
 
-/* Looks the function up and runs it. */
+static gboolean
+lookup_function (const char       *name,
+                 MitogenFunction  *func,
+                 gpointer         *user_data)
+{
+  Registration *reg;
+
+  ensure_registry ();
+  g_mutex_lock (&registry_lock);
+  reg = g_hash_table_lookup (registry, name);
+  if (reg != NULL)
+    {
+      *func = reg->func;
+      *user_data = reg->user_data;
+    }
+  g_mutex_unlock (&registry_lock);
+  return reg != NULL;
+}
+
+/* Looks the function up (fetching its module if need be) and runs it. */
 static GVariant *
 invoke (MitogenRouter   *router,
         MitogenMessage  *msg,
@@ -266,25 +286,28 @@ invoke (MitogenRouter   *router,
   g_autoptr(MitogenCall) call = NULL;
   MitogenFunction func = NULL;
   gpointer user_data = NULL;
-  Registration *reg;
   GError *local_error = NULL;
   GVariant *result;
 
-  ensure_registry ();
-  g_mutex_lock (&registry_lock);
-  reg = g_hash_table_lookup (registry, function);
-  if (reg != NULL)
+  if (!lookup_function (function, &func, &user_data))
     {
-      func = reg->func;
-      user_data = reg->user_data;
-    }
-  g_mutex_unlock (&registry_lock);
+      g_autofree char *module = g_strndup (function, strcspn (function, "."));
+      g_autoptr(GError) fetch_error = NULL;
 
-  if (func == NULL)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "no function named “%s” is registered", function);
-      return NULL;
+      /* A module this context lacks comes from its parent. */
+      if (!_mitogen_module_ensure (router, module, NULL, &fetch_error))
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                       "no function named “%s” is registered, and its module is not "
+                       "available: %s", function, fetch_error->message);
+          return NULL;
+        }
+      if (!lookup_function (function, &func, &user_data))
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                       "module %s has no function named “%s”", module, function);
+          return NULL;
+        }
     }
 
   caller = mitogen_router_context_by_id (router, msg->src_id);

@@ -264,6 +264,10 @@ waiter_on_cancelled (GCancellable *cancellable,
         g_source_destroy (w->timeout);
       g_task_return_new_error (w->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                "the operation was cancelled");
+      /* The handler keeps @w until the cancellable dies, and the task holds
+       * the cancellable: drop the task now to break that cycle. Nobody
+       * else touches it once we took the waiter. */
+      g_clear_object (&w->task);
       waiter_unref (w);
     }
 }

@@ -15,11 +15,13 @@
 #include <sys/auxv.h>
 
 #include "mitogen-private.h"
+#include "mitogen-module-private.h"
 
 typedef void (*MitogenPluginInitFunc) (void);
 
 static GPtrArray *searched_dirs;  /* guarded by plugin_lock; for error messages */
 static GMutex plugin_lock;
+static const char *loading_path;  /* plugin_lock; the file whose init runs */
 
 static void
 ensure_extension_points (void)
@@ -59,7 +61,9 @@ load_plugin_file (const char *path)
   /* Plugins register GTypes, which can never be unloaded. */
   g_module_make_resident (module);
   g_debug ("loading plugin %s", path);
+  loading_path = path;
   init ();
+  loading_path = NULL;
 }
 
 static gint
@@ -137,6 +141,11 @@ register_on (const char *point,
 {
   ensure_extension_points ();
   g_io_extension_point_implement (point, type, name, priority);
+  /* Remember the file, to send it to contexts that lack the plugin. Only
+   * the loader thread sets loading_path, under plugin_lock. */
+  if (loading_path != NULL)
+    _mitogen_module_note_plugin (g_str_equal (point, MITOGEN_TRANSPORT_EXTENSION_POINT_NAME)
+                                 ? "transport" : "serializer", name, loading_path);
 }
 
 /**

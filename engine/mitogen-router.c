@@ -10,6 +10,7 @@
 #include "mitogen-latch-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-router-private.h"
+#include "mitogen-module-private.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MSEC 30000
 
@@ -90,6 +91,7 @@ static void router_on_add_route (MitogenMessage *msg, gpointer data);
 static void router_on_del_route (MitogenMessage *msg, gpointer data);
 static void router_on_allocate_id (MitogenMessage *msg, gpointer data);
 static void router_on_refused_call (MitogenMessage *msg, gpointer data);
+static void router_on_get_module (MitogenMessage *msg, gpointer data);
 static void announce_up (MitogenRouter *router, guint32 handle, GVariant *value);
 
 static Handler *
@@ -268,6 +270,8 @@ mitogen_router_constructed (GObject *object)
                               router_on_del_route, self, NULL);
   mitogen_router_add_handler (self, MITOGEN_HANDLE_ALLOCATE_ID, NULL,
                               router_on_allocate_id, self, NULL);
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_GET_MODULE, NULL,
+                              router_on_get_module, self, NULL);
   /* An agent replaces this with its own; a master refuses calls. */
   mitogen_router_add_handler (self, MITOGEN_HANDLE_CALL_FUNCTION, NULL,
                               router_on_refused_call, self, NULL);
@@ -1170,6 +1174,31 @@ router_on_allocate_id (MitogenMessage *msg,
   _mitogen_router_send (router, reply, NULL);
 }
 
+/* Modules go to direct children only: a request from further down comes
+ * through the child in between, which keeps what it passes on. */
+static void
+router_on_get_module (MitogenMessage *msg,
+                      gpointer        data)
+{
+  MitogenRouter *router = data;
+  gboolean direct;
+
+  g_mutex_lock (&router->lock);
+  direct = direct_child_stream_unlocked (router, msg) != NULL;
+  g_mutex_unlock (&router->lock);
+  if (!direct && !mitogen_message_is_dead (msg))
+    {
+      g_autoptr(MitogenMessage) dead = _mitogen_message_make_dead_reply (msg,
+          "refused by policy: modules are served to direct children only");
+
+      g_warning ("refused GET_MODULE from context %u: not a direct child", msg->src_id);
+      if (dead != NULL)
+        _mitogen_router_send (router, dead, NULL);
+      return;
+    }
+  _mitogen_module_on_get (msg, router);
+}
+
 static void
 router_on_refused_call (MitogenMessage *msg,
                         gpointer        data)
@@ -1487,6 +1516,31 @@ option_timeout_msec (GVariant  *options,
   return TRUE;
 }
 
+/* The transport @name; an agent lacking its plugin fetches it from its
+ * parent, so a context can start contexts where nothing is installed. */
+static MitogenTransport *
+lookup_transport (MitogenRouter  *router,
+                  const char     *name,
+                  GCancellable   *cancellable,
+                  GError        **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *module = NULL;
+  MitogenTransport *transport;
+
+  transport = mitogen_transport_lookup (name, &local_error);
+  if (transport != NULL || mitogen_is_master ())
+    {
+      if (transport == NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return transport;
+    }
+  module = g_strdup_printf ("transport:%s", name);
+  if (!_mitogen_module_ensure (router, module, cancellable, error))
+    return NULL;
+  return mitogen_transport_lookup (name, error);
+}
+
 static GBytes *
 build_bootstrap (MitogenRouter *router,
                  guint32        id,
@@ -1556,7 +1610,7 @@ connect_direct (MitogenRouter  *router,
       !option_timeout_msec (options, &timeout_msec, error))
     return NULL;
 
-  transport = mitogen_transport_lookup (transport_name, error);
+  transport = lookup_transport (router, transport_name, cancellable, error);
   if (transport == NULL)
     return NULL;
   serializer = mitogen_serializer_lookup (serializer_name ? serializer_name : "gvariant", error);

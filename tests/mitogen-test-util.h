@@ -37,4 +37,16 @@ gboolean        mitogen_test_pid_alive        (int                 pid);
 gboolean        mitogen_test_wait_pid_gone    (int                 pid,
                                                int                 timeout_msec);
 
+/* Structured logging does not work with g_test_expect_message(): instead,
+ * mitogen_test_capture_logs() (once per process, before the first
+ * context) keeps every warning and critical of the "mitogen" domains,
+ * including those forwarded from agents, rather than aborting; the test
+ * then checks them with mitogen_test_take_log(). */
+void            mitogen_test_capture_logs     (void);
+/* TRUE if a captured message matched the glob @pattern; it is removed. */
+gboolean        mitogen_test_take_log         (const char         *pattern);
+/* Waits up to @timeout_msec for such a message (forwarded logs travel). */
+gboolean        mitogen_test_wait_log         (const char         *pattern,
+                                               int                 timeout_msec);
+
 G_END_DECLS

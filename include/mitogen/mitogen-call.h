@@ -56,5 +56,9 @@ MITOGEN_AVAILABLE_IN_ALL
 gboolean        mitogen_unregister_function (const char    *name);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean        mitogen_has_function      (const char      *name);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean        mitogen_add_module        (const char      *name,
+                                           const char      *path,
+                                           GError         **error);
 
 G_END_DECLS

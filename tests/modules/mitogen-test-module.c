@@ -1,0 +1,64 @@
+/* mitogen-test-module.c: a user module for the tests. It is never installed
+ * where the agents run: they fetch it from the master on first use.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <unistd.h>
+
+#include <mitogen/mitogen.h>
+
+/* testmod.add (ii) → i */
+static GVariant *
+testmod_add (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  gint32 a, b;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(ii)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, "testmod.add takes (ii)");
+      return NULL;
+    }
+  g_variant_get (args, "(ii)", &a, &b);
+  return g_variant_new_int32 (a + b);
+}
+
+/* testmod.whoami () → (iu): pid and context id, proving where it ran. */
+static GVariant *
+testmod_whoami (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  return g_variant_new ("(iu)", (gint32) getpid (), mitogen_get_context_id ());
+}
+
+/* testmod.call_context (u id, s function) → s: calls another context from
+ * inside this one and returns the error text, or "ok". Lets the tests
+ * check that calls towards a parent or a sibling are refused. */
+static GVariant *
+testmod_call_context (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  g_autoptr(MitogenContext) target = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *function;
+  guint32 id;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(us)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                           "testmod.call_context takes (us)");
+      return NULL;
+    }
+  g_variant_get (args, "(u&s)", &id, &function);
+  target = mitogen_router_context_by_id (mitogen_call_get_router (call), id);
+  result = mitogen_context_call (target, function, NULL, NULL, &local_error);
+  return g_variant_new_string (result != NULL ? "ok" : local_error->message);
+}
+
+G_MODULE_EXPORT void mitogen_module_init (void);
+
+G_MODULE_EXPORT void
+mitogen_module_init (void)
+{
+  mitogen_register_function ("testmod.add", testmod_add, NULL, NULL);
+  mitogen_register_function ("testmod.whoami", testmod_whoami, NULL, NULL);
+  mitogen_register_function ("testmod.call_context", testmod_call_context, NULL, NULL);
+}

@@ -43,7 +43,8 @@ struct _MitogenRouter
   MitogenBroker  *broker;           /* owned; immutable */
   GMainContext   *owner_context;    /* owned; where signals are emitted */
   gint            next_handle;      /* atomic */
-  gsize           max_message_size; /* atomic-ish: read on any thread */
+  gsize           max_message_size; /* lock */
+  gboolean        unidirectional;   /* atomic: children may not message each other */
 
   /* Immutable once set by the agent before its broker routes anything. */
   guint32         context_id;
@@ -70,6 +71,7 @@ enum {
   PROP_BROKER,
   PROP_CONTEXT_ID,
   PROP_MAX_MESSAGE_SIZE,
+  PROP_UNIDIRECTIONAL,
   N_PROPS
 };
 
@@ -226,6 +228,9 @@ mitogen_router_get_property (GObject    *object,
     case PROP_MAX_MESSAGE_SIZE:
       g_value_set_uint64 (value, mitogen_router_get_max_message_size (self));
       break;
+    case PROP_UNIDIRECTIONAL:
+      g_value_set_boolean (value, g_atomic_int_get (&self->unidirectional));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -246,6 +251,9 @@ mitogen_router_set_property (GObject      *object,
       break;
     case PROP_MAX_MESSAGE_SIZE:
       mitogen_router_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_UNIDIRECTIONAL:
+      g_atomic_int_set (&self->unidirectional, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -320,6 +328,17 @@ mitogen_router_class_init (MitogenRouterClass *klass)
     g_param_spec_uint64 ("max-message-size", NULL, NULL, 1, G_MAXUINT32,
                          MITOGEN_DEFAULT_MAX_MESSAGE_SIZE,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * MitogenRouter:unidirectional:
+   *
+   * When %TRUE, contexts below this one may not send each other anything:
+   * a message from one child's side to another's is refused with a dead
+   * message. Contexts started later inherit it.
+   */
+  properties[PROP_UNIDIRECTIONAL] =
+    g_param_spec_boolean ("unidirectional", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -701,6 +720,15 @@ route_message (MitogenRouter   *router,
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL,
                    "no route to context %u", msg->dst_id);
+      return FALSE;
+    }
+  if (from != NULL && from != router->parent_stream && stream != router->parent_stream &&
+      g_atomic_int_get (&router->unidirectional))
+    {
+      _mitogen_stream_unref (stream);
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL,
+                   "refused by policy: in unidirectional mode contexts may not "
+                   "message each other (context %u to context %u)", msg->src_id, msg->dst_id);
       return FALSE;
     }
   if (stream == from)
@@ -1570,6 +1598,7 @@ build_bootstrap (MitogenRouter *router,
   g_variant_dict_insert (&dict, "max_message_size", "t",
                          (guint64) mitogen_router_get_max_message_size (router));
   g_variant_dict_insert (&dict, "debug", "b", debug);
+  g_variant_dict_insert (&dict, "unidirectional", "b", g_atomic_int_get (&router->unidirectional));
   if (plugin_path != NULL)
     g_variant_dict_insert (&dict, "plugin_path", "s", plugin_path);
   v = g_variant_ref_sink (g_variant_dict_end (&dict));

@@ -252,6 +252,36 @@ test_calls_go_down_only (MitogenTestFixture *fixture,
 }
 
 static void
+test_unidirectional (MitogenTestFixture *fixture,
+                     gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) a = NULL;
+  g_autoptr(MitogenContext) sibling = NULL;
+  g_autoptr(MitogenContext) b = NULL;
+  g_autoptr(MitogenContext) c = NULL;
+  g_autofree char *side = NULL;
+  g_autofree char *cousin = NULL;
+
+  g_object_set (fixture->router, "unidirectional", TRUE, NULL);
+  a = mitogen_test_local (fixture->router);
+  sibling = mitogen_test_local (fixture->router);
+  b = connect_via (fixture->router, a);
+  c = connect_via (fixture->router, a);
+  g_assert_true (mitogen_add_module ("testmod", g_getenv ("MITOGEN_TEST_MODULE"), &error));
+  g_assert_no_error (error);
+
+  /* The master refuses to pass a message between its children... */
+  side = call_context_from (a, mitogen_context_get_id (sibling), "core.getpid");
+  g_assert_nonnull (strstr (side, "unidirectional"));
+  /* ...and a context that inherited the mode does the same below it. */
+  cousin = call_context_from (b, mitogen_context_get_id (c), "core.getpid");
+  g_assert_nonnull (strstr (cousin, "unidirectional"));
+  /* Calls from the master still go everywhere. */
+  g_assert_cmpint (call_getpid (c), ==, mitogen_test_context_pid (c));
+}
+
+static void
 test_fan_out (MitogenTestFixture *fixture,
               gconstpointer       data)
 {
@@ -291,6 +321,8 @@ main (int    argc,
               mitogen_test_fixture_setup, test_intermediate_killed, mitogen_test_fixture_teardown);
   g_test_add ("/via/calls-go-down-only", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_calls_go_down_only, mitogen_test_fixture_teardown);
+  g_test_add ("/via/unidirectional", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_unidirectional, mitogen_test_fixture_teardown);
   g_test_add ("/via/fan-out", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_fan_out, mitogen_test_fixture_teardown);
   return g_test_run ();

@@ -268,6 +268,7 @@ main (int    argc,
   guint32 context_id = 0, parent_id = 0;
   guint64 max_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
   gboolean debug = FALSE;
+  gboolean unidirectional = FALSE;
   int in_fd, out_fd;
 
   if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))
@@ -309,6 +310,7 @@ main (int    argc,
   g_variant_lookup (params, "name", "&s", &name);
   g_variant_lookup (params, "max_message_size", "t", &max_size);
   g_variant_lookup (params, "debug", "b", &debug);
+  g_variant_lookup (params, "unidirectional", "b", &unidirectional);
   g_variant_lookup (params, "plugin_path", "&s", &plugin_path);
   ancestors = ancestors_from (params);
 
@@ -338,6 +340,7 @@ main (int    argc,
   _mitogen_router_set_identity (agent.router, context_id, parent_id, ancestors);
   if (max_size > 0 && max_size <= G_MAXUINT32)
     mitogen_router_set_max_message_size (agent.router, max_size);
+  g_object_set (agent.router, "unidirectional", unidirectional, NULL);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_CALL_FUNCTION, NULL,
                               on_call_function, NULL, NULL);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_SHUTDOWN, NULL,

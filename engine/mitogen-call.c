@@ -24,7 +24,7 @@ struct _MitogenCall
   MitogenContext *caller;      /* owned; immutable */
   MitogenMessage *message;     /* owned; immutable */
   char           *function;    /* immutable */
-  GCancellable   *cancellable; /* owned; cancelled when the context shuts down */
+  GCancellable   *cancellable; /* owned, created on first use: most calls never ask */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenCall, mitogen_call, G_TYPE_OBJECT)
@@ -61,7 +61,6 @@ mitogen_call_class_init (MitogenCallClass *klass)
 static void
 mitogen_call_init (MitogenCall *self)
 {
-  self->cancellable = g_cancellable_new ();
 }
 
 MitogenCall *
@@ -141,6 +140,8 @@ GCancellable *
 mitogen_call_get_cancellable (MitogenCall *call)
 {
   g_return_val_if_fail (MITOGEN_IS_CALL (call), NULL);
+  if (call->cancellable == NULL)
+    call->cancellable = g_cancellable_new ();
   return call->cancellable;
 }
 
@@ -334,6 +335,7 @@ _mitogen_call_run_message (MitogenRouter  *router,
   g_autoptr(GVariant) result = NULL;
   g_autoptr(MitogenMessage) reply = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) name_v = NULL;  /* holds what @function points into */
   const char *function = "?";
 
   request = mitogen_message_unpack (msg, &error);
@@ -344,7 +346,14 @@ _mitogen_call_run_message (MitogenRouter  *router,
 
   if (error == NULL)
     {
-      g_variant_get (request, "(&sv)", &function, &args);
+      g_autoptr(GVariant) boxed = g_variant_get_child_value (request, 1);
+
+      name_v = g_variant_get_child_value (request, 0);
+
+      /* Child by child: g_variant_get() parses its format string each
+       * time, which costs more than the rest of a ping. */
+      function = g_variant_get_string (name_v, NULL);
+      args = g_variant_get_variant (boxed);
       if (!g_variant_is_of_type (args, G_VARIANT_TYPE_TUPLE))
         g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
                      "the arguments of %s must be a tuple, not '%s'",

@@ -33,7 +33,11 @@ broker_thread_main (gpointer data)
   MitogenBroker *self = data;
 
   g_main_context_push_thread_default (self->context);
-  g_main_loop_run (self->loop);
+  /* Not g_main_loop_run(): it would forget a quit that came before it
+   * started, and a broker shut down right after creation would never stop.
+   * The wakeup in shutdown is not lost: it stays pending until polled. */
+  while (g_atomic_int_get (&self->running))
+    g_main_context_iteration (self->context, TRUE);
   /* Let sources removed during shutdown release what they hold. */
   while (g_main_context_iteration (self->context, FALSE))
     ;

@@ -118,6 +118,38 @@ core_fail (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   return NULL;
 }
 
+/* core.log (level, message): logs @message at @level ("critical",
+ * "warning", "message", "info", "debug") in this context, so that tests and
+ * tools can see log forwarding work. "error" is refused: it would abort. */
+static GVariant *
+core_log (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  static const struct {
+    const char     *name;
+    GLogLevelFlags  level;
+  } levels[] = {
+    { "critical", G_LOG_LEVEL_CRITICAL },
+    { "warning", G_LOG_LEVEL_WARNING },
+    { "message", G_LOG_LEVEL_MESSAGE },
+    { "info", G_LOG_LEVEL_INFO },
+    { "debug", G_LOG_LEVEL_DEBUG },
+  };
+  const char *name, *message;
+
+  if (!check_args (call, args, "(ss)", error))
+    return NULL;
+  g_variant_get (args, "(&s&s)", &name, &message);
+  for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
+    if (g_str_equal (name, levels[i].name))
+      {
+        g_log (G_LOG_DOMAIN, levels[i].level, "%s", message);
+        return NULL;
+      }
+  g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+               "core.log: unknown level “%s” (critical, warning, message, info or debug)", name);
+  return NULL;
+}
+
 /* n zero bytes, for benchmarks: calloc'd pages are not touched until sent. */
 static GVariant *
 core_zeros (MitogenCall *call, GVariant *args, gpointer data, GError **error)
@@ -225,6 +257,7 @@ _mitogen_builtins_register (void)
     { "core.sleep", core_sleep },
     { "core.fail", core_fail },
     { "core.zeros", core_zeros },
+    { "core.log", core_log },
     { "proc.run", proc_run },
   };
 

@@ -759,6 +759,13 @@ route_or_bounce (MitogenRouter   *router,
   g_debug ("context %u: cannot route message for handle %u to context %u: %s",
            router->context_id, msg->handle, msg->dst_id, local_error->message);
   dead = _mitogen_message_make_dead_reply (msg, local_error->message);
+  /* A message nobody answers (a reply, say) that its destination could
+   * reach but that cannot go, being too large: tell whoever waits for it
+   * there, as Mitogen does, instead of leaving it waiting forever. */
+  if (dead == NULL && msg->reply_to == 0 &&
+      !g_error_matches (local_error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL) &&
+      !g_error_matches (local_error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM))
+    dead = mitogen_message_new_dead (msg->dst_id, msg->handle, local_error->message);
   if (dead != NULL)
     {
       dead->src_id = dead->auth_id = router->context_id;

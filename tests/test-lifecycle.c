@@ -1,0 +1,617 @@
+/* test-lifecycle.c: contexts come and go without leaving processes behind,
+ * and what they log reaches the master.
+ *
+ * The orphan tests need a master that can be killed: the test binary runs
+ * itself with --orphan-master, which starts contexts, prints their pids and
+ * waits to be killed.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mitogen-test-util.h"
+
+#define WAIT_MSEC 10000
+#define GONE_MSEC 2000
+
+typedef MitogenTestFixture Fixture;
+
+/* ---- recording forwarded log records ----------------------------------- */
+
+typedef struct
+{
+  GLogLevelFlags  level;
+  char           *message;
+  char           *context;   /* the MITOGEN_CONTEXT field */
+} LogRecord;
+
+static GMutex log_lock;
+static GPtrArray *log_records;  /* LogRecord*, guarded by log_lock */
+
+static void
+log_record_free (gpointer data)
+{
+  LogRecord *r = data;
+
+  g_free (r->message);
+  g_free (r->context);
+  g_free (r);
+}
+
+/* Records what agents forward (the master logs it with a MITOGEN_CONTEXT
+ * field) and swallows it: under the test harness a forwarded warning would
+ * otherwise abort. Everything else goes to the default writer. */
+static GLogWriterOutput
+recording_writer (GLogLevelFlags   level,
+                  const GLogField *fields,
+                  gsize            n_fields,
+                  gpointer         user_data)
+{
+  const char *message = NULL;
+  const char *context = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+        message = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MITOGEN_CONTEXT") && fields[i].length < 0)
+        context = fields[i].value;
+    }
+  if (context == NULL || message == NULL)
+    return g_log_writer_default (level, fields, n_fields, user_data);
+
+  {
+    LogRecord *r = g_new0 (LogRecord, 1);
+
+    r->level = level & G_LOG_LEVEL_MASK;
+    r->message = g_strdup (message);
+    r->context = g_strdup (context);
+    g_mutex_lock (&log_lock);
+    g_ptr_array_add (log_records, r);
+    g_mutex_unlock (&log_lock);
+  }
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* Finds (and removes) a record whose message contains @needle. */
+static LogRecord *
+take_record (const char *needle,
+             int         timeout_msec)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
+
+  for (;;)
+    {
+      g_mutex_lock (&log_lock);
+      for (guint i = 0; i < log_records->len; i++)
+        {
+          LogRecord *r = log_records->pdata[i];
+
+          if (strstr (r->message, needle) != NULL)
+            {
+              g_ptr_array_steal_index (log_records, i);
+              g_mutex_unlock (&log_lock);
+              return r;
+            }
+        }
+      g_mutex_unlock (&log_lock);
+      if (g_get_monotonic_time () > deadline)
+        return NULL;
+      g_usleep (1000);
+    }
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static gboolean
+signal_done (gpointer data)
+{
+  gboolean *done = data;
+
+  g_atomic_int_set (done, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+sync_with_broker (MitogenBroker *broker)
+{
+  gboolean done = FALSE;
+  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
+
+  mitogen_broker_defer (broker, signal_done, &done, NULL);
+  while (!g_atomic_int_get (&done) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_true (g_atomic_int_get (&done));
+}
+
+static void
+drain_default_context (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* Waits for every started context to be lost, then lets the router's
+ * queued "context-lost" emissions (which hold the router) run. */
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
+  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
+
+  mitogen_router_disconnect_all (fixture->router);
+  for (guint i = 0; i < contexts->len; i++)
+    {
+      MitogenContext *ctx = contexts->pdata[i];
+
+      if (mitogen_context_get_remote_info (ctx) == NULL)
+        continue;
+      while (mitogen_context_is_connected (ctx) && g_get_monotonic_time () < deadline)
+        g_usleep (1000);
+      g_assert_false (mitogen_context_is_connected (ctx));
+    }
+  g_clear_pointer (&contexts, g_ptr_array_unref);
+  sync_with_broker (fixture->broker);
+  drain_default_context ();
+  mitogen_test_fixture_teardown (fixture, data);
+}
+
+#define TEST(path, func) \
+  g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), fixture_teardown)
+
+/* The live (non-zombie) child processes of this process. */
+static GArray *
+live_children (void)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *stat = NULL;
+      const char *p;
+      char state;
+      int ppid;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_strdup_printf ("/proc/%s/stat", name);
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      /* "pid (comm) state ppid ...", where comm may hold anything. */
+      p = strrchr (stat, ')');
+      if (p == NULL || sscanf (p + 1, " %c %d", &state, &ppid) != 2)
+        continue;
+      if (ppid == getpid () && state != 'Z')
+        {
+          int pid = atoi (name);
+          g_array_append_val (pids, pid);
+        }
+    }
+  return pids;
+}
+
+/* ---- the killable master ----------------------------------------------- */
+
+/* Runs in a subprocess: start contexts, print their pids, wait. */
+static int
+orphan_master (const char *mode)
+{
+  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr(MitogenRouter) router = mitogen_router_new (broker);
+  g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+
+  /* Whatever happens to the test, this process does not outlive it. */
+  alarm (60);
+
+  for (int i = 0; i < 3; i++)
+    {
+      MitogenContext *ctx = mitogen_router_local (router, NULL, NULL, &error);
+
+      if (ctx == NULL)
+        {
+          printf ("error %s\n", error->message);
+          return 1;
+        }
+      g_ptr_array_add (contexts, ctx);
+    }
+  if (g_str_equal (mode, "chain"))
+    {
+      /* A context started by a context: it must go too, through its
+       * parent going. */
+      MitogenContext *inner = mitogen_router_connect (router, "local", NULL, contexts->pdata[0],
+                                                      NULL, &error);
+
+      if (inner == NULL)
+        {
+          printf ("error %s\n", error->message);
+          return 1;
+        }
+      g_ptr_array_add (contexts, inner);
+    }
+
+  for (guint i = 0; i < contexts->len; i++)
+    {
+      g_autoptr(GVariant) pid = mitogen_context_call (contexts->pdata[i], "core.getpid", NULL,
+                                                      NULL, &error);
+
+      if (pid == NULL)
+        {
+          printf ("error %s\n", error->message);
+          return 1;
+        }
+      printf ("pid %d\n", g_variant_get_int32 (pid));
+    }
+  printf ("ready\n");
+  fflush (stdout);
+
+  if (g_str_equal (mode, "exit"))
+    {
+      char line[16];
+
+      /* Once told to, leave without any cleanup, as a program that forgets
+       * to disconnect would. */
+      if (fgets (line, sizeof line, stdin) == NULL)
+        _exit (1);
+      _exit (0);
+    }
+
+  for (;;)
+    pause ();
+}
+
+/* Starts the master, reads the pids it printed. */
+static GSubprocess *
+start_orphan_master (const char  *mode,
+                     GArray     **pids_out)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", &error);
+  g_autoptr(GDataInputStream) lines = NULL;
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (int));
+  GSubprocess *master;
+
+  g_assert_no_error (error);
+  master = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
+                             self, "--orphan-master", mode, NULL);
+  g_assert_no_error (error);
+
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (master));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
+      int pid;
+
+      g_assert_no_error (error);
+      if (line == NULL)
+        g_error ("the master exited before it was ready");
+      if (g_str_equal (line, "ready"))
+        break;
+      if (g_str_has_prefix (line, "error "))
+        g_error ("the master failed: %s", line + 6);
+      g_assert_true (g_str_has_prefix (line, "pid "));
+      pid = atoi (line + 4);
+      g_assert_cmpint (pid, >, 0);
+      g_array_append_val (pids, pid);
+    }
+  *pids_out = pids;
+  return master;
+}
+
+static void
+check_no_orphans (const char *mode,
+                  guint       expected)
+{
+  g_autoptr(GSubprocess) master = NULL;
+  g_autoptr(GArray) pids = NULL;
+  g_autoptr(GError) error = NULL;
+
+  master = start_orphan_master (mode, &pids);
+  g_assert_cmpuint (pids->len, ==, expected);
+  for (guint i = 0; i < pids->len; i++)
+    g_assert_true (mitogen_test_pid_alive (g_array_index (pids, int, i)));
+
+  if (g_str_equal (mode, "exit"))
+    {
+      g_assert_true (g_output_stream_write_all (g_subprocess_get_stdin_pipe (master), "go\n", 3,
+                                                NULL, NULL, &error));
+      g_assert_true (g_subprocess_wait (master, NULL, &error));
+      g_assert_true (g_subprocess_get_if_exited (master));
+      g_assert_cmpint (g_subprocess_get_exit_status (master), ==, 0);
+    }
+  else
+    {
+      g_subprocess_send_signal (master, SIGKILL);
+      g_assert_true (g_subprocess_wait (master, NULL, &error));
+      g_assert_true (g_subprocess_get_if_signaled (master));
+    }
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < pids->len; i++)
+    {
+      int pid = g_array_index (pids, int, i);
+
+      if (!mitogen_test_wait_pid_gone (pid, GONE_MSEC))
+        {
+          /* Do not leave it behind for the next test either. */
+          kill (pid, SIGKILL);
+          g_error ("context process %d outlived its master by %d ms", pid, GONE_MSEC);
+        }
+    }
+}
+
+static void
+test_orphans_master_killed (void)
+{
+  check_no_orphans ("plain", 3);
+}
+
+static void
+test_orphans_master_killed_chain (void)
+{
+  check_no_orphans ("chain", 4);
+}
+
+static void
+test_orphans_master_exits (void)
+{
+  check_no_orphans ("exit", 3);
+}
+
+/* ---- in this process --------------------------------------------------- */
+
+static void
+test_sequential_contexts (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(GArray) before = live_children ();
+  g_autoptr(GArray) after = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+
+  for (int i = 0; i < 20; i++)
+    {
+      g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
+      int p;
+
+      g_assert_no_error (error);
+      p = g_variant_get_int32 (pid);
+      g_assert_false (g_hash_table_contains (seen, GINT_TO_POINTER (p)));
+      g_hash_table_add (seen, GINT_TO_POINTER (p));
+
+      mitogen_context_shutdown (ctx, TRUE);
+      g_assert_false (mitogen_context_is_connected (ctx));
+      g_assert_true (mitogen_test_wait_pid_gone (p, GONE_MSEC));
+    }
+  /* Ids are never reused within a router either. */
+  {
+    g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
+    g_autoptr(GHashTable) ids = g_hash_table_new (NULL, NULL);
+
+    for (guint i = 0; i < contexts->len; i++)
+      {
+        guint32 id = mitogen_context_get_id (contexts->pdata[i]);
+
+        g_assert_false (g_hash_table_contains (ids, GUINT_TO_POINTER (id)));
+        g_hash_table_add (ids, GUINT_TO_POINTER (id));
+      }
+  }
+
+  after = live_children ();
+  g_assert_cmpuint (after->len, <=, before->len);
+  drain_default_context ();
+}
+
+static void
+test_disconnect_all (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  int pids[5];
+
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    {
+      g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+
+      pids[i] = mitogen_test_context_pid (ctx);
+    }
+  mitogen_router_disconnect_all (fixture->router);
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    g_assert_true (mitogen_test_wait_pid_gone (pids[i], GONE_MSEC));
+}
+
+/* Dropping the router closes its streams: its contexts exit. */
+static void
+test_router_unref_ends_contexts (void)
+{
+  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
+  MitogenRouter *router = mitogen_router_new (broker);
+  int pids[3];
+
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    {
+      g_autoptr(MitogenContext) ctx = mitogen_test_local (router);
+
+      pids[i] = mitogen_test_context_pid (ctx);
+    }
+  g_object_add_weak_pointer (G_OBJECT (router), (gpointer *) &router);
+  g_object_unref (router);
+  g_assert_null (router);
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    g_assert_true (mitogen_test_wait_pid_gone (pids[i], GONE_MSEC));
+  mitogen_broker_shutdown (broker);
+  mitogen_broker_join (broker);
+  drain_default_context ();
+}
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  GError  *error;
+} ShutdownResult;
+
+static void
+on_shutdown_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  ShutdownResult *r = user_data;
+
+  r->ok = mitogen_context_shutdown_finish (MITOGEN_CONTEXT (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static void
+test_shutdown_async (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  ShutdownResult r = { FALSE, };
+  int pid = mitogen_test_context_pid (ctx);
+  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
+
+  mitogen_context_shutdown_async (ctx, NULL, on_shutdown_done, &r);
+  while (!r.done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (r.done);
+  g_assert_no_error (r.error);
+  g_assert_true (r.ok);
+  g_assert_false (mitogen_context_is_connected (ctx));
+  g_assert_true (mitogen_test_wait_pid_gone (pid, GONE_MSEC));
+}
+
+/* ---- log forwarding ---------------------------------------------------- */
+
+static void
+call_log (MitogenContext *ctx,
+          const char     *level,
+          const char     *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = mitogen_context_call (ctx, "core.log",
+                                                     g_variant_new ("(ss)", level, message),
+                                                     NULL, &error);
+
+  g_assert_no_error (error);
+}
+
+static void
+test_log_forwarded (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  const char *name = mitogen_context_get_name (ctx);
+  struct {
+    const char     *level_name;
+    GLogLevelFlags  level;
+  } levels[] = {
+    { "critical", G_LOG_LEVEL_CRITICAL },
+    { "warning", G_LOG_LEVEL_WARNING },
+    { "message", G_LOG_LEVEL_MESSAGE },
+    { "info", G_LOG_LEVEL_INFO },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("forwarded %s record %u", levels[i].level_name,
+                                               g_random_int ());
+      g_autofree char *prefix = g_strdup_printf ("[%s] ", name);
+      LogRecord *r;
+
+      call_log (ctx, levels[i].level_name, text);
+      r = take_record (text, WAIT_MSEC);
+      g_assert_nonnull (r);
+      g_assert_cmpint (r->level, ==, levels[i].level);
+      /* The master's record says which context spoke. */
+      g_assert_cmpstr (r->context, ==, name);
+      g_assert_true (g_str_has_prefix (r->message, prefix));
+      g_assert_true (g_str_has_suffix (r->message, text));
+      log_record_free (r);
+    }
+}
+
+static void
+test_log_debug_needs_option (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(MitogenContext) quiet = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenContext) chatty = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  GVariantDict options;
+  LogRecord *r;
+
+  /* Debug records stay in the context unless it was started with debug. */
+  call_log (quiet, "debug", "quiet debug record");
+  pong = mitogen_context_call (quiet, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+  r = take_record ("quiet debug record", 200);
+  g_assert_null (r);
+
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert (&options, "debug", "b", TRUE);
+  chatty = mitogen_router_local (fixture->router, g_variant_dict_end (&options), NULL, &error);
+  g_assert_no_error (error);
+  call_log (chatty, "debug", "chatty debug record");
+  r = take_record ("chatty debug record", WAIT_MSEC);
+  g_assert_nonnull (r);
+  g_assert_cmpint (r->level, ==, G_LOG_LEVEL_DEBUG);
+  g_assert_cmpstr (r->context, ==, mitogen_context_get_name (chatty));
+  log_record_free (r);
+}
+
+static void
+test_log_bad_level (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  const char *bad[] = { "error", "loud", "" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) result = mitogen_context_call (ctx, "core.log",
+                                                         g_variant_new ("(ss)", bad[i], "x"),
+                                                         NULL, &error);
+
+      g_assert_null (result);
+      g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
+      g_assert_nonnull (strstr (error->message, "core.log"));
+    }
+  /* "error" would have aborted it; it is still there. */
+  g_assert_true (mitogen_context_is_connected (ctx));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  if (argc == 3 && g_str_equal (argv[1], "--orphan-master"))
+    return orphan_master (argv[2]);
+
+  g_test_init (&argc, &argv, NULL);
+  log_records = g_ptr_array_new_with_free_func (log_record_free);
+  g_log_set_writer_func (recording_writer, NULL, NULL);
+
+  g_test_add_func ("/lifecycle/orphans/master-killed", test_orphans_master_killed);
+  g_test_add_func ("/lifecycle/orphans/master-killed-chain", test_orphans_master_killed_chain);
+  g_test_add_func ("/lifecycle/orphans/master-exits", test_orphans_master_exits);
+  TEST ("/lifecycle/sequential-20", test_sequential_contexts);
+  TEST ("/lifecycle/disconnect-all", test_disconnect_all);
+  g_test_add_func ("/lifecycle/router-unref-ends-contexts", test_router_unref_ends_contexts);
+  TEST ("/lifecycle/shutdown-async", test_shutdown_async);
+  TEST ("/lifecycle/log/forwarded", test_log_forwarded);
+  TEST ("/lifecycle/log/debug-needs-option", test_log_debug_needs_option);
+  TEST ("/lifecycle/log/bad-level", test_log_bad_level);
+
+  return g_test_run ();
+}

@@ -95,6 +95,7 @@ static void router_on_allocate_id (MitogenMessage *msg, gpointer data);
 static void router_on_refused_call (MitogenMessage *msg, gpointer data);
 static void router_on_get_module (MitogenMessage *msg, gpointer data);
 static void announce_up (MitogenRouter *router, guint32 handle, GVariant *value);
+static void deliver_locally_later (MitogenRouter *router, MitogenMessage *msg);
 
 static Handler *
 handler_ref (Handler *h)
@@ -449,8 +450,9 @@ mitogen_router_get_max_message_size (MitogenRouter *router)
  * @router: a router
  * @size: the new limit in bytes
  *
- * Sets the limit on a frame's data for streams started from now on and for
- * messages this router sends. Contexts started later inherit it.
+ * Sets the limit on a frame's data for the streams of contexts started from
+ * now on, both ways: a larger message is refused with a dead message to its
+ * sender. Contexts started later inherit the limit.
  */
 void
 mitogen_router_set_max_message_size (MitogenRouter *router,
@@ -583,7 +585,11 @@ mitogen_router_add_handler (MitogenRouter      *router,
       g_autoptr(MitogenMessage) dead = mitogen_message_new_dead (router->context_id, handle,
                                                                  MITOGEN_MSG_CONTEXT_LOST);
       dead->src_id = h->respondent;
-      _mitogen_router_dispatch_local (router, dead);
+      /* Handlers run on the broker thread, this one too. */
+      if (mitogen_broker_is_broker_thread (router->broker))
+        _mitogen_router_dispatch_local (router, dead);
+      else
+        deliver_locally_later (router, dead);
     }
   return handle;
 }

@@ -25,8 +25,8 @@ G_DECLARE_FINAL_TYPE (MitogenRouter, mitogen_router, MITOGEN, ROUTER, GObject)
  * @user_data: the data given to mitogen_router_add_handler()
  *
  * Called on the broker thread for every message that reaches a handle, and
- * once with a dead message when the handle's respondent context is lost or
- * the router shuts down. It must not block.
+ * once with a dead message when the handle's respondent context is lost.
+ * It must not block.
  */
 typedef void (*MitogenHandlerFunc) (MitogenMessage *msg,
                                     gpointer        user_data);

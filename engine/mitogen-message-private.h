@@ -80,6 +80,10 @@ MitogenMessage *_mitogen_message_make_error_reply (MitogenMessage *msg,
                                                    const GError   *error,
                                                    const char     *context_name,
                                                    const char     *function);
+/* For an error reply raised with a MITOGEN_ERROR code, that code; else
+ * @fallback. */
+int             _mitogen_message_get_remote_code (MitogenMessage *msg,
+                                                  int             fallback);
 /* Raw bytes frames (bootstrap/ready) carry a plain GVariant, not a body. */
 MitogenMessage *_mitogen_message_new_raw     (guint32            dst_id,
                                               guint32            src_id,

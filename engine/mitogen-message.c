@@ -532,3 +532,29 @@ _mitogen_message_make_error_reply (MitogenMessage *msg,
   return _mitogen_message_new_body (msg->src_id, msg->reply_to, MITOGEN_BODY_ERROR,
                                     error_record (error, context_name, function));
 }
+
+int
+_mitogen_message_get_remote_code (MitogenMessage *msg,
+                                  int             fallback)
+{
+  GVariant *body = _mitogen_message_get_body (msg, NULL);
+  g_autoptr(GVariant) kind_v = NULL;
+  g_autoptr(GVariant) boxed = NULL;
+  g_autoptr(GVariant) record = NULL;
+  const char *domain = NULL;
+  gint32 code;
+
+  if (body == NULL)
+    return fallback;
+  kind_v = g_variant_get_child_value (body, 0);
+  boxed = g_variant_get_child_value (body, 1);
+  record = g_variant_get_variant (boxed);
+  if (g_variant_get_byte (kind_v) != MITOGEN_BODY_ERROR ||
+      !g_variant_is_of_type (record, G_VARIANT_TYPE_VARDICT) ||
+      !g_variant_lookup (record, "domain", "&s", &domain) ||
+      !g_variant_lookup (record, "code", "i", &code) ||
+      g_quark_try_string (domain) != MITOGEN_ERROR ||
+      code <= MITOGEN_ERROR_CALL || code > MITOGEN_ERROR_PROTOCOL)
+    return fallback;
+  return code;
+}

@@ -1644,6 +1644,7 @@ connect_direct (MitogenRouter  *router,
   const char *remote_name = NULL;
   MitogenContext *ctx;
   int timeout_msec;
+  gint64 deadline;
 
   if (!option_string (options, "serializer", &serializer_name, error) ||
       !option_string (options, "agent_path", &agent_path, error) ||
@@ -1651,6 +1652,9 @@ connect_direct (MitogenRouter  *router,
       !lookup_option (options, "debug", G_VARIANT_TYPE_BOOLEAN, &debug_v, error) ||
       !option_timeout_msec (options, &timeout_msec, error))
     return NULL;
+  /* connect_timeout covers everything: the transport's own work (a
+   * password prompt, an SSH handshake) and the wait for the ready frame. */
+  deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
 
   transport = lookup_transport (router, transport_name, cancellable, error);
   if (transport == NULL)
@@ -1693,7 +1697,9 @@ connect_direct (MitogenRouter  *router,
     goto fail;
   _mitogen_stream_start (stream);
 
-  ready = _mitogen_latch_get (latch, timeout_msec, cancellable, &local_error);
+  ready = _mitogen_latch_get (latch,
+                              MAX (1, (int) ((deadline - g_get_monotonic_time ()) / 1000)),
+                              cancellable, &local_error);
   if (ready == NULL)
     {
       if (g_error_matches (local_error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))
@@ -1764,6 +1770,8 @@ connect_via (MitogenRouter   *router,
 {
   g_autoptr(GVariant) info = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
   g_autofree char *name = NULL;
   const char *remote_name = NULL;
   MitogenContext *ctx;
@@ -1772,18 +1780,23 @@ connect_via (MitogenRouter   *router,
   id = allocate_context_id (router, cancellable, error);
   if (id == 0)
     return NULL;
-  info = mitogen_context_call (via, "core.connect",
-                               g_variant_new ("(s@a{sv}u)", transport,
-                                              options != NULL ? options
-                                                              : g_variant_new ("a{sv}", NULL),
-                                              id),
-                               cancellable, &local_error);
+  recv = mitogen_context_begin_call (via, "core.connect",
+                                     g_variant_new ("(s@a{sv}u)", transport,
+                                                    options != NULL ? options
+                                                                    : g_variant_new ("a{sv}", NULL),
+                                                    id));
+  reply = mitogen_receiver_get (recv, -1, cancellable, &local_error);
+  mitogen_receiver_close (recv);
+  if (reply != NULL)
+    info = mitogen_message_unpack (reply, &local_error);
   if (info == NULL)
     {
-      g_set_error (error, local_error->domain,
-                   local_error->code == MITOGEN_ERROR_CALL ? MITOGEN_ERROR_STREAM : local_error->code,
-                   "connecting %s via %s: %s", transport, mitogen_context_get_name (via),
-                   local_error->message);
+      /* A refused password one hop away is still MITOGEN_ERROR_AUTH here. */
+      int code = reply != NULL ? _mitogen_message_get_remote_code (reply, MITOGEN_ERROR_STREAM)
+                               : local_error->code;
+
+      g_set_error (error, MITOGEN_ERROR, code, "connecting %s via %s: %s", transport,
+                   mitogen_context_get_name (via), local_error->message);
       return NULL;
     }
   if (!g_variant_is_of_type (info, G_VARIANT_TYPE_VARDICT) ||

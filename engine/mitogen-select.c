@@ -237,13 +237,14 @@ take_from_source (MitogenSelect  *sel,
   if (MITOGEN_IS_RECEIVER (source))
     {
       msg = mitogen_receiver_get (MITOGEN_RECEIVER (source), 0, NULL, &local_error);
-      *innermost = source;
+      *innermost = g_object_ref (source);
     }
   else
     msg = _mitogen_select_try_get (MITOGEN_SELECT (source), innermost, &local_error);
 
   if (msg == NULL && g_error_matches (local_error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))
     {
+      g_clear_object (innermost);
       *raced = TRUE;
       g_error_free (local_error);
       return NULL;
@@ -274,8 +275,9 @@ check_has_sources (MitogenSelect  *sel,
  * mitogen_select_get:
  * @sel: a select
  * @timeout_msec: how long to wait: -1 forever, 0 not at all
- * @source: (out) (optional) (transfer none): the receiver the message came
- *   from (also set when a dead message makes the get fail)
+ * @source: (out) (optional) (transfer full): the receiver the message came
+ *   from (also set when a dead message makes the get fail); a reference,
+ *   since a oneshot select has let go of it already
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for an error
  *
@@ -323,6 +325,8 @@ mitogen_select_get (MitogenSelect  *sel,
         continue;
       if (source != NULL)
         *source = innermost;
+      else
+        g_clear_object (&innermost);
       return msg;
     }
 }
@@ -372,7 +376,7 @@ select_got_ready (GObject      *object,
       select_wait_async (sel, g_steal_pointer (&task));
       return;
     }
-  g_task_set_task_data (task, innermost, NULL);
+  g_task_set_task_data (task, innermost, g_object_unref);
   if (msg == NULL)
     g_task_return_error (task, error);
   else
@@ -430,7 +434,7 @@ mitogen_select_get_async (MitogenSelect       *sel,
  * mitogen_select_get_finish:
  * @sel: a select
  * @result: the result given to the callback
- * @source: (out) (optional) (transfer none): the receiver the message came from
+ * @source: (out) (optional) (transfer full): the receiver the message came from
  * @error: return location for an error
  *
  * Returns: (transfer full): the message, or %NULL with @error set
@@ -444,7 +448,10 @@ mitogen_select_get_finish (MitogenSelect  *sel,
   g_return_val_if_fail (g_task_is_valid (result, sel), NULL);
 
   if (source != NULL)
-    *source = g_task_get_task_data (G_TASK (result));
+    {
+      GObject *from = g_task_get_task_data (G_TASK (result));
+      *source = from != NULL ? g_object_ref (from) : NULL;
+    }
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -453,7 +460,7 @@ mitogen_select_get_finish (MitogenSelect  *sel,
  * @sel: a select
  * @timeout_msec: how long to wait for each message: -1 forever
  * @msg: (out) (optional) (nullable) (transfer full): the message
- * @source: (out) (optional) (nullable) (transfer none): its receiver
+ * @source: (out) (optional) (nullable) (transfer full): its receiver
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for an error
  *

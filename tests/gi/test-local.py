@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""Drive libmitogen from Python through GObject introspection.
+
+Run with Debian's /usr/bin/python3 (python3-gi); prints TAP.
+"""
+import os
+import sys
+import time
+import traceback
+
+import gi
+gi.require_version('Mitogen', '1.0')
+gi.require_version('Gio', '2.0')
+from gi.repository import GLib, GObject, Gio, Mitogen  # noqa: E402
+
+TESTS = []
+
+
+def test(func):
+    TESTS.append(func)
+    return func
+
+
+def mitogen_error(e, code):
+    return (isinstance(e, GLib.Error) and
+            e.domain == GLib.quark_to_string(Mitogen.error_quark()) and
+            e.code == int(code))
+
+
+@test
+def getpid_is_another_process(router):
+    ctx = router.connect('local', None, None, None)
+    pid = ctx.call('core.getpid', None, None).unpack()
+    assert isinstance(pid, int) and pid != os.getpid(), pid
+    assert os.path.exists('/proc/%d' % pid)
+    assert ctx.get_remote_info().unpack()['pid'] == pid
+
+
+@test
+def arguments_and_results_are_variants(router):
+    ctx = router.connect('local', None, None, None)
+    assert ctx.call('core.echo', GLib.Variant('(s)', ('hi',)), None).unpack() == 'hi'
+    value = GLib.Variant('(a{sv}ax)', ({'k': GLib.Variant('s', 'v')}, [1, -2]))
+    back = ctx.call('core.echo', GLib.Variant.new_tuple(value), None)
+    assert back.equal(value), back
+
+
+@test
+def remote_error_is_a_call_error(router):
+    ctx = router.connect('local', None, None, None)
+    try:
+        ctx.call('core.fail', GLib.Variant('(s)', ('boom',)), None)
+    except GLib.Error as e:
+        assert mitogen_error(e, Mitogen.Error.CALL), e
+        assert 'boom' in e.message and ctx.get_name() in e.message, e.message
+    else:
+        raise AssertionError('core.fail did not fail')
+
+
+@test
+def call_async_in_a_main_loop(router):
+    ctx = router.connect('local', None, None, None)
+    loop = GLib.MainLoop()
+    results = []
+
+    def done(source, result):
+        results.append(source.call_finish(result).unpack())
+        loop.quit()
+
+    ctx.call_async('core.getpid', None, None, done)
+    GLib.timeout_add(5000, loop.quit)
+    loop.run()
+    assert results and results[0] != os.getpid(), results
+
+
+@test
+def select_over_receivers(router):
+    a = router.connect('local', None, None, None)
+    b = router.connect('local', None, None, None)
+    sel = Mitogen.Select.new(True)
+    receivers = {}
+    for ctx in (a, b):
+        recv = ctx.begin_call('core.getpid', None)
+        receivers[recv.get_handle()] = ctx
+        sel.add(recv)
+    pids = set()
+    while sel.has_sources():
+        msg, source = sel.get(5000, None)
+        pid = msg.unpack().unpack()
+        assert receivers[source.get_handle()].get_remote_info().unpack()['pid'] == pid
+        pids.add(pid)
+    assert len(pids) == 2, pids
+
+
+@test
+def receiver_timeout(router):
+    recv = Mitogen.Receiver.new(router)
+    started = time.monotonic()
+    try:
+        recv.get(50, None)
+    except GLib.Error as e:
+        assert mitogen_error(e, Mitogen.Error.TIMEOUT), e
+    else:
+        raise AssertionError('get did not time out')
+    assert time.monotonic() - started < 2
+
+
+@test
+def options_set_the_name(router):
+    options = GLib.Variant('a{sv}', {'name': GLib.Variant('s', 'pyctx')})
+    ctx = router.connect('local', options, None, None)
+    assert ctx.get_name() == 'pyctx', ctx.get_name()
+
+
+@test
+def shutdown_ends_the_process(router):
+    ctx = router.connect('local', None, None, None)
+    pid = ctx.call('core.getpid', None, None).unpack()
+    ctx.shutdown(True)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            state = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state == 'Z':
+            return
+        time.sleep(0.01)
+    raise AssertionError('context %d still runs' % pid)
+
+
+class PyTransport(GObject.Object, Mitogen.Transport):
+    """A transport written in Python: start the agent with Gio.Subprocess."""
+    __gtype_name__ = 'TestPyTransport'
+
+    def do_open_stream(self, options, agent_path, cancellable):
+        proc = Gio.Subprocess.new([agent_path],
+                                  Gio.SubprocessFlags.STDIN_PIPE |
+                                  Gio.SubprocessFlags.STDOUT_PIPE)
+        self.proc = proc
+        return Gio.SimpleIOStream.new(proc.get_stdout_pipe(), proc.get_stdin_pipe())
+
+
+@test
+def transport_written_in_python(router):
+    Mitogen.register_transport(PyTransport.__gtype__, 'pylocal', 10)
+    assert 'pylocal' in Mitogen.list_transports()
+    ctx = router.connect('pylocal', None, None, None)
+    pid = ctx.call('core.getpid', None, None).unpack()
+    assert pid != os.getpid()
+
+
+def main():
+    print('1..%d' % len(TESTS), flush=True)
+    failed = 0
+    for n, func in enumerate(TESTS, 1):
+        router = Mitogen.Router.new(None)
+        try:
+            func(router)
+            print('ok %d - %s' % (n, func.__name__), flush=True)
+        except Exception:
+            failed += 1
+            print('not ok %d - %s' % (n, func.__name__), flush=True)
+            for line in traceback.format_exc().splitlines():
+                print('# ' + line, flush=True)
+        finally:
+            router.disconnect_all()
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
@@ -279,6 +280,12 @@ main (int    argc,
               "meant to be run by hand.\n", PACKAGE_VERSION);
       return 0;
     }
+
+  /* Large messages come and go: serve them from mmap and give them back at
+   * once. glibc's adaptive threshold would instead move them into the
+   * heaps of our two threads, where 32 pipelined 8 MiB replies left the
+   * agent at 140 MiB instead of 14. */
+  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
 
   if (!take_stdio (&in_fd, &out_fd))
     {

@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""The libmitogen benchmark figures, measured for Python Mitogen.
+
+Run with Debian's /usr/bin/python3 (python3-mitogen). Prints one JSON
+object with the same keys as mitogen-bench, so bench/run-local.sh can put
+both side by side. Progress goes to stderr.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import mitogen.core
+import mitogen.master
+import mitogen.utils
+
+
+def noop():
+    return None
+
+
+def zeros(n):
+    return b'\0' * n
+
+
+def status_kib(pid, field):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    return 0
+
+
+def start_ms(router, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        ctx = router.local()
+        ctx.call(os.getpid)
+        times.append((time.perf_counter() - t) * 1e3)
+        ctx.shutdown(wait=True)
+    return statistics.median(times)
+
+
+def ping_us(ctx, n):
+    for _ in range(n // 10):
+        ctx.call(noop)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        ctx.call(noop)
+        times.append((time.perf_counter() - t) * 1e6)
+    return statistics.median(times)
+
+
+def pipelined(ctx, n):
+    t = time.perf_counter()
+    receivers = [ctx.call_async(noop) for _ in range(n)]
+    for recv in receivers:
+        recv.get().unpickle()
+    return n / (time.perf_counter() - t)
+
+
+def bulk_mb_s(ctx, total):
+    size = 8 << 20
+    t = time.perf_counter()
+    for _ in range(total // size):
+        ctx.call(zeros, size)
+    return total / (time.perf_counter() - t) / 1e6
+
+
+def rss(router):
+    ctx = router.local()
+    pid = ctx.call(os.getpid)
+    time.sleep(0.2)
+    idle = status_kib(pid, 'VmRSS')
+    receivers = [ctx.call_async(zeros, 8 << 20) for _ in range(32)]
+    for recv in receivers:
+        recv.get().unpickle()
+    peak = status_kib(pid, 'VmHWM')
+    ctx.shutdown(wait=True)
+    return idle, peak
+
+
+def contexts_s(router, n):
+    t = time.perf_counter()
+    contexts = [router.local() for _ in range(n)]
+    for ctx in contexts:
+        ctx.call(noop)
+    elapsed = time.perf_counter() - t
+    for ctx in contexts:
+        ctx.shutdown(wait=True)
+    return elapsed
+
+
+def main(router):
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--only', default='')
+    args = parser.parse_args()
+    only = set(filter(None, args.only.split(',')))
+    q = args.quick
+    want = lambda key: not only or key in only  # noqa: E731
+    out = {'quick': q} if q else {}
+
+    def log(what):
+        print('python-mitogen-bench: %s' % what, file=sys.stderr, flush=True)
+
+    if want('start_ms'):
+        log('start')
+        out['start_ms'] = start_ms(router, 3 if q else 10)
+    ctx = router.local()
+    if want('ping_us'):
+        log('ping')
+        out['ping_us'] = ping_us(ctx, 500 if q else 2000)
+    if want('pipelined_calls_per_s'):
+        log('pipelined')
+        out['pipelined_calls_per_s'] = pipelined(ctx, 2000 if q else 10000)
+    if want('bulk_mb_s'):
+        log('bulk')
+        out['bulk_mb_s'] = bulk_mb_s(ctx, (64 if q else 256) << 20)
+    ctx.shutdown(wait=True)
+    if want('rss_idle_kib') or want('peak_rss_kib_32x8mib'):
+        log('rss')
+        out['rss_idle_kib'], out['peak_rss_kib_32x8mib'] = rss(router)
+    if want('contexts50_s'):
+        log('50 contexts')
+        out['contexts50_s'] = contexts_s(router, 10 if q else 50)
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    mitogen.utils.run_with_router(main)

@@ -353,6 +353,10 @@ test_handler_respondent_lost (Fixture       *fixture,
   assert_dead (dead, NULL);
   g_assert_cmpuint (mitogen_message_get_handle (dead), ==, handle);
   mitogen_router_del_handler (fixture->router, handle);
+  /* That dead message went through the broker, which may still hold the
+   * handler (and so &r) for a moment. */
+  sync_with_broker (fixture->broker);
+  g_assert_cmpint (g_atomic_int_get (&r.notified), ==, 2);
   recorder_clear (&r);
 }
 

@@ -97,6 +97,7 @@ static const char * const password_words[] = {
   "lykilorð",           /* Icelandic */
   "cyfrinair",          /* Welsh */
   "focal faire",        /* Irish */
+  NULL,
 };
 
 /* Casefolded, composed and valid UTF-8, so that "Contraseña" written with a

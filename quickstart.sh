@@ -66,6 +66,27 @@ all_tests() {
 
   # And under valgrind (memcheck), which also sees uninitialised reads.
   meson test -C build --print-errorlogs --num-processes 2 --setup valgrind --suite c
+
+  summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+          build/meson-logs/testlog-valgrind.json
+}
+
+# One closing line over every run above: "tests: N passed, N failed".
+summary() {
+  /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    for line in open(path):
+        result = json.loads(line).get('result')
+        if result in ('OK', 'EXPECTEDFAIL'):
+            passed += 1
+        elif result == 'SKIP':
+            skipped += 1
+        else:
+            failed += 1
+print('tests: %d passed, %d failed, %d skipped' % (passed, failed, skipped))
+PY
 }
 
 case "${1:-}" in

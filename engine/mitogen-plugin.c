@@ -19,8 +19,9 @@
 
 typedef void (*MitogenPluginInitFunc) (void);
 
-static GPtrArray *searched_dirs;  /* guarded by plugin_lock; for error messages */
-static GMutex plugin_lock;
+static GMutex plugin_lock;       /* held while a plugin loads */
+static GPtrArray *search_dirs;    /* immutable once made; NULL-terminated */
+static GHashTable *loaded_paths;  /* plugin_lock; files already loaded */
 static const char *loading_path;  /* plugin_lock; the file whose init runs */
 
 static void
@@ -40,11 +41,42 @@ ensure_extension_points (void)
     }
 }
 
+/* The plugin directories: $MITOGEN_PLUGIN_PATH, then the installed one. */
+static const char * const *
+plugin_dirs (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      search_dirs = g_ptr_array_new ();
+      /* Like GIO_MODULE_DIR, the variable is not trusted in setuid programs. */
+      if (!getauxval (AT_SECURE) && g_getenv (MITOGEN_PLUGIN_PATH_ENV) != NULL)
+        {
+          g_auto(GStrv) dirs = g_strsplit (g_getenv (MITOGEN_PLUGIN_PATH_ENV),
+                                           G_SEARCHPATH_SEPARATOR_S, 0);
+          for (guint i = 0; dirs[i] != NULL; i++)
+            if (dirs[i][0] != '\0')
+              g_ptr_array_add (search_dirs, g_strdup (dirs[i]));
+        }
+      g_ptr_array_add (search_dirs, g_strdup (MITOGEN_PLUGIN_DIR));
+      g_ptr_array_add (search_dirs, NULL);
+      g_once_init_leave (&done, 1);
+    }
+  return (const char * const *) search_dirs->pdata;
+}
+
+/* Called with plugin_lock held. */
 static void
 load_plugin_file (const char *path)
 {
   GModule *module;
   MitogenPluginInitFunc init = NULL;
+
+  if (loaded_paths == NULL)
+    loaded_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!g_hash_table_add (loaded_paths, g_strdup (path)))
+    return;
 
   module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
   if (module == NULL)
@@ -80,7 +112,6 @@ load_plugin_dir (const char *dir_path)
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   const char *name;
 
-  g_ptr_array_add (searched_dirs, g_strdup (dir_path));
   dir = g_dir_open (dir_path, 0, NULL);
   if (dir == NULL)
     return;
@@ -107,30 +138,44 @@ void
 mitogen_plugins_ensure_loaded (void)
 {
   static gsize done = 0;
+  const char * const *dirs = plugin_dirs ();
 
   ensure_extension_points ();
   if (!g_once_init_enter (&done))
     return;
 
   g_mutex_lock (&plugin_lock);
-  searched_dirs = g_ptr_array_new_with_free_func (g_free);
-  /* Like GIO_MODULE_DIR, the variable is not trusted in setuid programs. */
-  if (!getauxval (AT_SECURE))
-    {
-      const char *env = g_getenv (MITOGEN_PLUGIN_PATH_ENV);
-
-      if (env != NULL)
-        {
-          g_auto(GStrv) dirs = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, 0);
-          for (guint i = 0; dirs[i] != NULL; i++)
-            if (dirs[i][0] != '\0')
-              load_plugin_dir (dirs[i]);
-        }
-    }
-  load_plugin_dir (MITOGEN_PLUGIN_DIR);
+  for (guint i = 0; dirs[i] != NULL; i++)
+    load_plugin_dir (dirs[i]);
   g_mutex_unlock (&plugin_lock);
 
   g_once_init_leave (&done, 1);
+}
+
+/* Loads only the file that by convention provides @name of @kind
+ * (mitogen-KIND-NAME.so), so that an agent starting up opens one plugin,
+ * not all of them. */
+static void
+load_named_plugin (const char *kind,
+                   const char *name)
+{
+  const char * const *dirs = plugin_dirs ();
+  g_autofree char *file = g_strdup_printf ("mitogen-%s-%s.so", kind, name);
+
+  if (strchr (name, '/') != NULL)
+    return;
+  g_mutex_lock (&plugin_lock);
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (dirs[i], file, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        {
+          load_plugin_file (path);
+          break;
+        }
+    }
+  g_mutex_unlock (&plugin_lock);
 }
 
 static void
@@ -190,13 +235,22 @@ mitogen_register_serializer (GType       type,
 static char *
 describe_search_path (void)
 {
-  g_autoptr(GString) s = g_string_new (NULL);
+  return g_strjoinv (", ", (char **) plugin_dirs ());
+}
 
-  g_mutex_lock (&plugin_lock);
-  for (guint i = 0; searched_dirs != NULL && i < searched_dirs->len; i++)
-    g_string_append_printf (s, "%s%s", i > 0 ? ", " : "", (char *) searched_dirs->pdata[i]);
-  g_mutex_unlock (&plugin_lock);
-  return g_string_free (g_steal_pointer (&s), FALSE);
+/* The extension of @point registered as @name, or NULL. The list is sorted
+ * by priority; g_io_extension_point_get_extension_by_name() would return
+ * the first registered instead. */
+static GIOExtension *
+find_extension (const char *point_name,
+                const char *name)
+{
+  GIOExtensionPoint *point = g_io_extension_point_lookup (point_name);
+
+  for (GList *l = g_io_extension_point_get_extensions (point); l != NULL; l = l->next)
+    if (g_strcmp0 (g_io_extension_get_name (l->data), name) == 0)
+      return l->data;
+  return NULL;
 }
 
 static GObject *
@@ -205,28 +259,25 @@ lookup (const char  *point_name,
         const char  *name,
         GError     **error)
 {
-  GIOExtensionPoint *point;
-  GIOExtension *ext;
-  GIOExtension *best = NULL;
+  GIOExtension *best;
 
-  mitogen_plugins_ensure_loaded ();
-  point = g_io_extension_point_lookup (point_name);
-  /* g_io_extension_point_get_extension_by_name() takes the first one
-   * registered; walk the list, which is sorted by priority. */
-  for (GList *l = g_io_extension_point_get_extensions (point); l != NULL; l = l->next)
+  ensure_extension_points ();
+  best = find_extension (point_name, name);
+  if (best == NULL)
     {
-      ext = l->data;
-      if (g_strcmp0 (g_io_extension_get_name (ext), name) == 0)
-        {
-          best = ext;
-          break;
-        }
+      load_named_plugin (kind, name);
+      best = find_extension (point_name, name);
+    }
+  if (best == NULL)
+    {
+      mitogen_plugins_ensure_loaded ();
+      best = find_extension (point_name, name);
     }
   if (best == NULL)
     {
       g_autofree char *dirs = describe_search_path ();
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "no %s plugin named “%s” (searched: %s; set %s to add a directory)",
+                   "no %s plugin named '%s' (searched: %s; set %s to add a directory)",
                    kind, name, dirs, MITOGEN_PLUGIN_PATH_ENV);
       return NULL;
     }

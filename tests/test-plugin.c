@@ -182,7 +182,7 @@ test_connect_unknown_transport (Fixture       *fixture,
   ctx = mitogen_router_connect (fixture->router, "nonexistent", NULL, NULL, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "“nonexistent”"));
+  g_assert_nonnull (strstr (error->message, "'nonexistent'"));
   g_assert_nonnull (strstr (error->message, "transport"));
 
   /* Nothing was half-started. */
@@ -204,7 +204,7 @@ test_connect_unknown_serializer (Fixture       *fixture,
                                 NULL, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "“nope”"));
+  g_assert_nonnull (strstr (error->message, "'nope'"));
   g_assert_nonnull (strstr (error->message, "serializer"));
   g_clear_error (&error);
 
@@ -385,7 +385,7 @@ test_no_plugins (void)
       ctx = mitogen_router_local (router, NULL, NULL, &error);
       g_assert_null (ctx);
       g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
-      g_assert_nonnull (strstr (error->message, "“local”"));
+      g_assert_nonnull (strstr (error->message, "'local'"));
       g_assert_nonnull (strstr (error->message, "/nonexistent/only-this"));
       g_print ("child done\n");
       return;

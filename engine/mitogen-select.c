@@ -191,20 +191,22 @@ mitogen_select_remove (MitogenSelect  *sel,
   g_return_val_if_fail (MITOGEN_IS_SELECT (sel), FALSE);
   g_return_val_if_fail (G_IS_OBJECT (source), FALSE);
 
+  /* The array's reference may be the last one: hold our own meanwhile. */
+  g_object_ref (source);
   g_mutex_lock (&sel->lock);
-  found = _mitogen_latch_get_notify_data (source_latch (source)) == (gpointer) sel;
-  if (found)
-    found = g_ptr_array_remove (sel->sources, g_object_ref (source));
-  g_object_unref (source);
+  found = _mitogen_latch_get_notify_data (source_latch (source)) == (gpointer) sel &&
+          g_ptr_array_remove (sel->sources, source);
   g_mutex_unlock (&sel->lock);
 
+  if (found)
+    _mitogen_latch_set_notify (source_latch (source), NULL, NULL, NULL);
+  g_object_unref (source);
   if (!found)
     {
       g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
                            "the source is not a member of this select");
       return FALSE;
     }
-  _mitogen_latch_set_notify (source_latch (source), NULL, NULL, NULL);
   return TRUE;
 }
 

@@ -1,0 +1,597 @@
+/* mitogen-transport-ssh.c: start a context on another host over SSH, with
+ * libssh, installing nothing there.
+ *
+ * Connecting, checking the host key and authenticating happen in
+ * open_stream(), on the router's worker thread. One `sh` command then runs
+ * an agent cached on the host under its content hash, or asks for the
+ * agent's bytes, checks their hash, caches them atomically and runs them.
+ * Once the agent announces itself, a pump thread owns the session and
+ * moves bytes between the SSH channel and one end of a socketpair; the
+ * engine gets the other end, like any local stream.
+ *
+ * Options (a{sv}): hostname (required), port, username, identity_file (s or
+ * as), password, check_host_keys ("enforce", "accept-new", "ignore"),
+ * known_hosts_file, compression (b), connect_timeout (d seconds),
+ * remote_agent_path (run this agent instead of uploading), remote_cache_dir.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include <mitogen/mitogen.h>
+
+#define MITOGEN_TYPE_TRANSPORT_SSH (mitogen_transport_ssh_get_type ())
+G_DECLARE_FINAL_TYPE (MitogenTransportSsh, mitogen_transport_ssh,
+                      MITOGEN, TRANSPORT_SSH, GObject)
+
+struct _MitogenTransportSsh
+{
+  GObject parent_instance;
+};
+
+static void mitogen_transport_ssh_iface_init (MitogenTransportInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenTransportSsh, mitogen_transport_ssh, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_TRANSPORT,
+                                                      mitogen_transport_ssh_iface_init))
+
+#define NEED_UPLOAD "MITOGEN-UPLOAD\n"
+#define MAX_STDERR  4096
+
+typedef struct
+{
+  char    *hostname;
+  guint    port;
+  char    *username;
+  char   **identity_files;
+  char    *password;
+  char    *check_host_keys;
+  char    *known_hosts_file;
+  gboolean compression;
+  double   timeout;
+  char    *remote_agent_path;
+  char    *remote_cache_dir;
+} Options;
+
+static void
+options_clear (Options *o)
+{
+  g_free (o->hostname);
+  g_free (o->username);
+  g_strfreev (o->identity_files);
+  if (o->password != NULL)
+    memset (o->password, 0, strlen (o->password));
+  g_free (o->password);
+  g_free (o->check_host_keys);
+  g_free (o->known_hosts_file);
+  g_free (o->remote_agent_path);
+  g_free (o->remote_cache_dir);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
+
+static gboolean
+parse_options (GVariant  *options,
+               Options   *o,
+               GError   **error)
+{
+  g_autoptr(GVariant) ids = NULL;
+  guint32 port = 22;
+
+  o->timeout = 30;
+  o->check_host_keys = g_strdup ("enforce");
+  if (options == NULL || !g_variant_lookup (options, "hostname", "s", &o->hostname))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                           "ssh: the “hostname” option is required");
+      return FALSE;
+    }
+  if (!g_variant_lookup (options, "port", "u", &port))
+    {
+      gint32 iport;
+      if (g_variant_lookup (options, "port", "i", &iport))
+        port = iport;
+    }
+  if (port == 0 || port > 65535)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, "ssh: bad port %u", port);
+      return FALSE;
+    }
+  o->port = port;
+  g_variant_lookup (options, "username", "s", &o->username);
+  g_variant_lookup (options, "password", "s", &o->password);
+  if (g_variant_lookup (options, "check_host_keys", "s", &o->check_host_keys) &&
+      !g_strv_contains ((const char *[]) { "enforce", "accept-new", "ignore", NULL },
+                        o->check_host_keys))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "ssh: check_host_keys must be enforce, accept-new or ignore, not “%s”",
+                   o->check_host_keys);
+      return FALSE;
+    }
+  g_variant_lookup (options, "known_hosts_file", "s", &o->known_hosts_file);
+  g_variant_lookup (options, "compression", "b", &o->compression);
+  g_variant_lookup (options, "connect_timeout", "d", &o->timeout);
+  g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
+  g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
+  ids = g_variant_lookup_value (options, "identity_file", NULL);
+  if (ids != NULL && g_variant_is_of_type (ids, G_VARIANT_TYPE_STRING))
+    o->identity_files = g_strdupv ((char *[]) { (char *) g_variant_get_string (ids, NULL), NULL });
+  else if (ids != NULL && g_variant_is_of_type (ids, G_VARIANT_TYPE_STRING_ARRAY))
+    o->identity_files = g_variant_dup_strv (ids, NULL);
+  return TRUE;
+}
+
+/* "host:port" for messages. */
+static char *
+where (const Options *o)
+{
+  return g_strdup_printf ("%s:%u", o->hostname, o->port);
+}
+
+static gboolean
+check_host_key (ssh_session     session,
+                const Options  *o,
+                GError        **error)
+{
+  g_autofree char *host = where (o);
+  enum ssh_known_hosts_e state;
+
+  if (g_str_equal (o->check_host_keys, "ignore"))
+    return TRUE;
+  state = ssh_session_is_known_server (session);
+  switch (state)
+    {
+    case SSH_KNOWN_HOSTS_OK:
+      return TRUE;
+    case SSH_KNOWN_HOSTS_CHANGED:
+    case SSH_KNOWN_HOSTS_OTHER:
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                   "ssh %s: the host key CHANGED from the one in the known hosts file: "
+                   "refusing to connect (someone may be in the middle)", host);
+      return FALSE;
+    case SSH_KNOWN_HOSTS_NOT_FOUND:
+    case SSH_KNOWN_HOSTS_UNKNOWN:
+      if (g_str_equal (o->check_host_keys, "accept-new"))
+        {
+          if (ssh_session_update_known_hosts (session) != SSH_OK)
+            {
+              g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                           "ssh %s: cannot record the new host key: %s", host,
+                           ssh_get_error (session));
+              return FALSE;
+            }
+          return TRUE;
+        }
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                   "ssh %s: the host key is unknown (check_host_keys=accept-new accepts "
+                   "it on first use)", host);
+      return FALSE;
+    case SSH_KNOWN_HOSTS_ERROR:
+    default:
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                   "ssh %s: cannot check the host key: %s", host, ssh_get_error (session));
+      return FALSE;
+    }
+}
+
+static gboolean
+auth_kbdint (ssh_session  session,
+             const char  *password)
+{
+  int rc;
+
+  while ((rc = ssh_userauth_kbdint (session, NULL, NULL)) == SSH_AUTH_INFO)
+    {
+      int n = ssh_userauth_kbdint_getnprompts (session);
+
+      for (int i = 0; i < n; i++)
+        {
+          char echo = 0;
+          const char *prompt = ssh_userauth_kbdint_getprompt (session, i, &echo);
+
+          /* Answer what asks for a password; nothing else is known. */
+          if (prompt == NULL || echo || ssh_userauth_kbdint_setanswer (session, i, password) < 0)
+            return FALSE;
+        }
+    }
+  return rc == SSH_AUTH_SUCCESS;
+}
+
+/* none → ssh-agent and key files (given, then the defaults) →
+ * keyboard-interactive → password. */
+static gboolean
+authenticate (ssh_session     session,
+              const Options  *o,
+              GError        **error)
+{
+  g_autofree char *host = where (o);
+  int methods;
+
+  if (ssh_userauth_none (session, NULL) == SSH_AUTH_SUCCESS)
+    return TRUE;
+  methods = ssh_userauth_list (session, NULL);
+
+  if (methods & SSH_AUTH_METHOD_PUBLICKEY)
+    {
+      for (guint i = 0; o->identity_files != NULL && o->identity_files[i] != NULL; i++)
+        {
+          ssh_key key = NULL;
+          int rc;
+
+          if (ssh_pki_import_privkey_file (o->identity_files[i], NULL, NULL, NULL, &key) != SSH_OK)
+            {
+              g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                           "ssh %s: cannot read the key %s", host, o->identity_files[i]);
+              return FALSE;
+            }
+          rc = ssh_userauth_publickey (session, NULL, key);
+          ssh_key_free (key);
+          if (rc == SSH_AUTH_SUCCESS)
+            return TRUE;
+        }
+      if (ssh_userauth_publickey_auto (session, NULL, NULL) == SSH_AUTH_SUCCESS)
+        return TRUE;
+    }
+  if (o->password != NULL && (methods & SSH_AUTH_METHOD_INTERACTIVE) &&
+      auth_kbdint (session, o->password))
+    return TRUE;
+  if (o->password != NULL && (methods & SSH_AUTH_METHOD_PASSWORD) &&
+      ssh_userauth_password (session, NULL, o->password) == SSH_AUTH_SUCCESS)
+    return TRUE;
+
+  if (o->password != NULL)
+    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                 "ssh %s: authentication failed: the password was refused", host);
+  else
+    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH,
+                 "ssh %s: no authentication method worked (tried the ssh-agent and key "
+                 "files; give a password or an identity_file)", host);
+  return FALSE;
+}
+
+/* The agent's bytes and their sha256, read once per process. */
+static GBytes *
+agent_bytes (const char  *path,
+             char       **sha256,
+             GError     **error)
+{
+  static GMutex lock;
+  static GBytes *bytes;
+  static char *digest;
+  static char *bytes_path;
+  GBytes *result = NULL;
+
+  g_mutex_lock (&lock);
+  if (bytes == NULL || g_strcmp0 (bytes_path, path) != 0)
+    {
+      g_autofree char *contents = NULL;
+      gsize len;
+
+      if (!g_file_get_contents (path, &contents, &len, error))
+        goto out;
+      g_clear_pointer (&bytes, g_bytes_unref);
+      g_free (digest);
+      g_free (bytes_path);
+      digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents, len);
+      bytes = g_bytes_new_take (g_steal_pointer (&contents), len);
+      bytes_path = g_strdup (path);
+    }
+  result = g_bytes_ref (bytes);
+  *sha256 = g_strdup (digest);
+out:
+  g_mutex_unlock (&lock);
+  return result;
+}
+
+/* The one command run on the host. It prints NEED_UPLOAD when it needs
+ * the agent's bytes on its standard input; either way it ends by running
+ * the agent with --announce. A cached file is checked against its hash
+ * before every use; a fresh one is written beside the cache and renamed
+ * into place, so two connections at once cannot leave half a file. */
+static char *
+bootstrap_command (const Options *o,
+                   const char    *sha256,
+                   gsize          size)
+{
+  g_autofree char *dir = o->remote_cache_dir != NULL ? g_shell_quote (o->remote_cache_dir)
+                                                     : g_strdup ("\"${XDG_CACHE_HOME:-$HOME/.cache}/mitogen\"");
+
+  if (o->remote_agent_path != NULL)
+    {
+      g_autofree char *path = g_shell_quote (o->remote_agent_path);
+      return g_strdup_printf ("exec %s --announce", path);
+    }
+  return g_strdup_printf (
+    "H=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
+    "ok() { [ \"$(sha256sum < \"$1\" 2>/dev/null | cut -c1-64)\" = \"$H\" ]; }; "
+    "if [ -x \"$A\" ] && ok \"$A\"; then exec \"$A\" --announce; fi; "
+    "mkdir -p \"$D\" 2>/dev/null && T=$(mktemp \"$D/.agent-XXXXXX\" 2>/dev/null) || "
+    "{ D=$(mktemp -d) && T=\"$D/agent\" && A=\"$T\"; } || exit 97; "
+    "printf '" NEED_UPLOAD "'; head -c \"$N\" > \"$T\"; "
+    "ok \"$T\" || { rm -f \"$T\"; echo 'mitogen: the uploaded agent is corrupt' >&2; exit 98; }; "
+    "chmod 700 \"$T\" && mv -f \"$T\" \"$A\" && exec \"$A\" --announce",
+    sha256, size, dir);
+}
+
+typedef struct
+{
+  ssh_session  session;
+  ssh_channel  channel;
+  int          fd;         /* our end of the socketpair */
+} Pump;
+
+static void
+pump_free (Pump *p)
+{
+  if (p->channel != NULL)
+    {
+      ssh_channel_send_eof (p->channel);
+      ssh_channel_close (p->channel);
+      ssh_channel_free (p->channel);
+    }
+  if (p->session != NULL)
+    {
+      ssh_disconnect (p->session);
+      ssh_free (p->session);
+    }
+  if (p->fd >= 0)
+    close (p->fd);
+  g_free (p);
+}
+
+static gboolean
+write_all (int         fd,
+           const char *buf,
+           gsize       len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, buf, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      buf += n;
+      len -= n;
+    }
+  return TRUE;
+}
+
+/* Moves bytes both ways until either side ends; then closes both, which
+ * the engine sees as the stream closing. */
+static gpointer
+pump_thread (gpointer data)
+{
+  Pump *p = data;
+  char buf[64 * 1024];
+
+  for (;;)
+    {
+      struct pollfd fds[2] = {
+        { .fd = ssh_get_fd (p->session), .events = POLLIN },
+        { .fd = p->fd, .events = POLLIN },
+      };
+      /* libssh may hold data it already read: do not sleep on it. */
+      int buffered = ssh_channel_poll (p->channel, 0) > 0 || ssh_channel_poll (p->channel, 1) > 0;
+
+      if (poll (fds, 2, buffered ? 0 : 30000) < 0 && errno != EINTR)
+        break;
+
+      if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+        {
+          ssize_t n = read (p->fd, buf, sizeof buf);
+
+          if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            break;
+          if (n > 0 && ssh_channel_write (p->channel, buf, n) != n)
+            break;
+        }
+
+      for (int is_stderr = 0; is_stderr <= 1; is_stderr++)
+        {
+          int n;
+
+          while ((n = ssh_channel_read_nonblocking (p->channel, buf, sizeof buf, is_stderr)) > 0)
+            {
+              if (is_stderr)
+                write_all (2, buf, n);
+              else if (!write_all (p->fd, buf, n))
+                goto done;
+            }
+          if (n == SSH_ERROR)
+            goto done;
+        }
+      if (ssh_channel_is_eof (p->channel) || ssh_channel_is_closed (p->channel) ||
+          !ssh_is_connected (p->session))
+        break;
+    }
+done:
+  pump_free (p);
+  return NULL;
+}
+
+/* Reads the channel until the agent's marker, answering an upload request
+ * on the way. Anything on stderr is kept for the error message. */
+static gboolean
+await_agent (ssh_channel    channel,
+             const Options *o,
+             GBytes        *agent,
+             gint64         deadline,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  g_autofree char *host = where (o);
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GString) err = g_string_new (NULL);
+  gboolean uploaded = FALSE;
+  char buf[4096];
+
+  for (;;)
+    {
+      int n;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT,
+                       "ssh %s: timed out starting the agent", host);
+          return FALSE;
+        }
+      n = ssh_channel_read_timeout (channel, buf, sizeof buf, 1, 0);
+      if (n > 0 && err->len < MAX_STDERR)
+        g_string_append_len (err, buf, n);
+      n = ssh_channel_read_timeout (channel, buf, 1, 0, 100);
+      if (n > 0)
+        g_string_append_len (out, buf, n);
+      if (g_str_has_suffix (out->str, MITOGEN_AGENT_ANNOUNCE))
+        return TRUE;
+      if (!uploaded && g_str_has_suffix (out->str, NEED_UPLOAD))
+        {
+          gsize len;
+          const char *p = g_bytes_get_data (agent, &len);
+
+          if (ssh_channel_write (channel, p, len) != (int) len)
+            break;
+          uploaded = TRUE;
+          g_string_truncate (out, 0);
+          continue;
+        }
+      if (n == SSH_ERROR || ssh_channel_is_eof (channel) || ssh_channel_is_closed (channel))
+        break;
+    }
+
+  /* Drain what the host said on its way out. */
+  for (int n; (n = ssh_channel_read_timeout (channel, buf, sizeof buf, 1, 200)) > 0 && err->len < MAX_STDERR;)
+    g_string_append_len (err, buf, n);
+  g_strchomp (err->str);
+  g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+               "ssh %s: the agent did not start (exit status %d)%s%s", host,
+               ssh_channel_get_exit_status (channel), err->len ? ": " : "", err->str);
+  return FALSE;
+}
+
+static GIOStream *
+mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
+                                   GVariant          *options,
+                                   const char        *agent_path,
+                                   GCancellable      *cancellable,
+                                   GError           **error)
+{
+  g_auto(Options) o = { 0, };
+  g_autoptr(GBytes) agent = NULL;
+  g_autofree char *sha256 = NULL;
+  g_autofree char *command = NULL;
+  g_autofree char *host = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  ssh_session session = NULL;
+  ssh_channel channel = NULL;
+  long timeout_sec;
+  gint64 deadline;
+  int sv[2] = { -1, -1 };
+  Pump *pump;
+
+  if (!parse_options (options, &o, error))
+    return NULL;
+  host = where (&o);
+  deadline = g_get_monotonic_time () + (gint64) (o.timeout * G_USEC_PER_SEC);
+  if (o.remote_agent_path == NULL &&
+      (agent = agent_bytes (agent_path, &sha256, error)) == NULL)
+    return NULL;
+
+  session = ssh_new ();
+  timeout_sec = MAX (1, (long) o.timeout);
+  /* ~/.ssh/config first, so that options given here win over it. */
+  ssh_options_set (session, SSH_OPTIONS_HOST, o.hostname);
+  ssh_options_parse_config (session, NULL);
+  ssh_options_set (session, SSH_OPTIONS_HOST, o.hostname);
+  ssh_options_set (session, SSH_OPTIONS_PORT, &o.port);
+  ssh_options_set (session, SSH_OPTIONS_TIMEOUT, &timeout_sec);
+  if (o.username != NULL)
+    ssh_options_set (session, SSH_OPTIONS_USER, o.username);
+  if (o.known_hosts_file != NULL)
+    ssh_options_set (session, SSH_OPTIONS_KNOWNHOSTS, o.known_hosts_file);
+  if (o.compression)
+    ssh_options_set (session, SSH_OPTIONS_COMPRESSION, "yes");
+
+  if (ssh_connect (session) != SSH_OK)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM, "ssh %s: cannot connect: %s",
+                   host, ssh_get_error (session));
+      goto fail;
+    }
+  if (!check_host_key (session, &o, error) || !authenticate (session, &o, error))
+    goto fail;
+
+  channel = ssh_channel_new (session);
+  command = bootstrap_command (&o, sha256, agent != NULL ? g_bytes_get_size (agent) : 0);
+  if (channel == NULL || ssh_channel_open_session (channel) != SSH_OK ||
+      ssh_channel_request_exec (channel, command) != SSH_OK)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM, "ssh %s: cannot run the "
+                   "bootstrap command: %s", host, ssh_get_error (session));
+      goto fail;
+    }
+  if (!await_agent (channel, &o, agent, deadline, cancellable, error))
+    goto fail;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM, "ssh %s: socketpair: %s",
+                   host, g_strerror (errno));
+      goto fail;
+    }
+  socket = g_socket_new_from_fd (sv[0], error);
+  if (socket == NULL)
+    goto fail;
+
+  pump = g_new0 (Pump, 1);
+  pump->session = session;
+  pump->channel = channel;
+  pump->fd = sv[1];
+  g_thread_unref (g_thread_new ("mitogen-ssh-pump", pump_thread, pump));
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+
+fail:
+  if (socket == NULL && sv[0] >= 0)
+    close (sv[0]);
+  if (sv[1] >= 0)
+    close (sv[1]);
+  if (channel != NULL)
+    ssh_channel_free (channel);
+  ssh_disconnect (session);
+  ssh_free (session);
+  return NULL;
+}
+
+static void
+mitogen_transport_ssh_iface_init (MitogenTransportInterface *iface)
+{
+  iface->open_stream = mitogen_transport_ssh_open_stream;
+}
+
+static void
+mitogen_transport_ssh_class_init (MitogenTransportSshClass *klass)
+{
+}
+
+static void
+mitogen_transport_ssh_init (MitogenTransportSsh *self)
+{
+}
+
+G_MODULE_EXPORT void mitogen_plugin_init (void);
+
+G_MODULE_EXPORT void
+mitogen_plugin_init (void)
+{
+  ssh_init ();
+  mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_SSH, "ssh", 0);
+}

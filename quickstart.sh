@@ -19,6 +19,7 @@ PACKAGES=(
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3-gi gjs python3-mitogen
   sudo opendoas util-linux passwd
+  openssh-server openssh-client libssh-dev
   valgrind
 )
 

@@ -1,0 +1,523 @@
+/* test-ssh.c: the ssh transport against a real OpenSSH sshd that this test
+ * starts on 127.0.0.1, on a free port, with throwaway keys and its own
+ * configuration, and stops at the end.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "mitogen-test-util.h"
+
+static char *tmpdir;        /* keys, config, known_hosts, remote cache */
+static guint sshd_port;
+static GPid sshd_pid;
+static char *skip_reason;   /* set when no sshd can run here */
+
+static char *
+path (const char *name)
+{
+  return g_build_filename (tmpdir, name, NULL);
+}
+
+static guint
+free_port (void)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof addr;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &addr, &len), ==, 0);
+  close (fd);
+  return ntohs (addr.sin_port);
+}
+
+static gboolean
+run (const char *command)
+{
+  int status = -1;
+
+  return g_spawn_command_line_sync (command, NULL, NULL, &status, NULL) &&
+         g_spawn_check_wait_status (status, NULL);
+}
+
+static void
+keygen (const char *name)
+{
+  g_autofree char *file = path (name);
+  g_autofree char *command = g_strdup_printf ("ssh-keygen -q -t ed25519 -N '' -f %s", file);
+
+  g_assert_true (run (command));
+}
+
+static gboolean
+port_open (guint port)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port),
+                              .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  gboolean ok = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+
+  close (fd);
+  return ok;
+}
+
+static void
+start_sshd (void)
+{
+  g_autofree char *config = NULL;
+  g_autofree char *config_path = NULL;
+  g_autofree char *pub = NULL;
+  g_autofree char *known = NULL;
+  g_autofree char *host_pub = NULL;
+  g_autofree char *host_key = NULL;
+  g_autofree char *user_pub = NULL;
+  g_autofree char *authorized = NULL;
+  g_autofree char *pid_file = NULL;
+  g_autofree char *known_hosts = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *argv[] = { "/usr/sbin/sshd", "-D", "-e", "-f", NULL, NULL };
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_test ("/usr/sbin/sshd", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      skip_reason = g_strdup ("no /usr/sbin/sshd (install openssh-server)");
+      return;
+    }
+  if (getuid () != 0)
+    {
+      skip_reason = g_strdup ("the test sshd logs in as root: run as root");
+      return;
+    }
+  tmpdir = g_dir_make_tmp ("mitogen-ssh-XXXXXX", &error);
+  g_assert_no_error (error);
+  host_pub = path ("host_key.pub");
+  host_key = path ("host_key");
+  user_pub = path ("id_user.pub");
+  authorized = path ("authorized_keys");
+  pid_file = path ("sshd.pid");
+  known_hosts = path ("known_hosts");
+  keygen ("host_key");
+  keygen ("id_user");
+  g_assert_true (g_file_get_contents (user_pub, &pub, NULL, NULL));
+  g_assert_true (g_file_set_contents (authorized, pub, -1, NULL));
+  g_mkdir_with_parents ("/run/sshd", 0755);
+
+  sshd_port = free_port ();
+  config = g_strdup_printf ("Port %u\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\n"
+                            "AuthorizedKeysFile %s\nUsePAM no\nStrictModes no\n"
+                            "PermitRootLogin yes\nPasswordAuthentication yes\n"
+                            "KbdInteractiveAuthentication no\nMaxStartups 50\n"
+                            "MaxSessions 50\n",
+                            sshd_port, host_key, pid_file, authorized);
+  config_path = path ("sshd_config");
+  g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
+
+  argv[4] = config_path;
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                NULL, NULL, &sshd_pid, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 200 && !port_open (sshd_port); i++)
+    g_usleep (10000);
+  g_assert_true (port_open (sshd_port));
+
+  g_free (pub);
+  g_assert_true (g_file_get_contents (host_pub, &pub, NULL, NULL));
+  fields = g_strsplit (pub, " ", 3);
+  known = g_strdup_printf ("[127.0.0.1]:%u %s %s\n", sshd_port, fields[0], fields[1]);
+  g_assert_true (g_file_set_contents (known_hosts, known, -1, NULL));
+}
+
+static void
+stop_sshd (void)
+{
+  if (sshd_pid > 0)
+    {
+      kill (sshd_pid, SIGTERM);
+      waitpid (sshd_pid, NULL, 0);
+    }
+  if (tmpdir != NULL)
+    {
+      g_autofree char *command = g_strdup_printf ("rm -rf %s", tmpdir);
+      run (command);
+    }
+}
+
+/* Options for this sshd; @known_hosts names a file in tmpdir. */
+static GVariant *
+options_full (const char *known_hosts,
+              const char *mode,
+              const char *cache)
+{
+  g_autofree char *id = path ("id_user");
+  g_autofree char *kh = path (known_hosts);
+  g_autofree char *cache_dir = path (cache);
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "hostname", "s", "127.0.0.1");
+  g_variant_dict_insert (&dict, "port", "u", sshd_port);
+  g_variant_dict_insert (&dict, "username", "s", "root");
+  g_variant_dict_insert (&dict, "identity_file", "s", id);
+  g_variant_dict_insert (&dict, "known_hosts_file", "s", kh);
+  g_variant_dict_insert (&dict, "check_host_keys", "s", mode);
+  g_variant_dict_insert (&dict, "remote_cache_dir", "s", cache_dir);
+  g_variant_dict_insert (&dict, "connect_timeout", "d", 20.0);
+  return g_variant_dict_end (&dict);
+}
+
+static GVariant *
+options (void)
+{
+  return options_full ("known_hosts", "enforce", "cache");
+}
+
+#define SKIP_WITHOUT_SSHD() \
+  G_STMT_START { if (skip_reason != NULL) { g_test_skip (skip_reason); return; } } G_STMT_END
+
+static char *
+cached_agent (const char *cache)
+{
+  g_autofree char *dir = path (cache);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, "agent-"))
+      return g_build_filename (dir, name, NULL);
+  return NULL;
+}
+
+static void
+test_key_auth_and_cache (MitogenTestFixture *fixture,
+                         gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) again = NULL;
+  g_autoptr(GVariant) pid = NULL;
+  g_autofree char *cached = NULL;
+  struct stat before, after;
+
+  SKIP_WITHOUT_SSHD ();
+  ctx = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (pid), !=, getpid ());
+  g_assert_cmpint (g_variant_get_int32 (pid), !=, sshd_pid);
+
+  /* Cold: the agent was uploaded into the cache under its hash. */
+  cached = cached_agent ("cache");
+  g_assert_nonnull (cached);
+  g_assert_cmpint (g_stat (cached, &before), ==, 0);
+  g_assert_true (before.st_mode & S_IXUSR);
+
+  /* Warm: the same file is used again, not rewritten. */
+  g_usleep (20000);
+  again = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (cached, &after), ==, 0);
+  g_assert_cmpint (after.st_ino, ==, before.st_ino);
+  g_assert_cmpint (after.st_mtime, ==, before.st_mtime);
+}
+
+static void
+test_corrupt_cache_replaced (MitogenTestFixture *fixture,
+                             gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) again = NULL;
+  g_autoptr(GVariant) v = NULL;
+  g_autofree char *cached = NULL;
+  g_autofree char *contents = NULL;
+
+  SKIP_WITHOUT_SSHD ();
+  ctx = mitogen_router_connect (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache2"),
+                                NULL, NULL, &error);
+  g_assert_no_error (error);
+  cached = cached_agent ("cache2");
+  g_assert_nonnull (cached);
+  g_assert_true (g_file_set_contents (cached, "#!/bin/sh\necho corrupt\n", -1, NULL));
+  g_assert_cmpint (g_chmod (cached, 0700), ==, 0);
+
+  again = mitogen_router_connect (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache2"),
+                                  NULL, NULL, &error);
+  g_assert_no_error (error);
+  v = mitogen_context_call (again, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (cached, &contents, NULL, NULL));
+  g_assert_null (strstr (contents, "corrupt"));
+}
+
+static void
+expect_connect_error (MitogenRouter *router,
+                      GVariant      *opts,
+                      int            code,
+                      const char    *needle)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = mitogen_router_connect (router, "ssh", opts, NULL, NULL, &error);
+
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_ERROR, code);
+  g_assert_nonnull (strstr (error->message, needle));
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+}
+
+static void
+test_host_keys (MitogenTestFixture *fixture,
+                gconstpointer       data)
+{
+  g_autofree char *empty = NULL;
+  g_autofree char *wrong = NULL;
+  g_autofree char *other_pub = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *learned = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  SKIP_WITHOUT_SSHD ();
+  empty = path ("kh-empty");
+  g_assert_true (g_file_set_contents (empty, "", -1, NULL));
+
+  /* Unknown key: refused under enforce, naming the host. */
+  expect_connect_error (fixture->router, options_full ("kh-empty", "enforce", "cache"),
+                        MITOGEN_ERROR_AUTH, "unknown");
+
+  /* accept-new learns it... */
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+        options_full ("kh-empty", "accept-new", "cache"), NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_true (g_file_get_contents (empty, &learned, NULL, NULL));
+  g_assert_nonnull (strstr (learned, "ssh-ed25519"));
+  /* ...and then enforce accepts it. */
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+        options_full ("kh-empty", "enforce", "cache"), NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+
+  /* A changed key is refused under enforce and accept-new alike. */
+  keygen ("other_key");
+  other_pub = path ("other_key.pub");
+  g_assert_true (g_file_get_contents (other_pub, &line, NULL, NULL));
+  fields = g_strsplit (line, " ", 3);
+  g_free (line);
+  line = g_strdup_printf ("[127.0.0.1]:%u %s %s\n", sshd_port, fields[0], fields[1]);
+  wrong = path ("kh-wrong");
+  g_assert_true (g_file_set_contents (wrong, line, -1, NULL));
+  expect_connect_error (fixture->router, options_full ("kh-wrong", "enforce", "cache"),
+                        MITOGEN_ERROR_AUTH, "CHANGED");
+  expect_connect_error (fixture->router, options_full ("kh-wrong", "accept-new", "cache"),
+                        MITOGEN_ERROR_AUTH, "CHANGED");
+
+  /* ignore connects whatever the file says. */
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+        options_full ("kh-wrong", "ignore", "cache"), NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+}
+
+static void
+test_connection_refused (MitogenTestFixture *fixture,
+                         gconstpointer       data)
+{
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  g_variant_dict_init (&dict, options ());
+  g_variant_dict_insert (&dict, "port", "u", free_port ());
+  expect_connect_error (fixture->router, g_variant_dict_end (&dict), MITOGEN_ERROR_STREAM,
+                        "connect");
+}
+
+static int
+parent_of (int pid)
+{
+  g_autofree char *file = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *contents = NULL;
+  int ppid = -1;
+
+  if (g_file_get_contents (file, &contents, NULL, NULL))
+    sscanf (strrchr (contents, ')') + 2, "%*c %d", &ppid);
+  return ppid;
+}
+
+static void
+test_killed_session_fails_calls (MitogenTestFixture *fixture,
+                                 gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenReceiver) pending = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  gint64 start;
+  int agent, session;
+
+  SKIP_WITHOUT_SSHD ();
+  ctx = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  agent = mitogen_test_context_pid (ctx);
+  session = parent_of (agent);
+  g_assert_cmpint (session, >, 1);
+
+  pending = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 30.0));
+  g_usleep (50000);
+  /* The sshd process serving this session dies: the channel is gone. */
+  g_assert_cmpint (kill (session, SIGKILL), ==, 0);
+  start = g_get_monotonic_time ();
+  msg = mitogen_receiver_get (pending, 10000, NULL, &error);
+  g_assert_null (msg);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  /* And the agent on the host exits with its stream. */
+  g_assert_true (mitogen_test_wait_pid_gone (agent, 5000));
+}
+
+static void
+connected (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  GPtrArray *contexts = data;
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx = mitogen_router_connect_finish (MITOGEN_ROUTER (source), result, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (contexts, ctx);
+}
+
+static void
+test_ten_at_once (MitogenTestFixture *fixture,
+                  gconstpointer       data)
+{
+  g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) pids = g_hash_table_new (NULL, NULL);
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  SKIP_WITHOUT_SSHD ();
+  for (int i = 0; i < 10; i++)
+    mitogen_router_connect_async (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache10"),
+                                  NULL, NULL, connected, contexts);
+  while (contexts->len < 10 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (contexts->len, ==, 10);
+  for (guint i = 0; i < contexts->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mitogen_context_call (contexts->pdata[i], "core.getpid", NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_hash_table_add (pids, GINT_TO_POINTER (g_variant_get_int32 (v)));
+    }
+  g_assert_cmpuint (g_hash_table_size (pids), ==, 10);
+}
+
+static void
+test_bulk (MitogenTestFixture *fixture,
+           gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  SKIP_WITHOUT_SSHD ();
+  ctx = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  v = mitogen_context_call (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 8 << 20), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (v), ==, 8 << 20);
+}
+
+/* Password authentication needs a user with a password: only when the
+ * caller allows changing the system. */
+static void
+test_password (MitogenTestFixture *fixture,
+               gconstpointer       data)
+{
+  const char *user = "mitogen-ssh-test";
+  g_autoptr(GError) error = NULL;
+  g_autofree char *command = NULL;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  if (g_strcmp0 (g_getenv ("MITOGEN_TEST_SYSTEM"), "1") != 0)
+    {
+      g_test_skip ("set MITOGEN_TEST_SYSTEM=1 to create a user with a password");
+      return;
+    }
+  command = g_strdup_printf ("sh -c 'userdel -r %s >/dev/null 2>&1; useradd -m %s && "
+                             "echo %s:Secret-42 | chpasswd'", user, user, user);
+  g_assert_true (run (command));
+
+  g_variant_dict_init (&dict, options ());
+  g_variant_dict_insert (&dict, "username", "s", user);
+  g_variant_dict_remove (&dict, "identity_file");
+  g_variant_dict_remove (&dict, "remote_cache_dir");
+  g_variant_dict_insert (&dict, "password", "s", "Secret-42");
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+                                                            g_variant_dict_end (&dict), NULL, NULL, &error);
+    g_autoptr(GVariant) v = NULL;
+
+    g_assert_no_error (error);
+    v = mitogen_context_call (ctx, "core.getenv", g_variant_new ("(s)", "USER"), NULL, &error);
+    g_assert_no_error (error);
+  }
+
+  g_variant_dict_init (&dict, options ());
+  g_variant_dict_insert (&dict, "username", "s", user);
+  g_variant_dict_remove (&dict, "identity_file");
+  g_variant_dict_insert (&dict, "password", "s", "wrong");
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+                                                            g_variant_dict_end (&dict), NULL, NULL, &error);
+    g_assert_null (ctx);
+    g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
+    /* The password never appears in the message. */
+    g_assert_null (strstr (error->message, "wrong"));
+  }
+  g_free (command);
+  command = g_strdup_printf ("userdel -r %s", user);
+  run (command);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  start_sshd ();
+
+#define ADD(p, func) \
+  g_test_add (p, MitogenTestFixture, NULL, mitogen_test_fixture_setup, func, \
+              mitogen_test_fixture_teardown)
+  ADD ("/ssh/key-auth-and-cache", test_key_auth_and_cache);
+  ADD ("/ssh/corrupt-cache-replaced", test_corrupt_cache_replaced);
+  ADD ("/ssh/host-keys", test_host_keys);
+  ADD ("/ssh/connection-refused", test_connection_refused);
+  ADD ("/ssh/killed-session-fails-calls", test_killed_session_fails_calls);
+  ADD ("/ssh/ten-at-once", test_ten_at_once);
+  ADD ("/ssh/bulk", test_bulk);
+  ADD ("/ssh/password", test_password);
+#undef ADD
+  status = g_test_run ();
+  stop_sshd ();
+  return status;
+}

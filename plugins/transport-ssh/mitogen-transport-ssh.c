@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <libssh/libssh.h>
+#include <libssh/callbacks.h>
 
 #include <mitogen/mitogen.h>
 
@@ -324,6 +325,8 @@ typedef struct
   ssh_session  session;
   ssh_channel  channel;
   int          fd;         /* our end of the socketpair */
+  gboolean     done;       /* pump thread only */
+  struct ssh_channel_callbacks_struct callbacks;
 } Pump;
 
 static void
@@ -331,8 +334,11 @@ pump_free (Pump *p)
 {
   if (p->channel != NULL)
     {
-      ssh_channel_send_eof (p->channel);
-      ssh_channel_close (p->channel);
+      if (ssh_channel_is_open (p->channel))
+        {
+          ssh_channel_send_eof (p->channel);
+          ssh_channel_close (p->channel);
+        }
       ssh_channel_free (p->channel);
     }
   if (p->session != NULL)
@@ -364,55 +370,75 @@ write_all (int         fd,
   return TRUE;
 }
 
-/* Moves bytes both ways until either side ends; then closes both, which
- * the engine sees as the stream closing. */
+/* Data from the host: the agent's output to the engine, its stderr to ours. */
+static int
+pump_on_channel_data (ssh_session  session,
+                      ssh_channel  channel,
+                      void        *data,
+                      uint32_t     len,
+                      int          is_stderr,
+                      void        *userdata)
+{
+  Pump *p = userdata;
+
+  if (is_stderr)
+    write_all (2, data, len);
+  else if (!write_all (p->fd, data, len))
+    p->done = TRUE;
+  return len;
+}
+
+static void
+pump_on_channel_end (ssh_session  session,
+                     ssh_channel  channel,
+                     void        *userdata)
+{
+  ((Pump *) userdata)->done = TRUE;
+}
+
+/* Data from the engine: to the agent's standard input. */
+static int
+pump_on_socket (socket_t  fd,
+                int       revents,
+                void     *userdata)
+{
+  Pump *p = userdata;
+  char buf[64 * 1024];
+  ssize_t n = read (fd, buf, sizeof buf);
+
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+    p->done = TRUE;
+  else if (n > 0 && ssh_channel_write (p->channel, buf, n) != n)
+    p->done = TRUE;
+  return 0;
+}
+
+/* One thread owns the session after the handshake: libssh's event loop
+ * drives it (keeping the flow-control windows moving) together with our
+ * end of the socketpair. When either side ends, both close, which the
+ * engine sees as the stream closing. */
 static gpointer
 pump_thread (gpointer data)
 {
   Pump *p = data;
-  char buf[64 * 1024];
+  ssh_event event = ssh_event_new ();
 
-  for (;;)
-    {
-      struct pollfd fds[2] = {
-        { .fd = ssh_get_fd (p->session), .events = POLLIN },
-        { .fd = p->fd, .events = POLLIN },
-      };
-      /* libssh may hold data it already read: do not sleep on it. */
-      int buffered = ssh_channel_poll (p->channel, 0) > 0 || ssh_channel_poll (p->channel, 1) > 0;
+  p->callbacks.userdata = p;
+  p->callbacks.channel_data_function = pump_on_channel_data;
+  p->callbacks.channel_eof_function = pump_on_channel_end;
+  p->callbacks.channel_close_function = pump_on_channel_end;
+  ssh_callbacks_init (&p->callbacks);
+  ssh_set_channel_callbacks (p->channel, &p->callbacks);
+  ssh_event_add_session (event, p->session);
+  ssh_event_add_fd (event, p->fd, POLLIN, pump_on_socket, p);
 
-      if (poll (fds, 2, buffered ? 0 : 30000) < 0 && errno != EINTR)
-        break;
+  while (!p->done)
+    if (ssh_event_dopoll (event, -1) == SSH_ERROR)
+      break;
 
-      if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
-        {
-          ssize_t n = read (p->fd, buf, sizeof buf);
-
-          if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            break;
-          if (n > 0 && ssh_channel_write (p->channel, buf, n) != n)
-            break;
-        }
-
-      for (int is_stderr = 0; is_stderr <= 1; is_stderr++)
-        {
-          int n;
-
-          while ((n = ssh_channel_read_nonblocking (p->channel, buf, sizeof buf, is_stderr)) > 0)
-            {
-              if (is_stderr)
-                write_all (2, buf, n);
-              else if (!write_all (p->fd, buf, n))
-                goto done;
-            }
-          if (n == SSH_ERROR)
-            goto done;
-        }
-      if (ssh_channel_is_eof (p->channel) || ssh_channel_is_closed (p->channel) ||
-          !ssh_is_connected (p->session))
-        break;
-    }
-done:
+  ssh_event_remove_fd (event, p->fd);
+  ssh_event_remove_session (event, p->session);
+  ssh_event_free (event);
   pump_free (p);
   return NULL;
 }

@@ -14,6 +14,7 @@
 
 static gboolean opt_quick;
 static char *opt_only;
+static char *opt_ssh;
 static GString *json;
 
 static gboolean
@@ -163,6 +164,23 @@ start_ms (MitogenRouter *router,
       mitogen_context_shutdown (ctx, TRUE);
     }
   g_clear_pointer (&options, g_variant_unref);
+  return median (samples);
+}
+
+/* The floor for a transport that runs a program: the program alone. */
+static double
+command_ms (const char *command,
+            int         runs)
+{
+  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (int i = 0; i < runs; i++)
+    {
+      double t = now_us ();
+
+      g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL);
+      g_array_append_val (samples, (double) { (now_us () - t) / 1000.0 });
+    }
   return median (samples);
 }
 
@@ -336,9 +354,40 @@ hop_figures (MitogenRouter *router,
   mitogen_router_disconnect_all (router);
 }
 
+/* Over ssh: start with a cold cache (remote_cache_dir emptied by the
+ * caller first) and a warm one, ping, and bulk. */
+static void
+ssh_figures (MitogenRouter *router,
+             const char    *options_text,
+             gboolean       q)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) options = g_variant_parse (G_VARIANT_TYPE_VARDICT, options_text, NULL, NULL, &error);
+  g_autoptr(MitogenContext) ctx = NULL;
+  double t;
+
+  if (options == NULL)
+    {
+      fprintf (stderr, "mitogen-bench: --ssh: %s\n", error->message);
+      exit (2);
+    }
+  t = now_us ();
+  ctx = connect_or_die (router, "ssh", options, NULL);
+  call_or_die (ctx, "core.ping", NULL);
+  emit ("ssh_start_cold_ms", (now_us () - t) / 1000.0);
+  mitogen_context_shutdown (ctx, TRUE);
+  g_clear_object (&ctx);
+  emit ("ssh_start_warm_ms", start_ms (router, "ssh", g_variant_ref (options), q ? 3 : 10));
+  ctx = connect_or_die (router, "ssh", options, NULL);
+  emit ("ssh_ping_us", ping_us (ctx, q ? 300 : 2000));
+  emit ("ssh_bulk_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, FALSE));
+  mitogen_context_shutdown (ctx, TRUE);
+}
+
 static const GOptionEntry entries[] = {
   { "quick", 0, 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer iterations", NULL },
   { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated figures to measure", "KEYS" },
+  { "ssh", 0, 0, G_OPTION_ARG_STRING, &opt_ssh, "Measure the ssh transport instead, with these options", "A{SV}-TEXT" },
   { NULL }
 };
 
@@ -362,6 +411,14 @@ main (int    argc,
   json = g_string_new ("{");
   router = mitogen_router_new (NULL);
 
+  if (opt_ssh != NULL)
+    {
+      ssh_figures (router, opt_ssh, q);
+      g_string_append (json, "}");
+      printf ("%s\n", json->str);
+      return 0;
+    }
+
   if (want ("pipe_pingpong_us"))
     emit ("pipe_pingpong_us", pipe_pingpong_us (q ? 2000 : 20000));
   if (want ("start_ms"))
@@ -374,6 +431,7 @@ main (int    argc,
       g_variant_dict_init (&dict, NULL);
       g_variant_dict_insert (&dict, "username", "s", "nobody");
       emit ("sudo_start_ms", start_ms (router, "sudo", g_variant_dict_end (&dict), q ? 5 : 20));
+      emit ("sudo_true_ms", command_ms ("sudo -n -u nobody true", q ? 5 : 20));
     }
 
   ctx = connect_or_die (router, "local", NULL, NULL);

@@ -84,6 +84,32 @@ def rss(router):
     return idle, peak
 
 
+def sudo_start_ms(router, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        ctx = router.sudo(username='nobody')
+        ctx.call(os.getpid)
+        times.append((time.perf_counter() - t) * 1e3)
+        ctx.shutdown(wait=True)
+    return statistics.median(times)
+
+
+def tree_s(router):
+    """10 contexts, each starting 9 more through via: 100 in all."""
+    t = time.perf_counter()
+    contexts = []
+    for _ in range(10):
+        top = router.local()
+        contexts.append(top)
+        contexts.extend(router.local(via=top) for _ in range(9))
+    for ctx in contexts:
+        ctx.call(noop)
+    elapsed = time.perf_counter() - t
+    router.disconnect_all()
+    return elapsed
+
+
 def contexts_s(router, n):
     t = time.perf_counter()
     contexts = [router.local() for _ in range(n)]
@@ -125,9 +151,15 @@ def main(router):
     if want('rss_idle_kib') or want('peak_rss_kib_32x8mib'):
         log('rss')
         out['rss_idle_kib'], out['peak_rss_kib_32x8mib'] = rss(router)
+    if want('sudo_start_ms') and os.getuid() == 0:
+        log('sudo')
+        out['sudo_start_ms'] = sudo_start_ms(router, 3 if q else 10)
     if want('contexts50_s'):
         log('50 contexts')
         out['contexts50_s'] = contexts_s(router, 10 if q else 50)
+    if want('tree100_s') and not q:
+        log('100-context tree')
+        out['tree100_s'] = tree_s(router)
     print(json.dumps(out))
 
 

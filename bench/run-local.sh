@@ -49,6 +49,9 @@ rows = [
     ('rss_idle_kib', 'idle agent RSS', 'KiB', False, (6 * 1024, '≤ 6 MiB')),
     ('peak_rss_kib_32x8mib', 'agent peak RSS, 32 × 8 MiB in flight', 'KiB', False, (24 * 1024, '≤ 24 MiB')),
     ('contexts50_s', '50 contexts, one call each', 's', False, (0.15, '≤ 0.15 s')),
+    ('tree100_s', '100 contexts, 10 × 10 through via', 's', False, (1.0, '≤ 1 s')),
+    ('sudo_start_ms', 'sudo -u nobody: start, first reply', 'ms', False,
+     (1.5 * (c.get('sudo_true_ms') or 0), '≤ 1.5× sudo true (%.1f ms)' % (1.5 * (c.get('sudo_true_ms') or 0)))),
 ]
 print('| figure | libmitogen | Python Mitogen | ratio | target | met |')
 print('|---|---|---|---|---|---|')
@@ -59,11 +62,10 @@ for key, label, unit, higher, (target, text) in rows:
     met = '—' if v is None or not target else ('yes' if (v >= target if higher else v <= target) else 'no')
     print('| %s | %s | %s | %s | %s | %s |' % (label, fmt(v), fmt(p), ratio, text, met))
 extra = [('pipe_pingpong_us', 'raw pipe ping-pong (2 CPUs)', 'µs'), ('pipe_pingpong_us_pinned', 'raw pipe ping-pong (1 CPU)', 'µs'),
-         ('sudo_start_ms', 'sudo -u nobody: start, first reply', 'ms'),
+         ('sudo_true_ms', 'sudo -u nobody true', 'ms'),
          ('pipelined_calls_per_s_100k', '100,000 pipelined calls', 'calls/s'),
          ('bulk_pipelined_mb_s', '256 MiB, 32 replies pipelined', 'MB/s'),
          ('contexts50_parallel_s', '50 contexts started at once', 's'),
-         ('tree100_s', '100 contexts, 10 × 10 through via', 's'),
          ('ping_depth1_us', 'ping, 1 hop', 'µs'), ('ping_depth3_us', 'ping, 3 hops', 'µs'),
          ('per_hop_us', 'added per hop', 'µs')]
 print()

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# run-ssh.sh [BUILD_DIR] [--quick]: the ssh transport over loopback, beside
+# OpenSSH itself (ssh host true; ssh host cat of 256 MiB) and Python
+# Mitogen's ssh method, all against one private sshd started here (root,
+# throwaway keys) and stopped at the end. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+quick=${1:-}
+[ "$(id -u)" = 0 ] || { echo "run-ssh.sh: run as root (the private sshd logs in as root)" >&2; exit 2; }
+
+export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
+MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
+export MITOGEN_PLUGIN_PATH
+
+tmp=$(mktemp -d)
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
+cp "$tmp/id.pub" "$tmp/authorized_keys"
+cat >"$tmp/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $tmp/host_key
+PidFile $tmp/sshd.pid
+AuthorizedKeysFile $tmp/authorized_keys
+UsePAM no
+StrictModes no
+PermitRootLogin yes
+CONF
+echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
+mkdir -p /run/sshd
+/usr/sbin/sshd -f "$tmp/sshd_config"
+trap 'kill "$(cat "$tmp/sshd.pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
+sleep 0.3
+
+ssh_cmd=(ssh -p "$port" -i "$tmp/id" -o UserKnownHostsFile="$tmp/known_hosts" -o BatchMode=yes root@127.0.0.1)
+echo "run-ssh.sh: OpenSSH..." >&2
+/usr/bin/python3 - "$tmp" "${ssh_cmd[@]}" >"$tmp/openssh.json" <<'PY'
+import json, statistics, subprocess, sys, time
+cmd = sys.argv[2:]
+times = []
+for _ in range(10):
+    t = time.perf_counter()
+    subprocess.run(cmd + ['true'], check=True)
+    times.append((time.perf_counter() - t) * 1e3)
+t = time.perf_counter()
+subprocess.run(cmd + ['head -c 268435456 /dev/zero'], stdout=subprocess.DEVNULL, check=True)
+mb = 268435456 / (time.perf_counter() - t) / 1e6
+print(json.dumps({'ssh_true_ms': statistics.median(times), 'ssh_cat_mb_s': mb}))
+PY
+
+echo "run-ssh.sh: libmitogen..." >&2
+opts="{'hostname': <'127.0.0.1'>, 'port': <uint32 $port>, 'username': <'root'>, 'identity_file': <'$tmp/id'>, 'known_hosts_file': <'$tmp/known_hosts'>, 'remote_cache_dir': <'$tmp/cache'>}"
+"$build/bench/mitogen-bench" --ssh "$opts" $quick >"$tmp/c.json"
+
+echo "run-ssh.sh: Python Mitogen..." >&2
+if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
+  # Mitogen serves __main__ to its contexts from a file: not from stdin.
+  cat >"$tmp/pyssh.py" <<'PY'
+import json, os, statistics, sys, time
+import mitogen.utils
+
+def noop():
+    return None
+
+def zeros(n):
+    return b'\0' * n
+
+def main(router):
+    port, tmp = int(sys.argv[1]), sys.argv[2]
+    kw = dict(hostname='127.0.0.1', port=port, username='root', identity_file=tmp + '/id',
+              ssh_args=['-o', 'UserKnownHostsFile=' + tmp + '/known_hosts'])
+    starts = []
+    for _ in range(5):
+        t = time.perf_counter()
+        ctx = router.ssh(**kw)
+        ctx.call(os.getpid)
+        starts.append((time.perf_counter() - t) * 1e3)
+        ctx.shutdown(wait=True)
+    ctx = router.ssh(**kw)
+    pings = []
+    for _ in range(500):
+        t = time.perf_counter()
+        ctx.call(noop)
+        pings.append((time.perf_counter() - t) * 1e6)
+    t = time.perf_counter()
+    for _ in range(8):
+        ctx.call(zeros, 8 << 20)
+    bulk = (64 << 20) / (time.perf_counter() - t) / 1e6
+    print(json.dumps({'ssh_start_warm_ms': statistics.median(starts),
+                      'ssh_ping_us': statistics.median(pings), 'ssh_bulk_mb_s': bulk}))
+
+if __name__ == '__main__':
+    mitogen.utils.run_with_router(main)
+PY
+  /usr/bin/python3 "$tmp/pyssh.py" "$port" "$tmp" >"$tmp/py.json"
+else
+  echo '{}' >"$tmp/py.json"
+fi
+
+/usr/bin/python3 - "$tmp" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+o, c, py = (json.load(open(os.path.join(d, n))) for n in ('openssh.json', 'c.json', 'py.json'))
+rows = [
+    ('start, warm cache (ms)', c.get('ssh_start_warm_ms'), o.get('ssh_true_ms'), 'ssh host true', py.get('ssh_start_warm_ms'), False, '≤ 1.1× ssh true'),
+    ('start, cold cache: upload (ms)', c.get('ssh_start_cold_ms'), o.get('ssh_true_ms'), 'ssh host true', None, False, ''),
+    ('ping round trip (µs)', c.get('ssh_ping_us'), None, '', py.get('ssh_ping_us'), False, '≤ 80 µs'),
+    ('256 MiB as 8 MiB replies (MB/s)', c.get('ssh_bulk_mb_s'), o.get('ssh_cat_mb_s'), 'ssh host cat', py.get('ssh_bulk_mb_s'), True, '≥ 90% of ssh cat'),
+]
+f = lambda x: '—' if x is None else '%.4g' % x
+print('| figure | libmitogen | OpenSSH | Python Mitogen | vs OpenSSH | vs Python Mitogen | target |')
+print('|---|---|---|---|---|---|---|')
+for label, v, base, base_name, p, higher, target in rows:
+    vs_base = '—' if v is None or base is None else '%.2f× %s' % (v / base, base_name)
+    vs_py = '—' if v is None or p is None else '%.1f× better' % ((v / p) if higher else (p / v))
+    print('| %s | %s | %s | %s | %s | %s | %s |' % (label, f(v), f(base), f(p), vs_base, vs_py, target))
+PY

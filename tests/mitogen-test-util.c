@@ -16,16 +16,75 @@ mitogen_test_fixture_setup (MitogenTestFixture *fixture,
   fixture->router = mitogen_router_new (fixture->broker);
 }
 
+static gboolean
+signal_done (gpointer data)
+{
+  g_atomic_int_set ((gboolean *) data, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mitogen_test_sync_with_broker (MitogenBroker *broker)
+{
+  gboolean done = FALSE;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  mitogen_broker_defer (broker, signal_done, &done, NULL);
+  while (!g_atomic_int_get (&done) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_true (g_atomic_int_get (&done));
+}
+
+void
+mitogen_test_drain_default_context (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+gboolean
+mitogen_test_iterate_until (gboolean *flag,
+                            int       timeout_msec)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
+
+  while (!g_atomic_int_get (flag) && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  return g_atomic_int_get (flag);
+}
+
+gboolean
+mitogen_test_wait_disconnected (MitogenContext *ctx,
+                                int             timeout_msec)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
+
+  while (mitogen_context_is_connected (ctx) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  return !mitogen_context_is_connected (ctx);
+}
+
+/* Disconnects every context this router started and waits until each is
+ * gone; lets the broker finish and the "context-lost" emissions (which hold
+ * the router) run; then a router still alive was leaked. */
 void
 mitogen_test_fixture_teardown (MitogenTestFixture *fixture,
                                gconstpointer       data)
 {
+  g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
+
   mitogen_router_disconnect_all (fixture->router);
+  for (guint i = 0; i < contexts->len; i++)
+    if (mitogen_context_get_remote_info (contexts->pdata[i]) != NULL &&
+        mitogen_context_get_via (contexts->pdata[i]) == NULL)
+      g_assert_true (mitogen_test_wait_disconnected (contexts->pdata[i], 10000));
+  g_clear_pointer (&contexts, g_ptr_array_unref);
+  mitogen_test_sync_with_broker (fixture->broker);
+  mitogen_test_drain_default_context ();
+
   g_object_add_weak_pointer (G_OBJECT (fixture->router), (gpointer *) &fixture->router);
   g_object_unref (fixture->router);
-  /* Signals of contexts lost at disconnect still hold the router until the
-   * main context emits them; after that, a router still alive was leaked
-   * by the test or the library. */
   for (gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
        fixture->router != NULL && g_get_monotonic_time () < deadline;)
     if (!g_main_context_iteration (NULL, FALSE))

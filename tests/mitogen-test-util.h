@@ -24,6 +24,17 @@ void            mitogen_test_fixture_setup    (MitogenTestFixture *fixture,
 void            mitogen_test_fixture_teardown (MitogenTestFixture *fixture,
                                                gconstpointer       data);
 
+/* Returns once the broker has run everything queued before the call. */
+void            mitogen_test_sync_with_broker (MitogenBroker      *broker);
+/* Runs whatever is pending in the default main context (signals). */
+void            mitogen_test_drain_default_context (void);
+/* Iterates the default main context until *@flag or the timeout. */
+gboolean        mitogen_test_iterate_until    (gboolean           *flag,
+                                               int                 timeout_msec);
+/* Waits until @ctx is lost; FALSE on timeout. */
+gboolean        mitogen_test_wait_disconnected (MitogenContext    *ctx,
+                                                int                timeout_msec);
+
 /* Starts a local context or fails the test. */
 MitogenContext *mitogen_test_local            (MitogenRouter      *router);
 

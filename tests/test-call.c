@@ -20,87 +20,9 @@
 
 typedef MitogenTestFixture Fixture;
 
-static void fixture_teardown (Fixture *fixture, gconstpointer data);
-
 #define TEST(path, func) \
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), \
-              fixture_teardown)
-
-/* Iterates the default main context (where the router emits its signals)
- * until *@flag is set or the deadline passes. */
-static gboolean
-iterate_until (gboolean *flag,
-               int       timeout_msec)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
-
-  while (!*flag && g_get_monotonic_time () < deadline)
-    {
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-  return *flag;
-}
-
-/* Lets the router's queued signal emissions run, so that they drop the
- * references they hold before the fixture checks for leaks. */
-static void
-drain_default_context (void)
-{
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-}
-
-static gboolean
-signal_done (gpointer data)
-{
-  gboolean *done = data;
-
-  g_atomic_int_set (done, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* Returns once the broker thread has finished what it was doing. */
-static void
-sync_with_broker (MitogenBroker *broker)
-{
-  gboolean done = FALSE;
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_broker_defer (broker, signal_done, &done, NULL);
-  while (!g_atomic_int_get (&done) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_true (g_atomic_int_get (&done));
-}
-
-/* The router emits "context-lost" from the default main context and holds
- * a reference on itself until then. Disconnect everything, wait until the
- * broker has seen every stream close, and let those emissions run, so that
- * the fixture's leak check sees only real leaks. */
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_router_disconnect_all (fixture->router);
-  for (guint i = 0; i < contexts->len; i++)
-    {
-      MitogenContext *ctx = contexts->pdata[i];
-
-      /* Only contexts this router started can be disconnected. */
-      if (mitogen_context_get_remote_info (ctx) == NULL)
-        continue;
-      while (mitogen_context_is_connected (ctx) && g_get_monotonic_time () < deadline)
-        g_usleep (1000);
-      g_assert_false (mitogen_context_is_connected (ctx));
-    }
-  g_clear_pointer (&contexts, g_ptr_array_unref);
-  sync_with_broker (fixture->broker);
-  drain_default_context ();
-  mitogen_test_fixture_teardown (fixture, data);
-}
+              mitogen_test_fixture_teardown)
 
 static GVariant *
 call_ok (MitogenContext *ctx,
@@ -671,7 +593,7 @@ test_killed_mid_call (Fixture       *fixture,
     g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
   }
   g_assert_true (mitogen_test_wait_pid_gone (pid, 2000));
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 typedef struct
@@ -714,7 +636,7 @@ test_killed_mid_blocking_call (Fixture       *fixture,
   g_assert_error (tc.error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
   g_assert_cmpint (tc.done_at - killed_at, <, 500 * 1000);
   g_clear_error (&tc.error);
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 static void
@@ -734,7 +656,7 @@ test_shutdown_exits (Fixture       *fixture,
   later = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
   g_assert_null (later);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 /* Shutdown waits for the call in progress: its reply still arrives. */
@@ -754,7 +676,7 @@ test_shutdown_after_call (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_nonnull (msg);
   g_assert_true (mitogen_test_wait_pid_gone (pid, 2000));
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 static void
@@ -793,7 +715,7 @@ test_disconnected_signal (Fixture       *fixture,
   id = g_signal_connect (fixture->router, "context-lost", G_CALLBACK (on_context_lost), &lost);
 
   mitogen_context_shutdown (ctx, FALSE);
-  g_assert_true (iterate_until (&disconnected, WAIT_MSEC));
+  g_assert_true (mitogen_test_iterate_until (&disconnected, WAIT_MSEC));
   /* Only the context that went away says so. */
   g_assert_false (other_disconnected);
   g_assert_true (lost == ctx);
@@ -802,13 +724,13 @@ test_disconnected_signal (Fixture       *fixture,
 
   /* A kill is noticed the same way. */
   g_assert_cmpint (kill (mitogen_test_context_pid (other), SIGKILL), ==, 0);
-  g_assert_true (iterate_until (&other_disconnected, WAIT_MSEC));
+  g_assert_true (mitogen_test_iterate_until (&other_disconnected, WAIT_MSEC));
   g_assert_true (lost == other);
 
   g_signal_handlers_disconnect_by_data (ctx, &disconnected);
   g_signal_handlers_disconnect_by_data (other, &other_disconnected);
   g_signal_handler_disconnect (fixture->router, id);
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 /* ---- proc.run ---------------------------------------------------------- */

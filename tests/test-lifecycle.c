@@ -106,62 +106,8 @@ take_record (const char *needle,
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static gboolean
-signal_done (gpointer data)
-{
-  gboolean *done = data;
-
-  g_atomic_int_set (done, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-sync_with_broker (MitogenBroker *broker)
-{
-  gboolean done = FALSE;
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_broker_defer (broker, signal_done, &done, NULL);
-  while (!g_atomic_int_get (&done) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_true (g_atomic_int_get (&done));
-}
-
-static void
-drain_default_context (void)
-{
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-}
-
-/* Waits for every started context to be lost, then lets the router's
- * queued "context-lost" emissions (which hold the router) run. */
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_router_disconnect_all (fixture->router);
-  for (guint i = 0; i < contexts->len; i++)
-    {
-      MitogenContext *ctx = contexts->pdata[i];
-
-      if (mitogen_context_get_remote_info (ctx) == NULL)
-        continue;
-      while (mitogen_context_is_connected (ctx) && g_get_monotonic_time () < deadline)
-        g_usleep (1000);
-      g_assert_false (mitogen_context_is_connected (ctx));
-    }
-  g_clear_pointer (&contexts, g_ptr_array_unref);
-  sync_with_broker (fixture->broker);
-  drain_default_context ();
-  mitogen_test_fixture_teardown (fixture, data);
-}
-
 #define TEST(path, func) \
-  g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), fixture_teardown)
+  g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), mitogen_test_fixture_teardown)
 
 /* The live (non-zombie) child processes of this process. */
 static GArray *
@@ -408,7 +354,7 @@ test_sequential_contexts (Fixture       *fixture,
 
   after = live_children ();
   g_assert_cmpuint (after->len, <=, before->len);
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 static void
@@ -449,7 +395,7 @@ test_router_unref_ends_contexts (void)
     g_assert_true (mitogen_test_wait_pid_gone (pids[i], GONE_MSEC));
   mitogen_broker_shutdown (broker);
   mitogen_broker_join (broker);
-  drain_default_context ();
+  mitogen_test_drain_default_context ();
 }
 
 typedef struct

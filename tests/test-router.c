@@ -15,63 +15,11 @@
 
 typedef MitogenTestFixture Fixture;
 
-static void fixture_teardown (Fixture *fixture, gconstpointer data);
-
 #define TEST(path, func) \
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), \
-              fixture_teardown)
+              mitogen_test_fixture_teardown)
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static gboolean
-signal_done (gpointer data)
-{
-  gboolean *done = data;
-
-  g_atomic_int_set (done, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* Returns once the broker thread has run everything queued before. */
-static void
-sync_with_broker (MitogenBroker *broker)
-{
-  gboolean done = FALSE;
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_broker_defer (broker, signal_done, &done, NULL);
-  while (!g_atomic_int_get (&done) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_true (g_atomic_int_get (&done));
-}
-
-/* The router emits "context-lost" from the default main context and holds
- * a reference on itself until then: disconnect everything, wait for the
- * broker to see it, and let those emissions run before the leak check. */
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_router_disconnect_all (fixture->router);
-  for (guint i = 0; i < contexts->len; i++)
-    {
-      MitogenContext *ctx = contexts->pdata[i];
-
-      if (mitogen_context_get_remote_info (ctx) == NULL)
-        continue;
-      while (mitogen_context_is_connected (ctx) && g_get_monotonic_time () < deadline)
-        g_usleep (1000);
-      g_assert_false (mitogen_context_is_connected (ctx));
-    }
-  g_clear_pointer (&contexts, g_ptr_array_unref);
-  sync_with_broker (fixture->broker);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  mitogen_test_fixture_teardown (fixture, data);
-}
 
 /* Records the messages a handler receives, from the broker thread. */
 typedef struct
@@ -258,7 +206,7 @@ test_add_del_handler (Fixture       *fixture,
    * a sender expecting a reply is told the handle is dead. */
   mitogen_router_del_handler (fixture->router, handle);
   /* A dispatch still finishing on the broker holds the handler a moment. */
-  sync_with_broker (fixture->broker);
+  mitogen_test_sync_with_broker (fixture->broker);
   g_assert_cmpint (g_atomic_int_get (&r.notified), ==, 1);
   {
     g_autoptr(MitogenMessage) msg = mitogen_message_new (0, handle, NULL);
@@ -272,7 +220,7 @@ test_add_del_handler (Fixture       *fixture,
     g_assert_nonnull (strstr (error->message, "invalid handle"));
     g_clear_error (&error);
   }
-  sync_with_broker (fixture->broker);
+  mitogen_test_sync_with_broker (fixture->broker);
   g_assert_cmpint (g_atomic_int_get (&r.calls), ==, 3);
 
   /* Deleting twice, or a handle never added, is harmless. */
@@ -312,10 +260,10 @@ test_reregister_handle (Fixture       *fixture,
     got = recorder_pop (&second);
     g_assert_cmpuint (mitogen_message_get_handle (got), ==, handle);
   }
-  sync_with_broker (fixture->broker);
+  mitogen_test_sync_with_broker (fixture->broker);
   g_assert_cmpint (g_atomic_int_get (&first.calls), ==, 0);
   mitogen_router_del_handler (fixture->router, handle);
-  sync_with_broker (fixture->broker);
+  mitogen_test_sync_with_broker (fixture->broker);
   g_assert_cmpint (g_atomic_int_get (&second.notified), ==, 1);
   recorder_clear (&first);
   recorder_clear (&second);
@@ -341,7 +289,7 @@ test_handler_respondent_lost (Fixture       *fixture,
   assert_dead (dead, NULL);
   g_assert_cmpuint (mitogen_message_get_handle (dead), ==, handle);
   g_assert_cmpuint (mitogen_message_get_src_id (dead), ==, mitogen_context_get_id (ctx));
-  sync_with_broker (fixture->broker);
+  mitogen_test_sync_with_broker (fixture->broker);
   g_assert_cmpint (g_atomic_int_get (&r.calls), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&r.notified), ==, 1);
   g_clear_pointer (&dead, mitogen_message_unref);
@@ -355,7 +303,7 @@ test_handler_respondent_lost (Fixture       *fixture,
   mitogen_router_del_handler (fixture->router, handle);
   /* That dead message went through the broker, which may still hold the
    * handler (and so &r) for a moment. */
-  sync_with_broker (fixture->broker);
+  mitogen_test_sync_with_broker (fixture->broker);
   g_assert_cmpint (g_atomic_int_get (&r.notified), ==, 2);
   recorder_clear (&r);
 }

@@ -219,37 +219,6 @@ typedef struct
   MitogenContext     *real;       /* a real local context beside it */
 } Fixture;
 
-static gboolean
-signal_done (gpointer data)
-{
-  gboolean *done = data;
-
-  g_atomic_int_set (done, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-sync_with_broker (MitogenBroker *broker)
-{
-  gboolean done = FALSE;
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  mitogen_broker_defer (broker, signal_done, &done, NULL);
-  while (!g_atomic_int_get (&done) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_true (g_atomic_int_get (&done));
-}
-
-static gboolean
-wait_disconnected (MitogenContext *ctx)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-
-  while (mitogen_context_is_connected (ctx) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  return !mitogen_context_is_connected (ctx);
-}
-
 static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
@@ -276,9 +245,9 @@ fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
   mitogen_router_disconnect_all (fixture->base.router);
-  g_assert_true (wait_disconnected (fixture->fake));
-  g_assert_true (wait_disconnected (fixture->real));
-  sync_with_broker (fixture->base.broker);
+  g_assert_true (mitogen_test_wait_disconnected (fixture->fake, WAIT_MSEC));
+  g_assert_true (mitogen_test_wait_disconnected (fixture->real, WAIT_MSEC));
+  mitogen_test_sync_with_broker (fixture->base.broker);
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_clear_object (&fixture->fake);
@@ -590,7 +559,7 @@ expect_stream_closed (Fixture    *fixture,
   expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
   g_assert_true (write_all (fixture->peer, frame, size));
 
-  g_assert_true (wait_disconnected (fixture->fake));
+  g_assert_true (mitogen_test_wait_disconnected (fixture->fake, WAIT_MSEC));
   assert_expected_logs ();
 
   /* The call that was waiting on it fails, promptly. */
@@ -669,7 +638,7 @@ test_over_limit_frame (Fixture       *fixture,
                         2000, 0, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, payload, sizeof payload, 1));
   expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*exceeds the limit of 4096*");
   g_assert_true (write_all (small_peer, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame)));
-  g_assert_true (wait_disconnected (small));
+  g_assert_true (mitogen_test_wait_disconnected (small, WAIT_MSEC));
   assert_expected_logs ();
 
   g_assert_true (mitogen_context_is_connected (fixture->fake));
@@ -759,7 +728,7 @@ test_truncated_frame (Fixture       *fixture,
 
   g_assert_true (write_all (fixture->peer, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame) - 3));
   shutdown (fixture->peer, SHUT_WR);
-  g_assert_true (wait_disconnected (fixture->fake));
+  g_assert_true (mitogen_test_wait_disconnected (fixture->fake, WAIT_MSEC));
   msg = mitogen_receiver_get (pending, 2000, NULL, &error);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
   assert_real_context_works (fixture);

@@ -1521,42 +1521,6 @@ option_string (GVariant    *options,
   return TRUE;
 }
 
-/* connect_timeout is given in seconds, as a double or an integer. */
-static gboolean
-option_timeout_msec (GVariant  *options,
-                     int       *out,
-                     GError   **error)
-{
-  g_autoptr(GVariant) v = NULL;
-  double seconds;
-
-  *out = DEFAULT_CONNECT_TIMEOUT_MSEC;
-  if (options == NULL || (v = g_variant_lookup_value (options, "connect_timeout", NULL)) == NULL)
-    return TRUE;
-  if (g_variant_is_of_type (v, G_VARIANT_TYPE_DOUBLE))
-    seconds = g_variant_get_double (v);
-  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT32))
-    seconds = g_variant_get_int32 (v);
-  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
-    seconds = g_variant_get_uint32 (v);
-  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT64))
-    seconds = g_variant_get_int64 (v);
-  else
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "option “connect_timeout” must be a number of seconds");
-      return FALSE;
-    }
-  if (!(seconds > 0) || seconds > 24 * 3600)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "option “connect_timeout” must be between 0 and 86400 seconds");
-      return FALSE;
-    }
-  *out = (int) (seconds * 1000);
-  return TRUE;
-}
-
 /* The transport @name; an agent lacking its plugin fetches it from its
  * parent, so a context can start contexts where nothing is installed. */
 static MitogenTransport *
@@ -1650,7 +1614,8 @@ connect_direct (MitogenRouter  *router,
       !option_string (options, "agent_path", &agent_path, error) ||
       !option_string (options, "name", &name, error) ||
       !lookup_option (options, "debug", G_VARIANT_TYPE_BOOLEAN, &debug_v, error) ||
-      !option_timeout_msec (options, &timeout_msec, error))
+      !mitogen_transport_options_get_timeout (options, DEFAULT_CONNECT_TIMEOUT_MSEC,
+                                              &timeout_msec, error))
     return NULL;
   /* connect_timeout covers everything: the transport's own work (a
    * password prompt, an SSH handshake) and the wait for the ready frame. */

@@ -55,3 +55,52 @@ mitogen_transport_open_stream (MitogenTransport  *self,
     }
   return iface->open_stream (self, options, agent_path, cancellable, error);
 }
+
+/**
+ * mitogen_transport_options_get_timeout:
+ * @options: (nullable): a transport's options, an `a{sv}`
+ * @default_msec: what to use when "connect_timeout" is absent
+ * @out_msec: (out): the timeout in milliseconds
+ * @error: return location for an error
+ *
+ * Reads the "connect_timeout" option every transport shares: seconds, as a
+ * double or an integer, more than 0 and at most a day. Transports use it to
+ * bound their own work (a password prompt, an SSH handshake).
+ *
+ * Returns: %TRUE, or %FALSE with @error set for a bad value
+ */
+gboolean
+mitogen_transport_options_get_timeout (GVariant  *options,
+                                       int        default_msec,
+                                       int       *out_msec,
+                                       GError   **error)
+{
+  g_autoptr(GVariant) v = NULL;
+  double seconds;
+
+  *out_msec = default_msec;
+  if (options == NULL || (v = g_variant_lookup_value (options, "connect_timeout", NULL)) == NULL)
+    return TRUE;
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_DOUBLE))
+    seconds = g_variant_get_double (v);
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT32))
+    seconds = g_variant_get_int32 (v);
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
+    seconds = g_variant_get_uint32 (v);
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT64))
+    seconds = g_variant_get_int64 (v);
+  else
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                           "option “connect_timeout” must be a number of seconds");
+      return FALSE;
+    }
+  if (!(seconds > 0) || seconds > 24 * 3600)
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                           "option “connect_timeout” must be between 0 and 86400 seconds");
+      return FALSE;
+    }
+  *out_msec = (int) (seconds * 1000);
+  return TRUE;
+}

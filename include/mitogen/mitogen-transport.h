@@ -61,6 +61,11 @@ struct _MitogenTransportInterface
 };
 
 MITOGEN_AVAILABLE_IN_ALL
+gboolean   mitogen_transport_options_get_timeout (GVariant  *options,
+                                                  int        default_msec,
+                                                  int       *out_msec,
+                                                  GError   **error);
+MITOGEN_AVAILABLE_IN_ALL
 GIOStream *mitogen_transport_open_stream (MitogenTransport  *self,
                                           GVariant          *options,
                                           const char        *agent_path,

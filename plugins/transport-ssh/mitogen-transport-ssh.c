@@ -117,7 +117,13 @@ parse_options (GVariant  *options,
     }
   g_variant_lookup (options, "known_hosts_file", "s", &o->known_hosts_file);
   g_variant_lookup (options, "compression", "b", &o->compression);
-  g_variant_lookup (options, "connect_timeout", "d", &o->timeout);
+  {
+    int msec;
+
+    if (!mitogen_transport_options_get_timeout (options, 30000, &msec, error))
+      return FALSE;
+    o->timeout = msec / 1000.0;
+  }
   g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
   g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
   ids = g_variant_lookup_value (options, "identity_file", NULL);

@@ -768,32 +768,9 @@ _mitogen_become_option_timeout (GVariant    *options,
                                 int         *out_msec,
                                 GError     **error)
 {
-  g_autoptr(GVariant) v = NULL;
-  double seconds;
-
-  *out_msec = MITOGEN_BECOME_DEFAULT_TIMEOUT_MSEC;
-  if (options == NULL || (v = g_variant_lookup_value (options, "connect_timeout", NULL)) == NULL)
+  if (mitogen_transport_options_get_timeout (options, MITOGEN_BECOME_DEFAULT_TIMEOUT_MSEC,
+                                             out_msec, error))
     return TRUE;
-  if (g_variant_is_of_type (v, G_VARIANT_TYPE_DOUBLE))
-    seconds = g_variant_get_double (v);
-  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT32))
-    seconds = g_variant_get_int32 (v);
-  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
-    seconds = g_variant_get_uint32 (v);
-  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_INT64))
-    seconds = g_variant_get_int64 (v);
-  else
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "%s: option “connect_timeout” must be a number of seconds", program);
-      return FALSE;
-    }
-  if (!(seconds > 0) || seconds > 24 * 3600)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "%s: option “connect_timeout” must be between 0 and 86400 seconds", program);
-      return FALSE;
-    }
-  *out_msec = MAX (1, (int) (seconds * 1000));
-  return TRUE;
+  g_prefix_error (error, "%s: ", program);
+  return FALSE;
 }

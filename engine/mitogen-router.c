@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <sys/auxv.h>
 
 #include "mitogen-latch-private.h"
 #include "mitogen-message-private.h"
@@ -1552,11 +1553,11 @@ build_bootstrap (MitogenRouter *router,
                  const char    *transport,
                  const char    *name,
                  const char    *serializer,
+                 const char    *plugin_path,
                  gboolean       debug)
 {
   GVariantBuilder ancestors;
   GVariantDict dict;
-  const char *plugin_path = g_getenv (MITOGEN_PLUGIN_PATH_ENV);
   g_autoptr(GVariant) v = NULL;
 
   g_variant_builder_init (&ancestors, G_VARIANT_TYPE ("au"));
@@ -1604,6 +1605,7 @@ connect_direct (MitogenRouter  *router,
   g_autofree char *agent_path = NULL;
   g_autofree char *name = NULL;
   g_autofree char *stream_name = NULL;
+  g_autofree char *plugin_path = NULL;
   g_autoptr(GVariant) debug_v = NULL;
   const char *remote_name = NULL;
   MitogenContext *ctx;
@@ -1613,6 +1615,7 @@ connect_direct (MitogenRouter  *router,
   if (!option_string (options, "serializer", &serializer_name, error) ||
       !option_string (options, "agent_path", &agent_path, error) ||
       !option_string (options, "name", &name, error) ||
+      !option_string (options, "plugin_path", &plugin_path, error) ||
       !lookup_option (options, "debug", G_VARIANT_TYPE_BOOLEAN, &debug_v, error) ||
       !mitogen_transport_options_get_timeout (options, DEFAULT_CONNECT_TIMEOUT_MSEC,
                                               &timeout_msec, error))
@@ -1654,8 +1657,13 @@ connect_direct (MitogenRouter  *router,
   g_hash_table_insert (router->routes, GUINT_TO_POINTER (id), _mitogen_stream_ref (stream));
   g_mutex_unlock (&router->lock);
 
+  /* Where the new context looks for plugins: the option, else where this
+   * process looks. What it does not find there comes from here. */
+  if (plugin_path == NULL && !getauxval (AT_SECURE))
+    plugin_path = g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
   boot_data = build_bootstrap (router, id, transport_name, name,
                                serializer_name ? serializer_name : "gvariant",
+                               plugin_path,
                                debug_v != NULL && g_variant_get_boolean (debug_v));
   boot = _mitogen_message_new_raw (id, router->context_id, MITOGEN_HANDLE_BOOTSTRAP, boot_data);
   if (!_mitogen_stream_send (stream, boot, &local_error))

@@ -281,6 +281,32 @@ test_unidirectional (MitogenTestFixture *fixture,
   g_assert_cmpint (call_getpid (c), ==, mitogen_test_context_pid (c));
 }
 
+/* A context without the local transport's plugin fetches it from the
+ * master when asked to start a context itself. */
+static void
+test_plugin_travels (MitogenTestFixture *fixture,
+                     gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) a = NULL;
+  g_autoptr(MitogenContext) b = NULL;
+  g_autofree char *serializers_only = NULL;
+  g_auto(GStrv) dirs = g_strsplit (g_getenv ("MITOGEN_PLUGIN_PATH"), ":", -1);
+  GVariantDict dict;
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    if (strstr (dirs[i], "serializer-gvariant") != NULL)
+      serializers_only = g_strdup (dirs[i]);
+  g_assert_nonnull (serializers_only);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "plugin_path", "s", serializers_only);
+  a = mitogen_router_connect (fixture->router, "local", g_variant_dict_end (&dict), NULL, NULL, &error);
+  g_assert_no_error (error);
+  b = connect_via (fixture->router, a);
+  g_assert_cmpint (call_getpid (b), ==, mitogen_test_context_pid (b));
+}
+
 static void
 test_fan_out (MitogenTestFixture *fixture,
               gconstpointer       data)
@@ -323,6 +349,8 @@ main (int    argc,
               mitogen_test_fixture_setup, test_calls_go_down_only, mitogen_test_fixture_teardown);
   g_test_add ("/via/unidirectional", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_unidirectional, mitogen_test_fixture_teardown);
+  g_test_add ("/via/plugin-travels", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_plugin_travels, mitogen_test_fixture_teardown);
   g_test_add ("/via/fan-out", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_fan_out, mitogen_test_fixture_teardown);
   return g_test_run ();

@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -490,7 +491,46 @@ test_password (MitogenTestFixture *fixture,
     g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
     /* The password never appears in the message. */
     g_assert_null (strstr (error->message, "wrong"));
+    g_clear_error (&error);
   }
+  /* Keyboard-interactive: a second sshd that offers only that (through
+   * PAM), answered with the same password. */
+  {
+    g_autofree char *host_key = path ("host_key");
+    g_autofree char *pid_file = path ("sshd-kbd.pid");
+    g_autofree char *config_path = path ("sshd_kbd_config");
+    g_autofree char *config = NULL;
+    g_autofree char *pid_text = NULL;
+    guint port = free_port ();
+    g_autofree char *log_path = path ("sshd-kbd.log");
+    const char *argv[] = { "/usr/sbin/sshd", "-f", config_path, "-E", log_path, NULL };
+    GVariantDict kbd;
+
+    config = g_strdup_printf ("Port %u\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\n"
+                              "UsePAM yes\nPasswordAuthentication no\n"
+                              "KbdInteractiveAuthentication yes\nPubkeyAuthentication no\n",
+                              port, host_key, pid_file);
+    g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                                 NULL, NULL, NULL, NULL, NULL, NULL));
+    for (int i = 0; i < 200 && !port_open (port); i++)
+      g_usleep (10000);
+
+    g_variant_dict_init (&kbd, options_full ("known_hosts", "ignore", "cache"));
+    g_variant_dict_insert (&kbd, "port", "u", port);
+    g_variant_dict_insert (&kbd, "username", "s", user);
+    g_variant_dict_remove (&kbd, "identity_file");
+    g_variant_dict_remove (&kbd, "remote_cache_dir");
+    g_variant_dict_insert (&kbd, "password", "s", "Secret-42");
+    {
+      g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+                                                              g_variant_dict_end (&kbd), NULL, NULL, &error);
+      g_assert_no_error (error);
+    }
+    if (g_file_get_contents (pid_file, &pid_text, NULL, NULL))
+      kill (atoi (pid_text), SIGTERM);
+  }
+
   g_free (command);
   command = g_strdup_printf ("userdel -r %s", user);
   run (command);

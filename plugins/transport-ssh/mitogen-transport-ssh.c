@@ -85,7 +85,6 @@ parse_options (GVariant  *options,
   guint32 port = 22;
 
   o->timeout = 30;
-  o->check_host_keys = g_strdup ("enforce");
   if (options == NULL || !g_variant_lookup (options, "hostname", "s", &o->hostname))
     {
       g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
@@ -106,8 +105,9 @@ parse_options (GVariant  *options,
   o->port = port;
   g_variant_lookup (options, "username", "s", &o->username);
   g_variant_lookup (options, "password", "s", &o->password);
-  if (g_variant_lookup (options, "check_host_keys", "s", &o->check_host_keys) &&
-      !g_strv_contains ((const char *[]) { "enforce", "accept-new", "ignore", NULL },
+  if (!g_variant_lookup (options, "check_host_keys", "s", &o->check_host_keys))
+    o->check_host_keys = g_strdup ("enforce");
+  else if (!g_strv_contains ((const char *[]) { "enforce", "accept-new", "ignore", NULL },
                         o->check_host_keys))
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,

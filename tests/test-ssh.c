@@ -182,6 +182,16 @@ options (void)
   return options_full ("known_hosts", "enforce", "cache");
 }
 
+/* Starts @dict from a (floating) base set of options. */
+static void
+dict_from (GVariantDict *dict,
+           GVariant     *base)
+{
+  g_variant_ref_sink (base);
+  g_variant_dict_init (dict, base);
+  g_variant_unref (base);
+}
+
 #define SKIP_WITHOUT_SSHD() \
   G_STMT_START { if (skip_reason != NULL) { g_test_skip (skip_reason); return; } } G_STMT_END
 
@@ -340,7 +350,7 @@ test_connection_refused (MitogenTestFixture *fixture,
   GVariantDict dict;
 
   SKIP_WITHOUT_SSHD ();
-  g_variant_dict_init (&dict, options ());
+  dict_from (&dict, options ());
   g_variant_dict_insert (&dict, "port", "u", free_port ());
   expect_connect_error (fixture->router, g_variant_dict_end (&dict), MITOGEN_ERROR_STREAM,
                         "connect");
@@ -465,7 +475,7 @@ test_password (MitogenTestFixture *fixture,
                              "echo %s:Secret-42 | chpasswd'", user, user, user);
   g_assert_true (run (command));
 
-  g_variant_dict_init (&dict, options ());
+  dict_from (&dict, options ());
   g_variant_dict_insert (&dict, "username", "s", user);
   g_variant_dict_remove (&dict, "identity_file");
   g_variant_dict_remove (&dict, "remote_cache_dir");
@@ -480,7 +490,7 @@ test_password (MitogenTestFixture *fixture,
     g_assert_no_error (error);
   }
 
-  g_variant_dict_init (&dict, options ());
+  dict_from (&dict, options ());
   g_variant_dict_insert (&dict, "username", "s", user);
   g_variant_dict_remove (&dict, "identity_file");
   g_variant_dict_insert (&dict, "password", "s", "wrong");
@@ -516,7 +526,7 @@ test_password (MitogenTestFixture *fixture,
     for (int i = 0; i < 200 && !port_open (port); i++)
       g_usleep (10000);
 
-    g_variant_dict_init (&kbd, options_full ("known_hosts", "ignore", "cache"));
+    dict_from (&kbd, options_full ("known_hosts", "ignore", "cache"));
     g_variant_dict_insert (&kbd, "port", "u", port);
     g_variant_dict_insert (&kbd, "username", "s", user);
     g_variant_dict_remove (&kbd, "identity_file");

@@ -438,6 +438,26 @@ test_ten_at_once (MitogenTestFixture *fixture,
   g_assert_cmpuint (g_hash_table_size (pids), ==, 10);
 }
 
+/* With keepalives, an idle connection stays usable across intervals. */
+static void
+test_keepalive (MitogenTestFixture *fixture,
+                gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "keepalive_interval", "u", 1);
+  ctx = mitogen_router_connect (fixture->router, "ssh", g_variant_dict_end (&dict), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_usleep (2500 * 1000);
+  v = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
 static void
 test_bulk (MitogenTestFixture *fixture,
            gconstpointer       data)
@@ -565,6 +585,7 @@ main (int    argc,
   ADD ("/ssh/killed-session-fails-calls", test_killed_session_fails_calls);
   ADD ("/ssh/ten-at-once", test_ten_at_once);
   ADD ("/ssh/bulk", test_bulk);
+  ADD ("/ssh/keepalive", test_keepalive);
   ADD ("/ssh/password", test_password);
 #undef ADD
   status = g_test_run ();

@@ -12,7 +12,8 @@
  * Options (a{sv}): hostname (required), port, username, identity_file (s or
  * as), password, check_host_keys ("enforce", "accept-new", "ignore"),
  * known_hosts_file, compression (b), connect_timeout (d seconds),
- * remote_agent_path (run this agent instead of uploading), remote_cache_dir.
+ * remote_agent_path (run this agent instead of uploading), remote_cache_dir,
+ * keepalive_interval (u seconds of idleness between keepalives).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -57,6 +58,7 @@ typedef struct
   double   timeout;
   char    *remote_agent_path;
   char    *remote_cache_dir;
+  guint    keepalive_interval;  /* seconds; 0: none */
 } Options;
 
 static void
@@ -126,6 +128,7 @@ parse_options (GVariant  *options,
   }
   g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
   g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
+  g_variant_lookup (options, "keepalive_interval", "u", &o->keepalive_interval);
   ids = g_variant_lookup_value (options, "identity_file", NULL);
   if (ids != NULL && g_variant_is_of_type (ids, G_VARIANT_TYPE_STRING))
     o->identity_files = g_strdupv ((char *[]) { (char *) g_variant_get_string (ids, NULL), NULL });
@@ -332,6 +335,7 @@ typedef struct
   ssh_channel  channel;
   int          fd;         /* our end of the socketpair */
   gboolean     done;       /* pump thread only */
+  guint        keepalive;  /* seconds between keepalives; 0: none */
   struct ssh_channel_callbacks_struct callbacks;
 } Pump;
 
@@ -438,9 +442,17 @@ pump_thread (gpointer data)
   ssh_event_add_session (event, p->session);
   ssh_event_add_fd (event, p->fd, POLLIN, pump_on_socket, p);
 
+  /* Keepalives go out only when the connection was idle a whole interval;
+   * a host that went away then shows up as a write error. */
   while (!p->done)
-    if (ssh_event_dopoll (event, -1) == SSH_ERROR)
-      break;
+    {
+      int rc = ssh_event_dopoll (event, p->keepalive > 0 ? (int) p->keepalive * 1000 : -1);
+
+      if (rc == SSH_ERROR)
+        break;
+      if (rc == SSH_AGAIN && p->keepalive > 0 && ssh_send_ignore (p->session, "") != SSH_OK)
+        break;
+    }
 
   ssh_event_remove_fd (event, p->fd);
   ssh_event_remove_session (event, p->session);
@@ -588,6 +600,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   pump->session = session;
   pump->channel = channel;
   pump->fd = sv[1];
+  pump->keepalive = o.keepalive_interval;
   g_thread_unref (g_thread_new ("mitogen-ssh-pump", pump_thread, pump));
   return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 

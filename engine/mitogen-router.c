@@ -1182,10 +1182,10 @@ router_on_del_route (MitogenMessage *msg,
     }
   g_mutex_unlock (&router->lock);
 
-  if (stream == NULL)
+  if (ids->len == 0)
     {
-      g_warning ("refused DEL_ROUTE for context %u from context %u: not a direct child",
-                 id, msg->src_id);
+      g_warning ("refused DEL_ROUTE for context %u from context %u: only a direct child "
+                 "may withdraw contexts below it", id, msg->src_id);
       return;
     }
   g_debug ("context %u, behind context %u, was lost", id, msg->src_id);

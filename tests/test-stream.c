@@ -829,6 +829,55 @@ test_sibling_call_refused (Fixture       *fixture,
   assert_real_context_works (fixture);
 }
 
+/* Route changes come only from a direct child, about its own subtree. */
+static void
+test_route_announcements (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  guint32 real_id = mitogen_context_get_id (fixture->real);
+  guint32 me = fake_id (fixture);
+  g_autoptr(MitogenMessage) routed = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  g_autoptr(GBytes) get_module = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  /* Claiming a context that lives elsewhere (the real one) is refused,
+   * and so is withdrawing it: the real context carries on. */
+  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused ADD_ROUTE*");
+  send_value (fixture, me, me, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", real_id, "hijack"));
+  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused DEL_ROUTE*");
+  send_value (fixture, me, me, MITOGEN_HANDLE_DEL_ROUTE, g_variant_new ("(u)", real_id));
+  assert_expected_logs ();
+  assert_real_context_works (fixture);
+
+  /* A context below the fake one is accepted: messages for it now go down
+   * the fake's stream. */
+  send_value (fixture, me, me, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", 777, "grandchild"));
+  msg = mitogen_message_new (777, 5555, g_variant_new_int32 (1));
+  for (int i = 0; i < 100 && !mitogen_router_route (fixture->base.router, msg, NULL); i++)
+    g_usleep (10000);
+  routed = read_frame (fixture);
+  g_assert_cmpuint (mitogen_message_get_dst_id (routed), ==, 777);
+  g_assert_cmpuint (mitogen_message_get_handle (routed), ==, 5555);
+
+  /* But that grandchild may not ask for modules itself: it must go
+   * through its parent, which keeps what it passes on. */
+  get_module = encode_frame (fixture, 0, 777, 777, MITOGEN_HANDLE_GET_MODULE, 4004,
+                             g_variant_new ("(s)", "anything"));
+  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused GET_MODULE*");
+  g_assert_true (write_all (fixture->peer, g_bytes_get_data (get_module, NULL),
+                            g_bytes_get_size (get_module)));
+  reply = read_frame (fixture);
+  g_assert_true (mitogen_message_is_dead (reply));
+  g_assert_cmpuint (mitogen_message_get_handle (reply), ==, 4004);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  g_assert_nonnull (strstr (error->message, "direct children"));
+  assert_expected_logs ();
+}
+
 int
 main (int    argc,
       char **argv)
@@ -853,6 +902,7 @@ main (int    argc,
   TEST ("/stream/forged/src-id", test_forged_src_id);
   TEST ("/stream/forged/auth-id", test_forged_auth_id);
   TEST ("/stream/forged/sibling-call-refused", test_sibling_call_refused);
+  TEST ("/stream/forged/route-announcements", test_route_announcements);
 
   return g_test_run ();
 }

@@ -13,9 +13,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <mitogen/mitogen.h>
 
@@ -24,7 +27,6 @@ static char *opt_agent;
 static double opt_timeout;
 static gboolean opt_debug;
 static gboolean opt_verbose;
-static gboolean opt_version;
 
 static const GOptionEntry common_entries[] = {
   { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &opt_options,
@@ -53,13 +55,14 @@ fail (const char *format,
   exit (1);
 }
 
-/* Text to a value: GVariant text if it parses, otherwise a string. */
+/* Text to a value: GVariant text if it parses, otherwise a string.
+ * Returns a full reference either way (g_variant_parse gives one). */
 static GVariant *
 parse_value (const char *text)
 {
   GVariant *v = g_variant_parse (NULL, text, NULL, NULL, NULL);
 
-  return v != NULL ? v : g_variant_new_string (text);
+  return v != NULL ? v : g_variant_ref_sink (g_variant_new_string (text));
 }
 
 /* "user@host:port" → username, hostname, port. */
@@ -147,11 +150,13 @@ parse_target (const char *target)
         {
           const char *eq = strchr (opt_options[j], '=');
           g_autofree char *key = NULL;
+          g_autoptr(GVariant) value = NULL;
 
           if (eq == NULL || eq == opt_options[j])
             fail ("bad option “%s”: expected KEY=VALUE", opt_options[j]);
           key = g_strndup (opt_options[j], eq - opt_options[j]);
-          g_variant_dict_insert_value (&dict, key, parse_value (eq + 1));
+          value = parse_value (eq + 1);
+          g_variant_dict_insert_value (&dict, key, value);
         }
       if (opt_agent != NULL && i == 0)
         g_variant_dict_insert (&dict, "agent_path", "s", opt_agent);
@@ -204,12 +209,19 @@ locate_build_tree (void)
     }
 }
 
+static void
+report (const GError *error)
+{
+  fprintf (stderr, "mitogen: %s\n", error->message);
+}
+
+/* Starts every hop of @hops in turn. On failure the error is printed, the
+ * hops already up are stopped, and %NULL returned. */
 static MitogenContext *
 connect_chain (MitogenRouter *router,
-               const char    *target)
+               GArray        *hops)
 {
-  g_autoptr(GArray) hops = parse_target (target);
-  MitogenContext *via = NULL;
+  g_autoptr(MitogenContext) via = NULL;
 
   for (guint i = 0; i < hops->len; i++)
     {
@@ -219,11 +231,129 @@ connect_chain (MitogenRouter *router,
                                                     via, NULL, &error);
 
       if (ctx == NULL)
-        fail ("%s", error->message);
+        {
+          report (error);
+          /* Stop the hops already up: the last one takes its children along. */
+          if (via != NULL)
+            mitogen_context_shutdown (via, TRUE);
+          return NULL;
+        }
       g_clear_object (&via);
       via = ctx;
     }
-  return via;
+  return g_steal_pointer (&via);
+}
+
+static void
+write_all (int       fd,
+           GVariant *bytes)
+{
+  gsize len;
+  const guint8 *p = g_variant_get_fixed_array (bytes, &len, 1);
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      p += n;
+      len -= n;
+    }
+}
+
+/* What one call needs on the router's side of mitogen_run_with_router(). */
+typedef struct
+{
+  GArray     *hops;
+  const char *function;
+  GVariant   *args;       /* floating or NULL */
+  gboolean    is_run;
+} Job;
+
+static int
+run_job (MitogenRouter *router,
+         gpointer       user_data)
+{
+  Job *job = user_data;
+  g_autoptr(MitogenContext) ctx = connect_chain (router, job->hops);
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (ctx == NULL)
+    {
+      if (job->args != NULL)
+        g_variant_unref (g_variant_ref_sink (job->args));
+      return 1;
+    }
+  result = mitogen_context_call (ctx, job->function, job->args, NULL, &error);
+  if (result == NULL)
+    {
+      report (error);
+      status = 1;
+    }
+  else if (job->is_run)
+    {
+      g_autoptr(GVariant) out = NULL;
+      g_autoptr(GVariant) err = NULL;
+      int code;
+
+      g_variant_get (result, "(i@ay@ay)", &code, &out, &err);
+      write_all (1, out);
+      write_all (2, err);
+      /* proc.run reports death by signal N as -N; shells say 128+N. */
+      status = code >= 0 ? code : 128 - code;
+    }
+  else
+    {
+      g_autofree char *text = g_variant_print (result, FALSE);
+
+      printf ("%s\n", text);
+      fflush (stdout);
+    }
+  /* Wait for the context to go, so that no agent outlives the command. */
+  mitogen_context_shutdown (ctx, TRUE);
+  return status;
+}
+
+static gboolean
+have_children (void)
+{
+  siginfo_t info = { 0, };
+
+  /* WNOWAIT: look, but leave any exit status to whoever waits for it. */
+  return !(waitid (P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD);
+}
+
+/* Whether the process started with children: a shell's `exec mitogen` hands
+ * over its background jobs, which are none of our business. */
+static gboolean inherited_children;
+
+/* GLib's worker thread reaps the agents some time after they exit. Wait for
+ * it (without reaping anything ourselves, which would take the exit status
+ * from GLib's child watch), so that when the tool exits its agents have
+ * exited and been collected, not left for init. */
+static void
+wait_for_children (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+
+  if (inherited_children)
+    return;
+  while (have_children () && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+}
+
+static int
+run_and_wait (Job *job)
+{
+  int status = mitogen_run_with_router (run_job, job);
+
+  wait_for_children ();
+  return status;
 }
 
 static GOptionContext *
@@ -245,29 +375,20 @@ parse_options (GOptionContext *context,
   g_autoptr(GError) error = NULL;
 
   if (!g_option_context_parse (context, argc, argv, &error))
-    fail ("%s (see --help)", error->message);
+    fail ("%s (put arguments that start with '-' after '--'; see --help)", error->message);
+
+  /* GOption keeps the '--' separator when a later argument starts with '-'
+   * and drops it otherwise. The first '--' left is always that separator
+   * (GOption stops at it), so remove it to see the same argv either way. */
+  for (int i = 1; i < *argc; i++)
+    if (g_str_equal ((*argv)[i], "--"))
+      {
+        memmove (*argv + i, *argv + i + 1, (*argc - i) * sizeof (char *));
+        (*argc)--;
+        break;
+      }
   if (opt_verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
-}
-
-static void
-write_all (int           fd,
-           GVariant     *bytes)
-{
-  gsize len;
-  const guint8 *p = g_variant_get_fixed_array (bytes, &len, 1);
-
-  while (len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return;
-      p += n;
-      len -= n;
-    }
 }
 
 static GBytes *
@@ -281,6 +402,9 @@ read_stdin (void)
     {
       if (n < 0 && errno == EINTR)
         continue;
+      /* A closed standard input is an empty one. */
+      if (n < 0 && errno == EBADF)
+        break;
       if (n < 0)
         fail ("reading standard input: %s", g_strerror (errno));
       g_byte_array_append (data, buf, n);
@@ -293,24 +417,22 @@ cmd_run (int    argc,
          char **argv)
 {
   g_autoptr(GOptionContext) options = new_option_context ("TARGET -- COMMAND [ARG...]",
-      "Run COMMAND in a fresh context at TARGET, passing standard input through when it\n"
-      "is not a terminal, and exit with its status.");
-  g_autoptr(MitogenRouter) router = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
-  g_autoptr(GVariant) result = NULL;
-  g_autoptr(GVariant) out = NULL;
-  g_autoptr(GVariant) err = NULL;
-  g_autoptr(GError) error = NULL;
+      "Run COMMAND in a fresh context at TARGET and exit with its status (128+N if\n"
+      "signal N killed it). Standard input, unless it is a terminal, is read to its\n"
+      "end first and given to COMMAND.");
+  g_autoptr(GArray) hops = NULL;
   GVariantDict run_options;
-  int first_cmd, status;
+  Job job = { NULL, "proc.run", NULL, TRUE };
 
+  g_set_prgname ("mitogen run");
   parse_options (options, &argc, &argv);
-  if (argc < 3)
+  if (argc < 2)
     fail ("run needs a TARGET and a COMMAND (see mitogen run --help)");
-  first_cmd = g_str_equal (argv[2], "--") ? 3 : 2;
-  if (first_cmd >= argc)
-    fail ("run needs a COMMAND after the TARGET");
+  if (argc < 3)
+    fail ("run needs a COMMAND after the TARGET (see mitogen run --help)");
+  hops = parse_target (argv[1]);
 
+  /* All of standard input goes in the call: proc.run takes it as one value. */
   g_variant_dict_init (&run_options, NULL);
   if (!isatty (0))
     {
@@ -319,19 +441,10 @@ cmd_run (int    argc,
                                    g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, input, TRUE));
     }
 
-  router = mitogen_router_new (NULL);
-  ctx = connect_chain (router, argv[1]);
-  result = mitogen_context_call (ctx, "proc.run",
-                                 g_variant_new ("(^as@a{sv})", (const char * const *) argv + first_cmd,
-                                                g_variant_dict_end (&run_options)),
-                                 NULL, &error);
-  if (result == NULL)
-    fail ("%s", error->message);
-  g_variant_get (result, "(i@ay@ay)", &status, &out, &err);
-  write_all (1, out);
-  write_all (2, err);
-  mitogen_context_shutdown (ctx, TRUE);
-  return status >= 0 ? status : 128 - status;
+  job.hops = hops;
+  job.args = g_variant_new ("(^as@a{sv})", (const char * const *) argv + 2,
+                            g_variant_dict_end (&run_options));
+  return run_and_wait (&job);
 }
 
 static int
@@ -340,39 +453,55 @@ cmd_call (int    argc,
 {
   g_autoptr(GOptionContext) options = new_option_context ("TARGET FUNCTION [ARG...]",
       "Call FUNCTION (\"module.name\") in a fresh context at TARGET and print its result.\n"
-      "Each ARG is GVariant text (42, 'text', [1, 2], <'boxed'>) or else a plain string.");
-  g_autoptr(MitogenRouter) router = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
-  g_autoptr(GVariant) result = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_autofree char *text = NULL;
+      "Each ARG is GVariant text (42, 'text', [1, 2], <'boxed'>) or else a plain string;\n"
+      "put ARGs that start with '-' after '--'.");
+  g_autoptr(GArray) hops = NULL;
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  Job job = { NULL, NULL, NULL, FALSE };
 
+  g_set_prgname ("mitogen call");
   parse_options (options, &argc, &argv);
   if (argc < 3)
     fail ("call needs a TARGET and a FUNCTION (see mitogen call --help)");
+  hops = parse_target (argv[1]);
   for (int i = 3; i < argc; i++)
     g_ptr_array_add (args, parse_value (argv[i]));
 
-  router = mitogen_router_new (NULL);
-  ctx = connect_chain (router, argv[1]);
-  result = mitogen_context_call (ctx, argv[2],
-                                 args->len > 0 ? g_variant_new_tuple ((GVariant **) args->pdata, args->len)
-                                               : NULL,
-                                 NULL, &error);
-  if (result == NULL)
-    fail ("%s", error->message);
-  text = g_variant_print (result, FALSE);
-  printf ("%s\n", text);
-  mitogen_context_shutdown (ctx, TRUE);
-  return 0;
+  job.hops = hops;
+  job.function = argv[2];
+  if (args->len > 0)
+    job.args = g_variant_new_tuple ((GVariant **) args->pdata, args->len);
+  return run_and_wait (&job);
 }
 
 static int
-cmd_list (char **(*list) (void))
+compare_names (const void *a,
+               const void *b)
 {
-  g_auto(GStrv) names = list ();
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
 
+static int
+cmd_list (int          argc,
+          char       **argv,
+          const char  *summary,
+          char      **(*list) (void))
+{
+  g_autoptr(GOptionContext) options = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prgname = g_strconcat ("mitogen ", argv[0], NULL);
+  g_auto(GStrv) names = NULL;
+
+  g_set_prgname (prgname);
+  g_option_context_set_summary (options, summary);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    fail ("%s (see --help)", error->message);
+  if (argc > 1)
+    fail ("%s takes no arguments", argv[0]);
+  names = list ();
+
+  /* The registry's order is a hash table's: sort for stable output. */
+  qsort (names, g_strv_length (names), sizeof (char *), compare_names);
   for (guint i = 0; names[i] != NULL; i++)
     printf ("%s\n", names[i]);
   return 0;
@@ -396,6 +525,10 @@ int
 main (int    argc,
       char **argv)
 {
+  /* For GOption's help text and GLib's messages in the user's charset. */
+  setlocale (LC_ALL, "");
+  g_set_prgname ("mitogen");
+  inherited_children = have_children ();
   locate_build_tree ();
 
   if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"))
@@ -408,15 +541,16 @@ main (int    argc,
       printf ("mitogen %s\n", PACKAGE_VERSION);
       return 0;
     }
-  (void) opt_version;
   if (g_str_equal (argv[1], "run"))
     return cmd_run (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "call"))
     return cmd_call (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "list-transports"))
-    return cmd_list (mitogen_list_transports);
+    return cmd_list (argc - 1, argv + 1, "List the transports that can start contexts, one a line.",
+                     mitogen_list_transports);
   if (g_str_equal (argv[1], "list-serializers"))
-    return cmd_list (mitogen_list_serializers);
+    return cmd_list (argc - 1, argv + 1, "List the serializers that can encode messages, one a line.",
+                     mitogen_list_serializers);
   fprintf (stderr, "mitogen: unknown command “%s”\n\n", argv[1]);
   usage (stderr);
   return 2;

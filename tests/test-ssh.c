@@ -438,6 +438,47 @@ test_ten_at_once (MitogenTestFixture *fixture,
   g_assert_cmpuint (g_hash_table_size (pids), ==, 10);
 }
 
+/* What goes wrong on the host comes back with the host's own words. */
+static void
+test_host_side_failures (MitogenTestFixture *fixture,
+                         gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+
+  /* An agent that cannot run there: the shell's complaint is quoted. */
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "remote_agent_path", "s", "/nonexistent/mitogen-agent");
+  expect_connect_error (fixture->router, g_variant_dict_end (&dict), MITOGEN_ERROR_STREAM,
+                        "/nonexistent/mitogen-agent");
+
+  /* A cache that cannot be written: a private temporary copy is used. */
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "remote_cache_dir", "s", "/proc/mitogen-not-writable");
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+                                                            g_variant_dict_end (&dict), NULL, NULL, &error);
+    g_autoptr(GVariant) v = NULL;
+
+    g_assert_no_error (error);
+    v = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+
+  /* A name that does not resolve. */
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "hostname", "s", "no-such-host.invalid");
+  {
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+                                                            g_variant_dict_end (&dict), NULL, NULL, &error);
+    g_assert_null (ctx);
+    g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
+    g_assert_nonnull (strstr (error->message, "no-such-host.invalid"));
+  }
+}
+
 /* With keepalives, an idle connection stays usable across intervals. */
 static void
 test_keepalive (MitogenTestFixture *fixture,
@@ -586,6 +627,7 @@ main (int    argc,
   ADD ("/ssh/ten-at-once", test_ten_at_once);
   ADD ("/ssh/bulk", test_bulk);
   ADD ("/ssh/keepalive", test_keepalive);
+  ADD ("/ssh/host-side-failures", test_host_side_failures);
   ADD ("/ssh/password", test_password);
 #undef ADD
   status = g_test_run ();

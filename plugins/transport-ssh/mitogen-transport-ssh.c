@@ -325,7 +325,7 @@ bootstrap_command (const Options *o,
     "{ D=$(mktemp -d) && T=\"$D/agent\" && A=\"$T\"; } || exit 97; "
     "printf '" NEED_UPLOAD "'; head -c \"$N\" > \"$T\"; "
     "ok \"$T\" || { rm -f \"$T\"; echo 'mitogen: the uploaded agent is corrupt' >&2; exit 98; }; "
-    "chmod 700 \"$T\" && mv -f \"$T\" \"$A\" && exec \"$A\" --announce",
+    "chmod 700 \"$T\" && { [ \"$T\" = \"$A\" ] || mv -f \"$T\" \"$A\"; } && exec \"$A\" --announce",
     sha256, size, dir);
 }
 

@@ -67,6 +67,11 @@ MitogenMessage *_mitogen_message_new_body    (guint32            dst_id,
 GBytes         *_mitogen_message_encode      (MitogenMessage    *msg,
                                               MitogenSerializer *serializer,
                                               GError           **error);
+/* The same, as pieces that may share the value's memory (large values are
+ * not copied); not cached in the message. */
+GPtrArray      *_mitogen_message_encode_chunks (MitogenMessage    *msg,
+                                                MitogenSerializer *serializer,
+                                                GError           **error);
 /* The "(yv)" body, decoded on demand. (transfer none) */
 GVariant       *_mitogen_message_get_body    (MitogenMessage    *msg,
                                               GError           **error);

@@ -558,3 +558,28 @@ _mitogen_message_get_remote_code (MitogenMessage *msg,
     return fallback;
   return code;
 }
+
+/* Below this, pieces are not worth their bookkeeping. */
+#define CHUNKED_MIN (64 * 1024)
+
+GPtrArray *
+_mitogen_message_encode_chunks (MitogenMessage     *msg,
+                                MitogenSerializer  *serializer,
+                                GError            **error)
+{
+  GBytes *data = g_atomic_pointer_get (&msg->data);
+  GPtrArray *chunks;
+  GBytes *whole;
+
+  /* A large message built here and not encoded yet may go out in pieces
+   * that share the value's memory; anything else is one piece. */
+  if (data == NULL && msg->body != NULL && g_variant_get_size (msg->body) >= CHUNKED_MIN)
+    return mitogen_serializer_serialize_chunks (serializer, msg->body, error);
+
+  whole = _mitogen_message_encode (msg, serializer, error);
+  if (whole == NULL)
+    return NULL;
+  chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_ptr_array_add (chunks, whole);
+  return chunks;
+}

@@ -80,3 +80,46 @@ mitogen_serializer_deserialize (MitogenSerializer  *self,
     g_variant_take_ref (value);
   return value;
 }
+
+/**
+ * mitogen_serializer_serialize_chunks:
+ * @self: a serializer
+ * @value: the value to encode
+ * @error: return location for an error
+ *
+ * Encodes @value as pieces whose concatenation is what
+ * mitogen_serializer_serialize() returns. Serializers that can avoid
+ * copying large values do; others give one piece.
+ *
+ * Returns: (transfer full) (element-type GBytes): the pieces, or %NULL with
+ *   @error set
+ */
+GPtrArray *
+mitogen_serializer_serialize_chunks (MitogenSerializer  *self,
+                                     GVariant           *value,
+                                     GError            **error)
+{
+  MitogenSerializerInterface *iface;
+  GPtrArray *chunks = NULL;
+  GError *local_error = NULL;
+  GBytes *whole;
+
+  g_return_val_if_fail (MITOGEN_IS_SERIALIZER (self), NULL);
+  g_return_val_if_fail (value != NULL, NULL);
+
+  iface = MITOGEN_SERIALIZER_GET_IFACE (self);
+  if (iface->serialize_chunks != NULL)
+    chunks = iface->serialize_chunks (self, value, &local_error);
+  if (chunks != NULL || local_error != NULL)
+    {
+      if (local_error != NULL)
+        g_propagate_error (error, local_error);
+      return chunks;
+    }
+  whole = mitogen_serializer_serialize (self, value, error);
+  if (whole == NULL)
+    return NULL;
+  chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_ptr_array_add (chunks, whole);
+  return chunks;
+}

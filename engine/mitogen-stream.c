@@ -506,17 +506,37 @@ _mitogen_stream_send (MitogenStream   *stream,
                       MitogenMessage  *msg,
                       GError         **error)
 {
-  g_autoptr(GBytes) data = NULL;
+  g_autoptr(GPtrArray) chunks = NULL;
+  g_autoptr(GBytes) head = NULL;
   MitogenFrameHeader hdr;
   guint8 header[MITOGEN_HEADER_SIZE];
-  gsize size;
-  const guint8 *p;
+  struct iovec iov[MAX_IOV];
+  gsize size = 0;
+  guint n_iov = 1;
   gboolean on_broker;
 
-  data = _mitogen_message_encode (msg, stream->serializer, error);
-  if (data == NULL)
+  chunks = _mitogen_message_encode_chunks (msg, stream->serializer, error);
+  if (chunks == NULL)
     return FALSE;
-  p = g_bytes_get_data (data, &size);
+  if (chunks->len >= MAX_IOV)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "the serializer gave %u pieces; at most %d are allowed",
+                   chunks->len, MAX_IOV - 1);
+      return FALSE;
+    }
+  for (guint i = 0; i < chunks->len; i++)
+    {
+      gsize len;
+      const guint8 *p = g_bytes_get_data (chunks->pdata[i], &len);
+
+      if (len == 0)
+        continue;
+      iov[n_iov].iov_base = (void *) p;
+      iov[n_iov].iov_len = len;
+      n_iov++;
+      size += len;
+    }
   if (size > stream->max_message_size)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
@@ -532,6 +552,8 @@ _mitogen_stream_send (MitogenStream   *stream,
   hdr.reply_to = msg->reply_to;
   hdr.length = size;
   _mitogen_frame_header_encode (header, &hdr);
+  iov[0].iov_base = header;
+  iov[0].iov_len = MITOGEN_HEADER_SIZE;
 
   on_broker = mitogen_broker_is_broker_thread (stream->broker);
 
@@ -544,56 +566,60 @@ _mitogen_stream_send (MitogenStream   *stream,
       return FALSE;
     }
 
-  if (g_queue_is_empty (&stream->out_queue) && !g_private_get (&thread_batching))
-    {
-      struct iovec iov[2] = {
-        { header, MITOGEN_HEADER_SIZE },
-        { (void *) p, size },
-      };
-      ssize_t n;
+  {
+    gsize written = 0;
 
-      do
-        n = writev (stream->out_fd, iov, size > 0 ? 2 : 1);
-      while (n < 0 && errno == EINTR);
+    if (g_queue_is_empty (&stream->out_queue) && !g_private_get (&thread_batching))
+      {
+        ssize_t n;
 
-      if (n < 0 && errno != EAGAIN)
-        {
-          g_autoptr(GError) reason = fail_write_unlocked (stream, errno);
+        do
+          n = writev (stream->out_fd, iov, n_iov);
+        while (n < 0 && errno == EINTR);
 
-          g_mutex_unlock (&stream->out_lock);
-          if (error != NULL)
-            *error = g_error_copy (reason);
-          _mitogen_stream_close (stream, reason);
-          return FALSE;
-        }
-      if (n < 0)
-        n = 0;
-      if ((gsize) n == MITOGEN_HEADER_SIZE + size)
-        {
-          g_mutex_unlock (&stream->out_lock);
-          return TRUE;
-        }
-      if (n < MITOGEN_HEADER_SIZE)
-        {
-          g_autoptr(GBytes) rest = g_bytes_new (header + n, MITOGEN_HEADER_SIZE - n);
+        if (n < 0 && errno != EAGAIN)
+          {
+            g_autoptr(GError) reason = fail_write_unlocked (stream, errno);
 
-          queue_bytes_unlocked (stream, rest, 0);
-          if (size > 0)
-            queue_bytes_unlocked (stream, data, 0);
-        }
-      else
-        queue_bytes_unlocked (stream, data, n - MITOGEN_HEADER_SIZE);
-      request_output (stream);
-    }
-  else
-    {
-      g_autoptr(GBytes) head = g_bytes_new (header, MITOGEN_HEADER_SIZE);
+            g_mutex_unlock (&stream->out_lock);
+            if (error != NULL)
+              *error = g_error_copy (reason);
+            _mitogen_stream_close (stream, reason);
+            return FALSE;
+          }
+        written = n > 0 ? n : 0;
+        if (written == MITOGEN_HEADER_SIZE + size)
+          {
+            g_mutex_unlock (&stream->out_lock);
+            return TRUE;
+          }
+      }
 
-      queue_bytes_unlocked (stream, head, 0);
-      if (size > 0)
-        queue_bytes_unlocked (stream, data, 0);
-      request_output (stream);
-    }
+    /* Queue what the kernel did not take, piece by piece, keeping the
+     * pieces (no copy) and skipping what was written. */
+    head = g_bytes_new (header, MITOGEN_HEADER_SIZE);
+    for (guint i = 0; i < n_iov; i++)
+      {
+        GBytes *piece = i == 0 ? head : NULL;
+        gsize len = iov[i].iov_len;
+
+        if (written >= len)
+          {
+            written -= len;
+            continue;
+          }
+        if (piece == NULL)
+          {
+            /* Find the chunk this iovec came from. */
+            for (guint c = 0; c < chunks->len && piece == NULL; c++)
+              if (g_bytes_get_data (chunks->pdata[c], NULL) == iov[i].iov_base)
+                piece = chunks->pdata[c];
+          }
+        queue_bytes_unlocked (stream, piece, written);
+        written = 0;
+      }
+    request_output (stream);
+  }
 
   /* Back-pressure: a sending thread waits for the broker to drain the
    * queue, so a fast producer cannot queue without bound. The broker

@@ -71,6 +71,47 @@ test_garbage (gconstpointer data)
     }
 }
 
+/* Large values go out in pieces that share their memory; the pieces must
+ * make exactly the bytes serialize() gives. */
+static void
+test_chunks_match (gconstpointer data)
+{
+  const char *name = data;
+  g_autoptr(MitogenSerializer) serializer = mitogen_serializer_lookup (name, NULL);
+  gsize sizes[] = { 10, 64 * 1024, 300 * 1024 + 7 };
+
+  for (gsize k = 0; k < G_N_ELEMENTS (sizes); k++)
+    {
+      g_autofree guint8 *blob = g_malloc (sizes[k]);
+      g_autoptr(GVariant) body = NULL;
+      g_autoptr(GBytes) whole = NULL;
+      g_autoptr(GPtrArray) chunks = NULL;
+      g_autoptr(GByteArray) joined = g_byte_array_new ();
+      g_autoptr(GError) error = NULL;
+      GVariant *children[2];
+
+      for (gsize i = 0; i < sizes[k]; i++)
+        blob[i] = (i * 7 + k) & 0xff;
+      children[0] = g_variant_new_byte (2);
+      children[1] = g_variant_new_variant (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob,
+                                                                      sizes[k], 1));
+      body = g_variant_ref_sink (g_variant_new_tuple (children, 2));
+
+      whole = mitogen_serializer_serialize (serializer, body, &error);
+      g_assert_no_error (error);
+      chunks = mitogen_serializer_serialize_chunks (serializer, body, &error);
+      g_assert_no_error (error);
+      for (guint i = 0; i < chunks->len; i++)
+        {
+          gsize len;
+          const guint8 *p = g_bytes_get_data (chunks->pdata[i], &len);
+          g_byte_array_append (joined, p, len);
+        }
+      g_assert_cmpmem (joined->data, joined->len,
+                       g_bytes_get_data (whole, NULL), g_bytes_get_size (whole));
+    }
+}
+
 static GVariant *
 json_options (void)
 {
@@ -127,6 +168,8 @@ main (int    argc,
   g_test_add_data_func ("/serializer/gvariant/round-trip", "gvariant", test_round_trip);
   g_test_add_data_func ("/serializer/json/round-trip", "json", test_round_trip);
   g_test_add_data_func ("/serializer/gvariant/garbage", "gvariant", test_garbage);
+  g_test_add_data_func ("/serializer/gvariant/chunks", "gvariant", test_chunks_match);
+  g_test_add_data_func ("/serializer/json/chunks", "json", test_chunks_match);
   g_test_add_data_func ("/serializer/json/garbage", "json", test_garbage);
   g_test_add ("/serializer/json/stream", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_json_stream, mitogen_test_fixture_teardown);

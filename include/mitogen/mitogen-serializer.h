@@ -31,8 +31,11 @@ G_DECLARE_INTERFACE (MitogenSerializer, mitogen_serializer, MITOGEN, SERIALIZER,
  * @g_iface: the parent interface
  * @serialize: turn a #GVariant into bytes
  * @deserialize: turn bytes back into a #GVariant; the bytes are untrusted
+ * @serialize_chunks: optional: the same bytes as @serialize, as pieces that
+ *   may share memory with @value (so a large byte array is written out
+ *   without a copy); return %NULL without an error to decline
  *
- * The virtual methods of a serializer. Both may be called from any thread.
+ * The virtual methods of a serializer. All may be called from any thread.
  */
 struct _MitogenSerializerInterface
 {
@@ -44,15 +47,22 @@ struct _MitogenSerializerInterface
   GVariant *(*deserialize) (MitogenSerializer  *self,
                             GBytes             *data,
                             GError            **error);
+  GPtrArray *(*serialize_chunks) (MitogenSerializer  *self,
+                                  GVariant           *value,
+                                  GError            **error);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 MITOGEN_AVAILABLE_IN_ALL
 GBytes   *mitogen_serializer_serialize   (MitogenSerializer  *self,
                                           GVariant           *value,
                                           GError            **error);
+MITOGEN_AVAILABLE_IN_ALL
+GPtrArray *mitogen_serializer_serialize_chunks (MitogenSerializer  *self,
+                                                GVariant           *value,
+                                                GError            **error);
 MITOGEN_AVAILABLE_IN_ALL
 GVariant *mitogen_serializer_deserialize (MitogenSerializer  *self,
                                           GBytes             *data,

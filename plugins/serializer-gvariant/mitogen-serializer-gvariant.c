@@ -41,6 +41,49 @@ gvariant_serialize (MitogenSerializer  *serializer,
   return g_bytes_new_take (buf, size + 1 + type_len);
 }
 
+/* Values at least this large are sent without copying them. */
+#define CHUNK_MIN (64 * 1024)
+
+/* A message body "(yv)" holding a large value X, boxed in a "v", lays out
+ * as: the kind byte, padding to 8 (the alignment of the inner "v"), X's own
+ * bytes, a NUL and X's type, then a NUL and "(yv)". X's bytes go out as
+ * they are, with no copy. Anything else: declined, serialize() does it. */
+static GPtrArray *
+gvariant_serialize_chunks (MitogenSerializer  *serializer,
+                           GVariant           *value,
+                           GError            **error)
+{
+  g_autoptr(GVariant) kind = NULL;
+  g_autoptr(GVariant) boxed = NULL;
+  g_autoptr(GVariant) inner = NULL;
+  g_autoptr(GString) tail = NULL;
+  GPtrArray *chunks;
+  guint8 head[8] = { 0 };
+
+  /* Small messages, the common case, are declined before any work. */
+  if (g_variant_get_size (value) < CHUNK_MIN ||
+      !g_variant_is_of_type (value, G_VARIANT_TYPE ("(yv)")))
+    return NULL;
+  boxed = g_variant_get_child_value (value, 1);
+  inner = g_variant_get_variant (boxed);
+  if (g_variant_get_size (inner) < CHUNK_MIN)
+    return NULL;
+
+  kind = g_variant_get_child_value (value, 0);
+  head[0] = g_variant_get_byte (kind);
+  tail = g_string_new (NULL);
+  g_string_append_c (tail, '\0');
+  g_string_append (tail, g_variant_get_type_string (inner));
+  g_string_append_c (tail, '\0');
+  g_string_append (tail, "(yv)");
+
+  chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_ptr_array_add (chunks, g_bytes_new (head, sizeof head));
+  g_ptr_array_add (chunks, g_variant_get_data_as_bytes (inner));
+  g_ptr_array_add (chunks, g_string_free_to_bytes (g_steal_pointer (&tail)));
+  return chunks;
+}
+
 static GVariant *
 gvariant_deserialize (MitogenSerializer  *serializer,
                       GBytes             *data,
@@ -77,6 +120,7 @@ mitogen_serializer_gvariant_iface_init (MitogenSerializerInterface *iface)
 {
   iface->serialize = gvariant_serialize;
   iface->deserialize = gvariant_deserialize;
+  iface->serialize_chunks = gvariant_serialize_chunks;
 }
 
 static void

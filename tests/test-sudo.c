@@ -1010,78 +1010,87 @@ assert_no_password_in (const GError *error)
   g_assert_null (strstr (error->message, password_of (USER2)));
 }
 
-SYSTEM_TEST (test_system_sudo_password_right)
+/* As the first test user, become @user through @transport. */
+static MitogenContext *
+become_ok (MitogenRouter *router,
+           const char    *transport,
+           const char    *user,
+           const char    *password)
 {
   g_autoptr(GVariant) options = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
 
   become_user1 ();
-  options = user_options (USER2, password_of (USER1));
-  ctx = connect_ok (fixture->router, "sudo", options, NULL);
+  options = user_options (user, password);
+  return connect_ok (router, transport, options, NULL);
+}
+
+/* As the first test user, fail to become @user: the error has @code, says
+ * @needle, and never shows a password. Returns it for further checks. */
+static GError *
+become_fails (MitogenRouter *router,
+              const char    *transport,
+              const char    *user,
+              const char    *password,
+              int            code,
+              const char    *needle)
+{
+  g_autoptr(GVariant) options = NULL;
+  GError *error;
+
+  become_user1 ();
+  options = user_options (user, password);
+  error = connect_fails (router, transport, options, NULL);
+  g_assert_error (error, MITOGEN_ERROR, code);
+  g_assert_nonnull (strstr (error->message, needle));
+  if (password != NULL)
+    g_assert_null (strstr (error->message, password));
+  assert_no_password_in (error);
+  return error;
+}
+
+SYSTEM_TEST (test_system_sudo_password_right)
+{
+  g_autoptr(MitogenContext) ctx = become_ok (fixture->router, "sudo", USER2, password_of (USER1));
+
   assert_runs_as (ctx, USER2);
 }
 
 SYSTEM_TEST (test_system_sudo_password_wrong)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error = become_fails (fixture->router, "sudo", USER2, "not-the-password",
+                                          MITOGEN_ERROR_AUTH, "sudo password incorrect");
 
-  become_user1 ();
-  options = user_options (USER2, "not-the-password");
-  error = connect_fails (fixture->router, "sudo", options, NULL);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
   g_assert_cmpstr (error->message, ==, "sudo password incorrect");
-  g_assert_null (strstr (error->message, "not-the-password"));
 }
 
 SYSTEM_TEST (test_system_sudo_password_missing)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GError) error = NULL;
-
-  become_user1 ();
-  options = user_options (USER2, NULL);
-  error = connect_fails (fixture->router, "sudo", options, NULL);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
-  g_assert_nonnull (strstr (error->message, "needs a password but none was given"));
+  g_autoptr(GError) error = become_fails (fixture->router, "sudo", USER2, NULL,
+                                          MITOGEN_ERROR_AUTH, "needs a password but none was given");
 }
 
 SYSTEM_TEST (test_system_sudo_nopasswd)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) ctx = become_ok (fixture->router, "sudo", "nobody", NULL);
 
-  become_user1 ();
-  options = user_options ("nobody", NULL);
-  ctx = connect_ok (fixture->router, "sudo", options, NULL);
   assert_runs_as (ctx, "nobody");
 }
 
 SYSTEM_TEST (test_system_sudo_nopasswd_with_password)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
-
   /* A password given but never asked for: the pty path without a prompt. */
-  become_user1 ();
-  options = user_options ("nobody", password_of (USER1));
-  ctx = connect_ok (fixture->router, "sudo", options, NULL);
+  g_autoptr(MitogenContext) ctx = become_ok (fixture->router, "sudo", "nobody", password_of (USER1));
+
   assert_runs_as (ctx, "nobody");
 }
 
 SYSTEM_TEST (test_system_sudo_not_allowed)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GError) error = NULL;
+  /* sudo's words, verbatim, naming who asked. */
+  g_autoptr(GError) error = become_fails (fixture->router, "sudo", "root", password_of (USER1),
+                                          MITOGEN_ERROR_AUTH, "is not allowed to execute");
 
-  become_user1 ();
-  options = user_options ("root", password_of (USER1));
-  error = connect_fails (fixture->router, "sudo", options, NULL);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
-  /* sudo's words, verbatim. */
-  g_assert_nonnull (strstr (error->message, "is not allowed to execute"));
   g_assert_nonnull (strstr (error->message, USER1));
-  assert_no_password_in (error);
 }
 
 SYSTEM_TEST (test_system_sudo_login)
@@ -1106,12 +1115,8 @@ SYSTEM_TEST (test_system_sudo_login)
 
 SYSTEM_TEST (test_system_su_right)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) ctx = become_ok (fixture->router, "su", USER2, password_of (USER2));
 
-  become_user1 ();
-  options = user_options (USER2, password_of (USER2));
-  ctx = connect_ok (fixture->router, "su", options, NULL);
   assert_runs_as (ctx, USER2);
   /* The agent's stream is the socket, not su's terminal. */
   {
@@ -1124,40 +1129,22 @@ SYSTEM_TEST (test_system_su_right)
 
 SYSTEM_TEST (test_system_su_wrong)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error = become_fails (fixture->router, "su", USER2, "not-the-password",
+                                          MITOGEN_ERROR_AUTH, "su password incorrect");
 
-  become_user1 ();
-  options = user_options (USER2, "not-the-password");
-  error = connect_fails (fixture->router, "su", options, NULL);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
   g_assert_true (g_str_has_prefix (error->message, "su password incorrect"));
-  g_assert_null (strstr (error->message, "not-the-password"));
 }
 
 SYSTEM_TEST (test_system_su_missing)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GError) error = NULL;
-
-  become_user1 ();
-  options = user_options (USER2, NULL);
-  error = connect_fails (fixture->router, "su", options, NULL);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
-  g_assert_nonnull (strstr (error->message, "needs a password but none was given"));
+  g_autoptr(GError) error = become_fails (fixture->router, "su", USER2, NULL,
+                                          MITOGEN_ERROR_AUTH, "needs a password but none was given");
 }
 
 SYSTEM_TEST (test_system_su_unknown_user)
 {
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(GError) error = NULL;
-
-  become_user1 ();
-  options = user_options ("mitogen-no-such-user", password_of (USER1));
-  error = connect_fails (fixture->router, "su", options, NULL);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
-  g_assert_nonnull (strstr (error->message, "mitogen-no-such-user"));
-  assert_no_password_in (error);
+  g_autoptr(GError) error = become_fails (fixture->router, "su", "mitogen-no-such-user", password_of (USER1),
+                                          MITOGEN_ERROR_STREAM, "mitogen-no-such-user");
 }
 
 SYSTEM_TEST (test_system_via)

@@ -261,11 +261,7 @@ fetch_from_parent (MitogenRouter  *router,
                    GCancellable   *cancellable,
                    GError        **error)
 {
-  g_autoptr(MitogenContext) parent = NULL;
   g_autoptr(GVariant) value = NULL;
-  g_autoptr(MitogenReceiver) recv = NULL;
-  g_autoptr(MitogenMessage) msg = NULL;
-  g_autoptr(MitogenMessage) reply = NULL;
 
   if (mitogen_is_master () || router == NULL)
     {
@@ -273,27 +269,10 @@ fetch_from_parent (MitogenRouter  *router,
                    "no module named “%s” is known here", name);
       return NULL;
     }
-  parent = mitogen_router_context_by_id (router, mitogen_get_parent_id ());
-  recv = mitogen_receiver_new_full (router, 0, parent);
-  msg = mitogen_message_new (mitogen_get_parent_id (), MITOGEN_HANDLE_GET_MODULE,
-                             g_variant_new ("(s)", name));
-  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
-  if (!mitogen_router_route (router, msg, error))
-    return NULL;
-  reply = mitogen_receiver_get (recv, FETCH_TIMEOUT_MSEC, cancellable, error);
-  if (reply == NULL)
-    return NULL;
-  value = mitogen_message_unpack (reply, error);
-  if (value == NULL)
-    return NULL;
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
-                   "the parent answered GET_MODULE %s with a '%s'", name,
-                   g_variant_get_type_string (value));
-      return NULL;
-    }
-  return g_variant_get_data_as_bytes (value);
+  value = _mitogen_router_request (router, mitogen_get_parent_id (), MITOGEN_HANDLE_GET_MODULE,
+                                   g_variant_new ("(s)", name), G_VARIANT_TYPE_BYTESTRING,
+                                   FETCH_TIMEOUT_MSEC, cancellable, error);
+  return value != NULL ? g_variant_get_data_as_bytes (value) : NULL;
 }
 
 gboolean

@@ -36,6 +36,14 @@ void            _mitogen_router_dispatch_local  (MitogenRouter         *router,
 gboolean        _mitogen_router_context_is_lost (MitogenRouter         *router,
                                                  guint32                context_id);
 void            _mitogen_router_register_functions (void);
+GVariant       *_mitogen_router_request         (MitogenRouter         *router,
+                                                 guint32                dst,
+                                                 guint32                handle,
+                                                 GVariant              *value,
+                                                 const GVariantType    *type,
+                                                 int                    timeout_msec,
+                                                 GCancellable          *cancellable,
+                                                 GError               **error);
 const char     *_mitogen_router_get_agent_path  (MitogenRouter         *router);
 void            _mitogen_router_set_agent_path  (MitogenRouter         *router,
                                                  const char            *path);

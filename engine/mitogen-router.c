@@ -1258,17 +1258,48 @@ router_on_refused_call (MitogenMessage *msg,
     _mitogen_router_send (router, dead, NULL);
 }
 
-/* A new context id: the master's own counter, or a block... one id asked of
- * the master by an agent. */
+/* Sends @value to @handle in context @dst and waits for the one reply,
+ * which must be of @type. For the engine's own requests up the tree. */
+GVariant *
+_mitogen_router_request (MitogenRouter      *router,
+                         guint32             dst,
+                         guint32             handle,
+                         GVariant           *value,
+                         const GVariantType *type,
+                         int                 timeout_msec,
+                         GCancellable       *cancellable,
+                         GError            **error)
+{
+  g_autoptr(MitogenContext) respondent = mitogen_router_context_by_id (router, dst);
+  g_autoptr(MitogenReceiver) recv = mitogen_receiver_new_full (router, 0, respondent);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (dst, handle, value);
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) answer = NULL;
+
+  msg->reply_to = mitogen_receiver_get_handle (recv);
+  if (!_mitogen_router_send (router, msg, error))
+    return NULL;
+  reply = mitogen_receiver_get (recv, timeout_msec, cancellable, error);
+  if (reply == NULL || (answer = mitogen_message_unpack (reply, error)) == NULL)
+    return NULL;
+  if (!g_variant_is_of_type (answer, type))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "context %u answered handle %u with a '%s', not a '%s'", dst, handle,
+                   g_variant_get_type_string (answer), (const char *) type);
+      return NULL;
+    }
+  return g_steal_pointer (&answer);
+}
+
+/* A new context id: the master's own counter, or one asked of the master
+ * by an agent. */
 static guint32
 allocate_context_id (MitogenRouter  *router,
                      GCancellable   *cancellable,
                      GError        **error)
 {
-  g_autoptr(MitogenReceiver) recv = NULL;
-  g_autoptr(MitogenMessage) msg = NULL;
-  g_autoptr(MitogenMessage) reply = NULL;
-  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) answer = NULL;
   guint32 id;
 
   if (router->parent_stream == NULL)
@@ -1278,24 +1309,11 @@ allocate_context_id (MitogenRouter  *router,
       g_mutex_unlock (&router->lock);
       return id;
     }
-  recv = mitogen_receiver_new (router);
-  msg = mitogen_message_new (0, MITOGEN_HANDLE_ALLOCATE_ID, NULL);
-  msg->reply_to = mitogen_receiver_get_handle (recv);
-  if (!_mitogen_router_send (router, msg, error))
+  answer = _mitogen_router_request (router, 0, MITOGEN_HANDLE_ALLOCATE_ID, NULL,
+                                    G_VARIANT_TYPE ("(u)"), 30000, cancellable, error);
+  if (answer == NULL)
     return 0;
-  reply = mitogen_receiver_get (recv, 30000, cancellable, error);
-  if (reply == NULL)
-    return 0;
-  value = mitogen_message_unpack (reply, error);
-  if (value == NULL)
-    return 0;
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(u)")))
-    {
-      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
-                           "the master answered ALLOCATE_ID with a malformed reply");
-      return 0;
-    }
-  g_variant_get (value, "(u)", &id);
+  g_variant_get (answer, "(u)", &id);
   return id;
 }
 

@@ -65,7 +65,7 @@ connect_or_die (MitogenRouter  *router,
                 MitogenContext *via)
 {
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect (router, transport, options, via, NULL, &error);
+  MitogenContext *ctx = mitogen_router_connect_context (router, transport, options, via, NULL, &error);
 
   if (ctx == NULL)
     {
@@ -279,7 +279,7 @@ connected (GObject      *source,
 {
   GPtrArray *contexts = data;
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect_finish (MITOGEN_ROUTER (source), result, &error);
+  MitogenContext *ctx = mitogen_router_connect_context_finish (MITOGEN_ROUTER (source), result, &error);
 
   if (ctx == NULL)
     {
@@ -300,7 +300,7 @@ contexts_s (MitogenRouter *router,
   for (int i = 0; i < n; i++)
     {
       if (parallel)
-        mitogen_router_connect_async (router, "local", NULL, NULL, NULL, connected, contexts);
+        mitogen_router_connect_context_async (router, "local", NULL, NULL, NULL, connected, contexts);
       else
         g_ptr_array_add (contexts, connect_or_die (router, "local", NULL, NULL));
     }

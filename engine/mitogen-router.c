@@ -21,7 +21,7 @@
  * The router of a process: it owns the streams to the contexts it started
  * (and, in an agent, to its parent), delivers each message to the handler
  * registered for its handle or forwards it towards its destination, and
- * starts new contexts with mitogen_router_connect().
+ * starts new contexts with mitogen_router_connect_context().
  *
  * Messages that cannot be delivered come back to their `reply_to` handle as
  * dead messages carrying the reason, so a waiting caller learns at once.
@@ -1434,7 +1434,7 @@ mitogen_router_list_contexts (MitogenRouter *router)
 }
 
 /**
- * mitogen_router_disconnect:
+ * mitogen_router_disconnect_context:
  * @router: a router
  * @context: a context this router started
  *
@@ -1442,7 +1442,7 @@ mitogen_router_list_contexts (MitogenRouter *router)
  * started. Pending calls to it fail with %MITOGEN_ERROR_CHANNEL.
  */
 void
-mitogen_router_disconnect (MitogenRouter  *router,
+mitogen_router_disconnect_context (MitogenRouter  *router,
                            MitogenContext *context)
 {
   MitogenStream *stream = NULL;
@@ -1854,7 +1854,7 @@ core_disconnect (MitogenCall  *call,
     }
   g_variant_get (args, "(u)", &id);
   ctx = mitogen_router_context_by_id (router, id);
-  mitogen_router_disconnect (router, ctx);
+  mitogen_router_disconnect_context (router, ctx);
   return NULL;
 }
 
@@ -1866,7 +1866,7 @@ _mitogen_router_register_functions (void)
 }
 
 /**
- * mitogen_router_connect:
+ * mitogen_router_connect_context:
  * @router: a router
  * @transport: the transport's name: "local", "ssh", "sudo", ...
  * @options: (nullable): the transport's options, an `a{sv}`; every
@@ -1882,7 +1882,7 @@ _mitogen_router_register_functions (void)
  * Returns: (transfer full): the new context, or %NULL with @error set
  */
 MitogenContext *
-mitogen_router_connect (MitogenRouter   *router,
+mitogen_router_connect_context (MitogenRouter   *router,
                         const char      *transport,
                         GVariant        *options,
                         MitogenContext  *via,
@@ -1906,7 +1906,7 @@ mitogen_router_connect (MitogenRouter   *router,
           return NULL;
         }
     }
-  if (!_mitogen_check_not_broker (router->broker, "mitogen_router_connect()", error))
+  if (!_mitogen_check_not_broker (router->broker, "mitogen_router_connect_context()", error))
     return NULL;
   if (via != NULL)
     return connect_via (router, transport, options, via, cancellable, error);
@@ -1941,7 +1941,7 @@ connect_in_thread (GTask        *task,
   GError *error = NULL;
   MitogenContext *ctx;
 
-  ctx = mitogen_router_connect (source_object, cd->transport, cd->options,
+  ctx = mitogen_router_connect_context (source_object, cd->transport, cd->options,
                                 cd->via, cancellable, &error);
   if (ctx == NULL)
     g_task_return_error (task, error);
@@ -1950,7 +1950,7 @@ connect_in_thread (GTask        *task,
 }
 
 /**
- * mitogen_router_connect_async:
+ * mitogen_router_connect_context_async:
  * @router: a router
  * @transport: the transport's name
  * @options: (nullable): the transport's options, an `a{sv}`
@@ -1959,10 +1959,10 @@ connect_in_thread (GTask        *task,
  * @callback: called in the thread-default main context of the caller
  * @user_data: data for @callback
  *
- * Starts a new context without blocking; see mitogen_router_connect().
+ * Starts a new context without blocking; see mitogen_router_connect_context().
  */
 void
-mitogen_router_connect_async (MitogenRouter       *router,
+mitogen_router_connect_context_async (MitogenRouter       *router,
                               const char          *transport,
                               GVariant            *options,
                               MitogenContext      *via,
@@ -1977,7 +1977,7 @@ mitogen_router_connect_async (MitogenRouter       *router,
   g_return_if_fail (transport != NULL);
 
   task = g_task_new (router, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mitogen_router_connect_async);
+  g_task_set_source_tag (task, mitogen_router_connect_context_async);
   cd = g_new0 (ConnectData, 1);
   cd->transport = g_strdup (transport);
   cd->options = options != NULL ? g_variant_ref_sink (options) : NULL;
@@ -1987,7 +1987,7 @@ mitogen_router_connect_async (MitogenRouter       *router,
 }
 
 /**
- * mitogen_router_connect_finish:
+ * mitogen_router_connect_context_finish:
  * @router: a router
  * @result: the result given to the callback
  * @error: return location for an error
@@ -1995,7 +1995,7 @@ mitogen_router_connect_async (MitogenRouter       *router,
  * Returns: (transfer full): the new context, or %NULL with @error set
  */
 MitogenContext *
-mitogen_router_connect_finish (MitogenRouter  *router,
+mitogen_router_connect_context_finish (MitogenRouter  *router,
                                GAsyncResult   *result,
                                GError        **error)
 {
@@ -2011,7 +2011,7 @@ mitogen_router_connect_finish (MitogenRouter  *router,
  * @error: return location for an error
  *
  * Starts a context on this machine as the same user: shorthand for
- * mitogen_router_connect() with the "local" transport.
+ * mitogen_router_connect_context() with the "local" transport.
  *
  * Returns: (transfer full): the new context, or %NULL with @error set
  */
@@ -2021,5 +2021,5 @@ mitogen_router_local (MitogenRouter  *router,
                       GCancellable   *cancellable,
                       GError        **error)
 {
-  return mitogen_router_connect (router, "local", options, NULL, cancellable, error);
+  return mitogen_router_connect_context (router, "local", options, NULL, cancellable, error);
 }

@@ -137,7 +137,7 @@ test_channel_to_lost_context (MitogenTestFixture *fixture,
   g_autoptr(GError) error = NULL;
 
   /* The channel's receiver waits on ctx: losing ctx ends it at once. */
-  mitogen_router_disconnect (fixture->router, ctx);
+  mitogen_router_disconnect_context (fixture->router, ctx);
   v = mitogen_channel_get (channel, 5000, NULL, &error);
   g_assert_null (v);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);

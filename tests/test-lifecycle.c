@@ -173,7 +173,7 @@ orphan_master (const char *mode)
     {
       /* A context started by a context: it must go too, through its
        * parent going. */
-      MitogenContext *inner = mitogen_router_connect (router, "local", NULL, contexts->pdata[0],
+      MitogenContext *inner = mitogen_router_connect_context (router, "local", NULL, contexts->pdata[0],
                                                       NULL, &error);
 
       if (inner == NULL)

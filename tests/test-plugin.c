@@ -158,7 +158,7 @@ test_connect_with_registered_transport (void)
   g_autoptr(GError) error = NULL;
 
   mitogen_register_transport (TEST_TYPE_HIGH_TRANSPORT, "prio-test", 10);
-  ctx = mitogen_router_connect (router, "prio-test", NULL, NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (router, "prio-test", NULL, NULL, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
   g_assert_nonnull (strstr (error->message, "TestHighTransport refuses"));
@@ -179,7 +179,7 @@ test_connect_unknown_transport (Fixture       *fixture,
   g_autoptr(MitogenContext) ctx = NULL;
   g_autoptr(GPtrArray) contexts = NULL;
 
-  ctx = mitogen_router_connect (fixture->router, "nonexistent", NULL, NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (fixture->router, "nonexistent", NULL, NULL, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "'nonexistent'"));
@@ -200,7 +200,7 @@ test_connect_unknown_serializer (Fixture       *fixture,
 
   g_variant_dict_init (&options, NULL);
   g_variant_dict_insert (&options, "serializer", "s", "nope");
-  ctx = mitogen_router_connect (fixture->router, "local", g_variant_dict_end (&options),
+  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&options),
                                 NULL, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
@@ -211,7 +211,7 @@ test_connect_unknown_serializer (Fixture       *fixture,
   /* A serializer option of the wrong type is refused as clearly. */
   g_variant_dict_init (&options, NULL);
   g_variant_dict_insert (&options, "serializer", "i", 3);
-  ctx = mitogen_router_connect (fixture->router, "local", g_variant_dict_end (&options),
+  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&options),
                                 NULL, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
@@ -221,7 +221,7 @@ test_connect_unknown_serializer (Fixture       *fixture,
   /* Naming the default explicitly works. */
   g_variant_dict_init (&options, NULL);
   g_variant_dict_insert (&options, "serializer", "s", "gvariant");
-  ctx = mitogen_router_connect (fixture->router, "local", g_variant_dict_end (&options),
+  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&options),
                                 NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (ctx);

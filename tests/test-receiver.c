@@ -165,7 +165,7 @@ test_respondent_lost (MitogenTestFixture *fixture,
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  mitogen_router_disconnect (fixture->router, ctx);
+  mitogen_router_disconnect_context (fixture->router, ctx);
   msg = mitogen_receiver_get (recv, 5000, NULL, &error);
   g_assert_null (msg);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);

@@ -143,7 +143,7 @@ test_json_stream (MitogenTestFixture *fixture,
   g_autoptr(MitogenContext) b = NULL;
   g_autoptr(GVariant) v = NULL;
 
-  a = mitogen_router_connect (fixture->router, "local", json_options (), NULL, NULL, &error);
+  a = mitogen_router_connect_context (fixture->router, "local", json_options (), NULL, NULL, &error);
   g_assert_no_error (error);
   echo_and_check (a);
 
@@ -154,7 +154,7 @@ test_json_stream (MitogenTestFixture *fixture,
   g_clear_error (&error);
 
   /* a speaks JSON to us and GVariant to b: a re-encodes what it routes. */
-  b = mitogen_router_connect (fixture->router, "local", NULL, a, NULL, &error);
+  b = mitogen_router_connect_context (fixture->router, "local", NULL, a, NULL, &error);
   g_assert_no_error (error);
   echo_and_check (b);
 }

@@ -220,7 +220,7 @@ test_key_auth_and_cache (MitogenTestFixture *fixture,
   struct stat before, after;
 
   SKIP_WITHOUT_SSHD ();
-  ctx = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
   g_assert_no_error (error);
   pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
   g_assert_no_error (error);
@@ -235,7 +235,7 @@ test_key_auth_and_cache (MitogenTestFixture *fixture,
 
   /* Warm: the same file is used again, not rewritten. */
   g_usleep (20000);
-  again = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  again = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_stat (cached, &after), ==, 0);
   g_assert_cmpint (after.st_ino, ==, before.st_ino);
@@ -254,7 +254,7 @@ test_corrupt_cache_replaced (MitogenTestFixture *fixture,
   g_autofree char *contents = NULL;
 
   SKIP_WITHOUT_SSHD ();
-  ctx = mitogen_router_connect (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache2"),
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache2"),
                                 NULL, NULL, &error);
   g_assert_no_error (error);
   cached = cached_agent ("cache2");
@@ -262,7 +262,7 @@ test_corrupt_cache_replaced (MitogenTestFixture *fixture,
   g_assert_true (g_file_set_contents (cached, "#!/bin/sh\necho corrupt\n", -1, NULL));
   g_assert_cmpint (g_chmod (cached, 0700), ==, 0);
 
-  again = mitogen_router_connect (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache2"),
+  again = mitogen_router_connect_context (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache2"),
                                   NULL, NULL, &error);
   g_assert_no_error (error);
   v = mitogen_context_call (again, "core.ping", NULL, NULL, &error);
@@ -278,7 +278,7 @@ expect_connect_error (MitogenRouter *router,
                       const char    *needle)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) ctx = mitogen_router_connect (router, "ssh", opts, NULL, NULL, &error);
+  g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (router, "ssh", opts, NULL, NULL, &error);
 
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, code);
@@ -308,7 +308,7 @@ test_host_keys (MitogenTestFixture *fixture,
 
   /* accept-new learns it... */
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
         options_full ("kh-empty", "accept-new", "cache"), NULL, NULL, &error);
     g_assert_no_error (error);
   }
@@ -316,7 +316,7 @@ test_host_keys (MitogenTestFixture *fixture,
   g_assert_nonnull (strstr (learned, "ssh-ed25519"));
   /* ...and then enforce accepts it. */
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
         options_full ("kh-empty", "enforce", "cache"), NULL, NULL, &error);
     g_assert_no_error (error);
   }
@@ -337,7 +337,7 @@ test_host_keys (MitogenTestFixture *fixture,
 
   /* ignore connects whatever the file says. */
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
         options_full ("kh-wrong", "ignore", "cache"), NULL, NULL, &error);
     g_assert_no_error (error);
   }
@@ -380,7 +380,7 @@ test_killed_session_fails_calls (MitogenTestFixture *fixture,
   int agent, session;
 
   SKIP_WITHOUT_SSHD ();
-  ctx = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
   g_assert_no_error (error);
   agent = mitogen_test_context_pid (ctx);
   session = parent_of (agent);
@@ -406,7 +406,7 @@ connected (GObject      *source,
 {
   GPtrArray *contexts = data;
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect_finish (MITOGEN_ROUTER (source), result, &error);
+  MitogenContext *ctx = mitogen_router_connect_context_finish (MITOGEN_ROUTER (source), result, &error);
 
   g_assert_no_error (error);
   g_ptr_array_add (contexts, ctx);
@@ -422,7 +422,7 @@ test_ten_at_once (MitogenTestFixture *fixture,
 
   SKIP_WITHOUT_SSHD ();
   for (int i = 0; i < 10; i++)
-    mitogen_router_connect_async (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache10"),
+    mitogen_router_connect_context_async (fixture->router, "ssh", options_full ("known_hosts", "enforce", "cache10"),
                                   NULL, NULL, connected, contexts);
   while (contexts->len < 10 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
@@ -458,7 +458,7 @@ test_host_side_failures (MitogenTestFixture *fixture,
   dict_from (&dict, options ());
   g_variant_dict_insert (&dict, "remote_cache_dir", "s", "/proc/mitogen-not-writable");
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
                                                             g_variant_dict_end (&dict), NULL, NULL, &error);
     g_autoptr(GVariant) v = NULL;
 
@@ -471,7 +471,7 @@ test_host_side_failures (MitogenTestFixture *fixture,
   dict_from (&dict, options ());
   g_variant_dict_insert (&dict, "hostname", "s", "no-such-host.invalid");
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
                                                             g_variant_dict_end (&dict), NULL, NULL, &error);
     g_assert_null (ctx);
     g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
@@ -492,7 +492,7 @@ test_keepalive (MitogenTestFixture *fixture,
   SKIP_WITHOUT_SSHD ();
   dict_from (&dict, options ());
   g_variant_dict_insert (&dict, "keepalive_interval", "u", 1);
-  ctx = mitogen_router_connect (fixture->router, "ssh", g_variant_dict_end (&dict), NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict), NULL, NULL, &error);
   g_assert_no_error (error);
   g_usleep (2500 * 1000);
   v = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
@@ -508,7 +508,7 @@ test_bulk (MitogenTestFixture *fixture,
   g_autoptr(GVariant) v = NULL;
 
   SKIP_WITHOUT_SSHD ();
-  ctx = mitogen_router_connect (fixture->router, "ssh", options (), NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
   g_assert_no_error (error);
   v = mitogen_context_call (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 8 << 20), NULL, &error);
   g_assert_no_error (error);
@@ -542,7 +542,7 @@ test_password (MitogenTestFixture *fixture,
   g_variant_dict_remove (&dict, "remote_cache_dir");
   g_variant_dict_insert (&dict, "password", "s", "Secret-42");
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
                                                             g_variant_dict_end (&dict), NULL, NULL, &error);
     g_autoptr(GVariant) v = NULL;
 
@@ -556,7 +556,7 @@ test_password (MitogenTestFixture *fixture,
   g_variant_dict_remove (&dict, "identity_file");
   g_variant_dict_insert (&dict, "password", "s", "wrong");
   {
-    g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
                                                             g_variant_dict_end (&dict), NULL, NULL, &error);
     g_assert_null (ctx);
     g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_AUTH);
@@ -594,7 +594,7 @@ test_password (MitogenTestFixture *fixture,
     g_variant_dict_remove (&kbd, "remote_cache_dir");
     g_variant_dict_insert (&kbd, "password", "s", "Secret-42");
     {
-      g_autoptr(MitogenContext) ctx = mitogen_router_connect (fixture->router, "ssh",
+      g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
                                                               g_variant_dict_end (&kbd), NULL, NULL, &error);
       g_assert_no_error (error);
     }

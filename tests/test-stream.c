@@ -230,7 +230,7 @@ fixture_setup (Fixture       *fixture,
   g_assert_no_error (error);
 
   fake_peer_fd = -1;
-  fixture->fake = mitogen_router_connect (fixture->base.router, "fake", NULL, NULL, NULL, &error);
+  fixture->fake = mitogen_router_connect_context (fixture->base.router, "fake", NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (fixture->fake);
   g_assert_cmpstr (mitogen_context_get_name (fixture->fake), ==, "fake");
@@ -617,7 +617,7 @@ test_over_limit_frame (Fixture       *fixture,
   int small_peer;
 
   mitogen_router_set_max_message_size (fixture->base.router, 4096);
-  small = mitogen_router_connect (fixture->base.router, "fake", NULL, NULL, NULL, &error);
+  small = mitogen_router_connect_context (fixture->base.router, "fake", NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   small_peer = fake_peer_fd;
 

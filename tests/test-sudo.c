@@ -333,7 +333,7 @@ connect_ok (MitogenRouter *router,
             MitogenContext *via)
 {
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect (router, transport, options, via, NULL, &error);
+  MitogenContext *ctx = mitogen_router_connect_context (router, transport, options, via, NULL, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (ctx);
@@ -347,7 +347,7 @@ connect_fails (MitogenRouter *router,
                MitogenContext *via)
 {
   GError *error = NULL;
-  g_autoptr(MitogenContext) ctx = mitogen_router_connect (router, transport, options, via,
+  g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (router, transport, options, via,
                                                           NULL, &error);
 
   g_assert_null (ctx);
@@ -624,7 +624,7 @@ test_fake_cancelled (FakeFixture   *fixture,
 
   /* Cancel from another thread while connect blocks in this one. */
   thread = g_thread_new ("canceller", cancel_later, cancellable);
-  ctx = mitogen_router_connect (fixture->base.router, "sudo", options, NULL, cancellable, &error);
+  ctx = mitogen_router_connect_context (fixture->base.router, "sudo", options, NULL, cancellable, &error);
   g_thread_join (thread);
   g_assert_null (ctx);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -684,7 +684,7 @@ test_real_root_to_nobody (MitogenTestFixture *fixture,
 
   /* Gone when its stream closes. */
   pid = mitogen_test_context_pid (ctx);
-  mitogen_router_disconnect (fixture->router, ctx);
+  mitogen_router_disconnect_context (fixture->router, ctx);
   g_assert_true (mitogen_test_wait_pid_gone (pid, 5000));
 }
 

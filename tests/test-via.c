@@ -16,7 +16,7 @@ connect_via (MitogenRouter  *router,
              MitogenContext *via)
 {
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect (router, "local", NULL, via, NULL, &error);
+  MitogenContext *ctx = mitogen_router_connect_context (router, "local", NULL, via, NULL, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (ctx);
@@ -301,7 +301,7 @@ test_plugin_travels (MitogenTestFixture *fixture,
 
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "plugin_path", "s", serializers_only);
-  a = mitogen_router_connect (fixture->router, "local", g_variant_dict_end (&dict), NULL, NULL, &error);
+  a = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&dict), NULL, NULL, &error);
   g_assert_no_error (error);
   b = connect_via (fixture->router, a);
   g_assert_cmpint (call_getpid (b), ==, mitogen_test_context_pid (b));

@@ -275,7 +275,7 @@ main (int    argc,
   if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))
     {
       printf ("mitogen-agent %s: the program a libmitogen context runs.\n"
-              "It is started by a router (mitogen_router_connect()) and speaks the\n"
+              "It is started by a router (mitogen_router_connect_context()) and speaks the\n"
               "Mitogen frame protocol on its standard input and output; it is not\n"
               "meant to be run by hand.\n", PACKAGE_VERSION);
       return 0;

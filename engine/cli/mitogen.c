@@ -227,7 +227,7 @@ connect_chain (MitogenRouter *router,
     {
       Hop *hop = &g_array_index (hops, Hop, i);
       g_autoptr(GError) error = NULL;
-      MitogenContext *ctx = mitogen_router_connect (router, hop->transport, hop->options,
+      MitogenContext *ctx = mitogen_router_connect_context (router, hop->transport, hop->options,
                                                     via, NULL, &error);
 
       if (ctx == NULL)

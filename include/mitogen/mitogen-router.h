@@ -43,14 +43,14 @@ MITOGEN_AVAILABLE_IN_ALL
 void            mitogen_router_set_max_message_size (MitogenRouter     *router,
                                                    gsize                size);
 MITOGEN_AVAILABLE_IN_ALL
-MitogenContext *mitogen_router_connect            (MitogenRouter       *router,
+MitogenContext *mitogen_router_connect_context            (MitogenRouter       *router,
                                                    const char          *transport,
                                                    GVariant            *options,
                                                    MitogenContext      *via,
                                                    GCancellable        *cancellable,
                                                    GError             **error);
 MITOGEN_AVAILABLE_IN_ALL
-void            mitogen_router_connect_async      (MitogenRouter       *router,
+void            mitogen_router_connect_context_async      (MitogenRouter       *router,
                                                    const char          *transport,
                                                    GVariant            *options,
                                                    MitogenContext      *via,
@@ -58,7 +58,7 @@ void            mitogen_router_connect_async      (MitogenRouter       *router,
                                                    GAsyncReadyCallback  callback,
                                                    gpointer             user_data);
 MITOGEN_AVAILABLE_IN_ALL
-MitogenContext *mitogen_router_connect_finish     (MitogenRouter       *router,
+MitogenContext *mitogen_router_connect_context_finish     (MitogenRouter       *router,
                                                    GAsyncResult        *result,
                                                    GError             **error);
 MITOGEN_AVAILABLE_IN_ALL
@@ -88,7 +88,7 @@ MitogenContext *mitogen_router_context_by_id      (MitogenRouter       *router,
 MITOGEN_AVAILABLE_IN_ALL
 GPtrArray      *mitogen_router_list_contexts      (MitogenRouter       *router);
 MITOGEN_AVAILABLE_IN_ALL
-void            mitogen_router_disconnect         (MitogenRouter       *router,
+void            mitogen_router_disconnect_context         (MitogenRouter       *router,
                                                    MitogenContext      *context);
 MITOGEN_AVAILABLE_IN_ALL
 void            mitogen_router_disconnect_all     (MitogenRouter       *router);

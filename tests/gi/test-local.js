@@ -18,7 +18,7 @@ function isMitogenError(e, code) {
 }
 
 test('getpid is another process', router => {
-    const ctx = router.connect('local', null, null, null);
+    const ctx = router.connect_context('local', null, null, null);
     const pid = ctx.call('core.getpid', null, null).unpack();
     if (typeof pid !== 'number' || pid === ownPid())
         throw new Error(`bad pid ${pid}`);
@@ -27,7 +27,7 @@ test('getpid is another process', router => {
 });
 
 test('echo round-trips a value', router => {
-    const ctx = router.connect('local', null, null, null);
+    const ctx = router.connect_context('local', null, null, null);
     const args = new GLib.Variant('(as)', [['a', 'b']]);
     const back = ctx.call('core.echo', args, null).deepUnpack();
     if (back.join(',') !== 'a,b')
@@ -35,7 +35,7 @@ test('echo round-trips a value', router => {
 });
 
 test('a remote error is a CALL error', router => {
-    const ctx = router.connect('local', null, null, null);
+    const ctx = router.connect_context('local', null, null, null);
     try {
         ctx.call('core.fail', new GLib.Variant('(s)', ['boom']), null);
     } catch (e) {
@@ -47,7 +47,7 @@ test('a remote error is a CALL error', router => {
 });
 
 test('call_async in a main loop', router => {
-    const ctx = router.connect('local', null, null, null);
+    const ctx = router.connect_context('local', null, null, null);
     const loop = new GLib.MainLoop(null, false);
     let pid = null;
     ctx.call_async('core.getpid', null, null, (source, result) => {

@@ -29,7 +29,7 @@ def mitogen_error(e, code):
 
 @test
 def getpid_is_another_process(router):
-    ctx = router.connect('local', None, None, None)
+    ctx = router.connect_context('local', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()
     assert isinstance(pid, int) and pid != os.getpid(), pid
     assert os.path.exists('/proc/%d' % pid)
@@ -38,7 +38,7 @@ def getpid_is_another_process(router):
 
 @test
 def arguments_and_results_are_variants(router):
-    ctx = router.connect('local', None, None, None)
+    ctx = router.connect_context('local', None, None, None)
     assert ctx.call('core.echo', GLib.Variant('(s)', ('hi',)), None).unpack() == 'hi'
     value = GLib.Variant('(a{sv}ax)', ({'k': GLib.Variant('s', 'v')}, [1, -2]))
     back = ctx.call('core.echo', GLib.Variant.new_tuple(value), None)
@@ -47,7 +47,7 @@ def arguments_and_results_are_variants(router):
 
 @test
 def remote_error_is_a_call_error(router):
-    ctx = router.connect('local', None, None, None)
+    ctx = router.connect_context('local', None, None, None)
     try:
         ctx.call('core.fail', GLib.Variant('(s)', ('boom',)), None)
     except GLib.Error as e:
@@ -59,7 +59,7 @@ def remote_error_is_a_call_error(router):
 
 @test
 def call_async_in_a_main_loop(router):
-    ctx = router.connect('local', None, None, None)
+    ctx = router.connect_context('local', None, None, None)
     loop = GLib.MainLoop()
     results = []
 
@@ -75,8 +75,8 @@ def call_async_in_a_main_loop(router):
 
 @test
 def select_over_receivers(router):
-    a = router.connect('local', None, None, None)
-    b = router.connect('local', None, None, None)
+    a = router.connect_context('local', None, None, None)
+    b = router.connect_context('local', None, None, None)
     sel = Mitogen.Select.new(True)
     receivers = {}
     for ctx in (a, b):
@@ -108,13 +108,13 @@ def receiver_timeout(router):
 @test
 def options_set_the_name(router):
     options = GLib.Variant('a{sv}', {'name': GLib.Variant('s', 'pyctx')})
-    ctx = router.connect('local', options, None, None)
+    ctx = router.connect_context('local', options, None, None)
     assert ctx.get_name() == 'pyctx', ctx.get_name()
 
 
 @test
 def shutdown_ends_the_process(router):
-    ctx = router.connect('local', None, None, None)
+    ctx = router.connect_context('local', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()
     ctx.shutdown(True)
     deadline = time.monotonic() + 3
@@ -145,7 +145,7 @@ class PyTransport(GObject.Object, Mitogen.Transport):
 def transport_written_in_python(router):
     Mitogen.register_transport(PyTransport.__gtype__, 'pylocal', 10)
     assert 'pylocal' in Mitogen.list_transports()
-    ctx = router.connect('pylocal', None, None, None)
+    ctx = router.connect_context('pylocal', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()
     assert pid != os.getpid()
 

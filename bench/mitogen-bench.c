@@ -161,7 +161,7 @@ start_ms (MitogenRouter *router,
 
       call_or_die (ctx, "core.ping", NULL);
       g_array_append_val (samples, (double) { (now_us () - t) / 1000.0 });
-      mitogen_context_shutdown (ctx, TRUE);
+      mitogen_context_shutdown (ctx, 30000, NULL, NULL);
     }
   g_clear_pointer (&options, g_variant_unref);
   return median (samples);
@@ -269,7 +269,7 @@ rss_figures (MitogenRouter *router)
   emit ("rss_idle_kib", status_kib (pid, "VmRSS"));
   bulk_mb_s (ctx, 256 << 20, TRUE);
   emit ("peak_rss_kib_32x8mib", status_kib (pid, "VmHWM"));
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
 }
 
 static void
@@ -310,7 +310,7 @@ contexts_s (MitogenRouter *router,
     call_or_die (contexts->pdata[i], "core.ping", NULL);
   elapsed = (now_us () - t) / 1e6;
   for (guint i = 0; i < contexts->len; i++)
-    mitogen_context_shutdown (contexts->pdata[i], FALSE);
+    mitogen_context_shutdown (contexts->pdata[i], 0, NULL, NULL);
   mitogen_router_disconnect_all (router);
   return elapsed;
 }
@@ -375,13 +375,13 @@ ssh_figures (MitogenRouter *router,
   ctx = connect_or_die (router, "ssh", options, NULL);
   call_or_die (ctx, "core.ping", NULL);
   emit ("ssh_start_cold_ms", (now_us () - t) / 1000.0);
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   g_clear_object (&ctx);
   emit ("ssh_start_warm_ms", start_ms (router, "ssh", g_variant_ref (options), q ? 3 : 10));
   ctx = connect_or_die (router, "ssh", options, NULL);
   emit ("ssh_ping_us", ping_us (ctx, q ? 300 : 2000));
   emit ("ssh_bulk_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, FALSE));
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
 }
 
 static const GOptionEntry entries[] = {
@@ -445,7 +445,7 @@ main (int    argc,
     emit ("bulk_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, FALSE));
   if (want ("bulk_pipelined_mb_s"))
     emit ("bulk_pipelined_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, TRUE));
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
 
   if (want ("rss_idle_kib") || want ("peak_rss_kib_32x8mib"))
     rss_figures (router);

@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-private.h"
+#include "mitogen-broker-private.h"
 
 /**
  * MitogenBroker:
@@ -22,8 +22,17 @@ struct _MitogenBroker
   GMainLoop    *loop;      /* immutable */
   GThread      *thread;    /* owned until joined; guarded by @lock */
   GMutex        lock;
+  GCond         cond;      /* broadcast when a run_and_wait() job is done */
+  gboolean      finished;  /* guarded by @lock: the thread dispatches nothing new */
+  GArray       *hooks;     /* guarded by @lock; ShutdownHook, run on shutdown */
   gint          running;   /* atomic: TRUE until shutdown */
 };
+
+typedef struct
+{
+  gpointer owner;                      /* unowned: removed before it dies */
+  void   (*func) (gpointer owner);
+} ShutdownHook;
 
 G_DEFINE_FINAL_TYPE (MitogenBroker, mitogen_broker, G_TYPE_OBJECT)
 
@@ -38,7 +47,14 @@ broker_thread_main (gpointer data)
    * The wakeup in shutdown is not lost: it stays pending until polled. */
   while (g_atomic_int_get (&self->running))
     g_main_context_iteration (self->context, TRUE);
-  /* Let sources removed during shutdown release what they hold. */
+  /* Run what shutdown queued (the hooks), and let sources removed during
+   * shutdown release what they hold. Anything added before @finished is
+   * set still runs in the last pass. */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+  g_mutex_lock (&self->lock);
+  self->finished = TRUE;
+  g_mutex_unlock (&self->lock);
   while (g_main_context_iteration (self->context, FALSE))
     ;
   g_main_context_pop_thread_default (self->context);
@@ -58,7 +74,9 @@ mitogen_broker_finalize (GObject *object)
     g_thread_unref (self->thread);
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
+  g_array_unref (self->hooks);
   g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
 
   G_OBJECT_CLASS (mitogen_broker_parent_class)->finalize (object);
 }
@@ -73,10 +91,31 @@ static void
 mitogen_broker_init (MitogenBroker *self)
 {
   g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->hooks = g_array_new (FALSE, FALSE, sizeof (ShutdownHook));
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
   self->running = TRUE;
   self->thread = g_thread_new ("mitogen-broker", broker_thread_main, self);
+}
+
+static gboolean
+run_shutdown_hooks (gpointer data)
+{
+  MitogenBroker *self = data;
+
+  /* Under the lock, so that an owner removing its hook waits until its
+   * hook is done rather than dying under it. Hooks must not add or remove
+   * hooks. */
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->hooks->len; i++)
+    {
+      ShutdownHook *hook = &g_array_index (self->hooks, ShutdownHook, i);
+
+      hook->func (hook->owner);
+    }
+  g_mutex_unlock (&self->lock);
+  return G_SOURCE_REMOVE;
 }
 
 /**
@@ -96,16 +135,22 @@ mitogen_broker_new (void)
  * mitogen_broker_shutdown:
  * @broker: a broker
  *
- * Asks the broker thread to stop. Streams still open are closed by their
- * routers; call mitogen_broker_join() to wait for the thread.
+ * Asks the broker thread to stop. Before it does, every router on this
+ * broker closes its streams: the contexts it started exit, and calls still
+ * waiting for them fail with %MITOGEN_ERROR_CHANNEL. Call
+ * mitogen_broker_join() to wait for the thread.
  */
 void
 mitogen_broker_shutdown (MitogenBroker *broker)
 {
   g_return_if_fail (MITOGEN_IS_BROKER (broker));
 
-  if (g_atomic_int_compare_and_exchange (&broker->running, TRUE, FALSE))
-    g_main_loop_quit (broker->loop);
+  if (!g_atomic_int_compare_and_exchange (&broker->running, TRUE, FALSE))
+    return;
+  /* Queued before the thread sees @running drop, so it runs on the way
+   * out; at once when called on the broker thread. */
+  g_main_context_invoke (broker->context, run_shutdown_hooks, broker);
+  g_main_context_wakeup (broker->context);
 }
 
 /**
@@ -211,4 +256,83 @@ _mitogen_check_not_broker (MitogenBroker  *broker,
       return FALSE;
     }
   return TRUE;
+}
+
+void
+_mitogen_broker_add_shutdown_hook (MitogenBroker *broker,
+                                   gpointer       owner,
+                                   void         (*func) (gpointer owner))
+{
+  ShutdownHook hook = { owner, func };
+
+  g_mutex_lock (&broker->lock);
+  g_array_append_val (broker->hooks, hook);
+  g_mutex_unlock (&broker->lock);
+}
+
+void
+_mitogen_broker_remove_shutdown_hook (MitogenBroker *broker,
+                                      gpointer       owner)
+{
+  g_mutex_lock (&broker->lock);
+  for (guint i = broker->hooks->len; i > 0; i--)
+    if (g_array_index (broker->hooks, ShutdownHook, i - 1).owner == owner)
+      g_array_remove_index (broker->hooks, i - 1);
+  g_mutex_unlock (&broker->lock);
+}
+
+typedef struct
+{
+  MitogenBroker *broker;
+  void         (*func) (gpointer data);
+  gpointer       data;
+  gboolean       done;      /* guarded by broker->lock */
+} Job;
+
+static gboolean
+run_job (gpointer data)
+{
+  Job *job = data;
+
+  job->func (job->data);
+  g_mutex_lock (&job->broker->lock);
+  job->done = TRUE;
+  g_cond_broadcast (&job->broker->cond);
+  g_mutex_unlock (&job->broker->lock);
+  return G_SOURCE_REMOVE;
+}
+
+void
+_mitogen_broker_run_and_wait (MitogenBroker *broker,
+                              void         (*func) (gpointer data),
+                              gpointer       data)
+{
+  Job job = { broker, func, data, FALSE };
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  gboolean queued = FALSE;
+
+  if (mitogen_broker_is_broker_thread (broker))
+    {
+      func (data);
+      return;
+    }
+  g_mutex_lock (&broker->lock);
+  if (!broker->finished && broker->thread != NULL)
+    {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_callback (source, run_job, &job, NULL);
+      g_source_set_static_name (source, "[mitogen] run and wait");
+      g_source_attach (source, broker->context);
+      g_source_unref (source);
+      queued = TRUE;
+      while (!job.done && g_cond_wait_until (&broker->cond, &broker->lock, deadline))
+        ;
+    }
+  g_mutex_unlock (&broker->lock);
+
+  if (!queued)
+    func (data);
+  else if (!job.done)
+    g_critical ("broker: a job on the broker thread did not finish in time");
 }

@@ -7,7 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "mitogen-router-private.h"
+#include "mitogen-private.h"
 
 /* Checks @args against @type ("()" when NULL) with a clear error. */
 static gboolean
@@ -263,5 +263,4 @@ _mitogen_builtins_register (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (builtins); i++)
     mitogen_register_function (builtins[i].name, builtins[i].func, NULL, NULL);
-  _mitogen_router_register_functions ();
 }

@@ -5,8 +5,8 @@
  */
 #include "config.h"
 
+#include "mitogen-call-private.h"
 #include "mitogen-message-private.h"
-#include "mitogen-router-private.h"
 #include "mitogen-module-private.h"
 
 /**
@@ -164,7 +164,6 @@ ensure_registry (void)
     {
       registry = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, registration_free);
       g_once_init_leave (&done, 1);
-      _mitogen_builtins_register ();
     }
 }
 
@@ -372,5 +371,5 @@ _mitogen_call_run_message (MitogenRouter  *router,
     reply = _mitogen_message_make_error_reply (msg, error, context_name, function);
   else
     reply = _mitogen_message_make_reply (msg, result);
-  _mitogen_router_send (router, reply, NULL);
+  mitogen_router_route (router, reply, NULL);
 }

@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-router-private.h"
+#include "mitogen-private.h"
 
 /**
  * MitogenChannel:

@@ -4,8 +4,8 @@
  */
 #include "config.h"
 
+#include "mitogen-context-private.h"
 #include "mitogen-message-private.h"
-#include "mitogen-router-private.h"
 
 /**
  * MitogenContext:
@@ -21,15 +21,15 @@ struct _MitogenContext
 {
   GObject         parent_instance;
 
-  GWeakRef        router;       /* the router that knows this context */
+  GWeakRef        router;       /* the router that knows this context; thread-safe */
   guint32         id;           /* immutable */
-  char           *name;         /* guarded by @lock */
+  char           *name;         /* immutable */
   MitogenContext *via;          /* owned, nullable; immutable */
   GVariant       *remote_info;  /* owned, nullable; the ready frame; immutable */
 
   GMutex          lock;
-  GCond           lost_cond;    /* broadcast when @lost turns TRUE */
   gboolean        lost;         /* guarded by @lock */
+  GSList         *waiters;      /* guarded by @lock; GTask* of shutdown waits */
 };
 
 enum {
@@ -61,7 +61,6 @@ mitogen_context_finalize (GObject *object)
   g_clear_object (&self->via);
   g_clear_pointer (&self->remote_info, g_variant_unref);
   g_mutex_clear (&self->lock);
-  g_cond_clear (&self->lost_cond);
 
   G_OBJECT_CLASS (mitogen_context_parent_class)->finalize (object);
 }
@@ -80,9 +79,7 @@ mitogen_context_get_property (GObject    *object,
       g_value_set_uint (value, self->id);
       break;
     case PROP_NAME:
-      g_mutex_lock (&self->lock);
       g_value_set_string (value, self->name);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_VIA:
       g_value_set_object (value, self->via);
@@ -155,7 +152,6 @@ static void
 mitogen_context_init (MitogenContext *self)
 {
   g_mutex_init (&self->lock);
-  g_cond_init (&self->lost_cond);
 }
 
 MitogenContext *
@@ -178,27 +174,25 @@ _mitogen_context_new (MitogenRouter  *router,
 void
 _mitogen_context_set_lost (MitogenContext *context)
 {
+  GSList *waiters;
+
   g_mutex_lock (&context->lock);
   context->lost = TRUE;
-  g_cond_broadcast (&context->lost_cond);
+  waiters = g_steal_pointer (&context->waiters);
   g_mutex_unlock (&context->lock);
+
+  for (GSList *l = waiters; l != NULL; l = l->next)
+    {
+      g_task_return_boolean (l->data, TRUE);
+      g_object_unref (l->data);
+    }
+  g_slist_free (waiters);
 }
 
 void
 _mitogen_context_emit_disconnected (MitogenContext *context)
 {
   g_signal_emit (context, signals[SIGNAL_DISCONNECTED], 0);
-}
-
-void
-_mitogen_context_set_name (MitogenContext *context,
-                           const char     *name)
-{
-  g_mutex_lock (&context->lock);
-  g_free (context->name);
-  context->name = g_strdup (name);
-  g_mutex_unlock (&context->lock);
-  g_object_notify_by_pspec (G_OBJECT (context), properties[PROP_NAME]);
 }
 
 /**
@@ -241,24 +235,17 @@ mitogen_context_get_via (MitogenContext *context)
 }
 
 /**
- * mitogen_context_get_router:
+ * mitogen_context_dup_router:
  * @context: a context
  *
- * Returns: (transfer none) (nullable): the router that knows this context,
+ * Returns: (transfer full) (nullable): the router that knows this context,
  *   or %NULL when it was finalized
  */
 MitogenRouter *
-mitogen_context_get_router (MitogenContext *context)
+mitogen_context_dup_router (MitogenContext *context)
 {
-  MitogenRouter *router;
-
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
-  router = g_weak_ref_get (&context->router);
-  /* The router's table holds the context, so while the context is in use
-   * through the router, the router is alive; hand out a borrowed pointer. */
-  if (router != NULL)
-    g_object_unref (router);
-  return router;
+  return g_weak_ref_get (&context->router);
 }
 
 /**
@@ -287,7 +274,7 @@ mitogen_context_get_remote_info (MitogenContext *context)
 gboolean
 mitogen_context_is_connected (MitogenContext *context)
 {
-  MitogenRouter *router;
+  g_autoptr(MitogenRouter) router = NULL;
   gboolean lost;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), FALSE);
@@ -297,8 +284,8 @@ mitogen_context_is_connected (MitogenContext *context)
   g_mutex_unlock (&context->lock);
   if (lost)
     return FALSE;
-  router = mitogen_context_get_router (context);
-  return router != NULL && !_mitogen_router_context_is_lost (router, context->id);
+  router = mitogen_context_dup_router (context);
+  return router != NULL;
 }
 
 static GVariant *
@@ -330,14 +317,14 @@ mitogen_context_begin_call (MitogenContext *context,
                             GVariant       *args)
 {
   g_autoptr(MitogenMessage) msg = NULL;
-  MitogenRouter *router;
+  g_autoptr(MitogenRouter) router = NULL;
   MitogenReceiver *recv;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
   g_return_val_if_fail (function != NULL, NULL);
   g_return_val_if_fail (args == NULL || g_variant_is_of_type (args, G_VARIANT_TYPE_TUPLE), NULL);
 
-  router = mitogen_context_get_router (context);
+  router = mitogen_context_dup_router (context);
   g_return_val_if_fail (router != NULL, NULL);
 
   recv = mitogen_receiver_new_full (router, 0, context);
@@ -345,7 +332,7 @@ mitogen_context_begin_call (MitogenContext *context,
                              call_value (function, args));
   msg->reply_to = mitogen_receiver_get_handle (recv);
   /* A failure to route comes back to @recv as a dead message. */
-  _mitogen_router_send (router, msg, NULL);
+  mitogen_router_route (router, msg, NULL);
   return recv;
 }
 
@@ -363,18 +350,18 @@ mitogen_context_call_no_reply (MitogenContext *context,
                                GVariant       *args)
 {
   g_autoptr(MitogenMessage) msg = NULL;
-  MitogenRouter *router;
+  g_autoptr(MitogenRouter) router = NULL;
 
   g_return_if_fail (MITOGEN_IS_CONTEXT (context));
   g_return_if_fail (function != NULL);
   g_return_if_fail (args == NULL || g_variant_is_of_type (args, G_VARIANT_TYPE_TUPLE));
 
-  router = mitogen_context_get_router (context);
+  router = mitogen_context_dup_router (context);
   g_return_if_fail (router != NULL);
 
   msg = mitogen_message_new (context->id, MITOGEN_HANDLE_CALL_FUNCTION,
                              call_value (function, args));
-  _mitogen_router_send (router, msg, NULL);
+  mitogen_router_route (router, msg, NULL);
 }
 
 /**
@@ -401,12 +388,12 @@ mitogen_context_call (MitogenContext  *context,
 {
   g_autoptr(MitogenReceiver) recv = NULL;
   g_autoptr(MitogenMessage) reply = NULL;
-  MitogenRouter *router;
+  g_autoptr(MitogenRouter) router = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
   g_return_val_if_fail (function != NULL, NULL);
 
-  router = mitogen_context_get_router (context);
+  router = mitogen_context_dup_router (context);
   if (router == NULL)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
@@ -469,6 +456,7 @@ mitogen_context_call_async (MitogenContext      *context,
                             gpointer             user_data)
 {
   g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr(MitogenRouter) router = NULL;
   GTask *task;
 
   g_return_if_fail (MITOGEN_IS_CONTEXT (context));
@@ -476,7 +464,8 @@ mitogen_context_call_async (MitogenContext      *context,
 
   task = g_task_new (context, cancellable, callback, user_data);
   g_task_set_source_tag (task, mitogen_context_call_async);
-  if (mitogen_context_get_router (context) == NULL)
+  router = mitogen_context_dup_router (context);
+  if (router == NULL)
     {
       g_task_return_new_error (task, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
                                "the router of context %s is gone", context->name);
@@ -519,12 +508,12 @@ mitogen_context_send (MitogenContext  *context,
                       MitogenMessage  *msg,
                       GError         **error)
 {
-  MitogenRouter *router;
+  g_autoptr(MitogenRouter) router = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), FALSE);
   g_return_val_if_fail (msg != NULL, FALSE);
 
-  router = mitogen_context_get_router (context);
+  router = mitogen_context_dup_router (context);
   if (router == NULL)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
@@ -532,7 +521,7 @@ mitogen_context_send (MitogenContext  *context,
       return FALSE;
     }
   msg->dst_id = context->id;
-  return _mitogen_router_send (router, msg, error);
+  return mitogen_router_route (router, msg, error);
 }
 
 /**
@@ -549,64 +538,55 @@ MitogenReceiver *
 mitogen_context_begin_send (MitogenContext *context,
                             MitogenMessage *msg)
 {
-  MitogenRouter *router;
+  g_autoptr(MitogenRouter) router = NULL;
   MitogenReceiver *recv;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
   g_return_val_if_fail (msg != NULL, NULL);
 
-  router = mitogen_context_get_router (context);
+  router = mitogen_context_dup_router (context);
   g_return_val_if_fail (router != NULL, NULL);
 
   recv = mitogen_receiver_new_full (router, 0, context);
   msg->dst_id = context->id;
   msg->reply_to = mitogen_receiver_get_handle (recv);
-  _mitogen_router_send (router, msg, NULL);
+  mitogen_router_route (router, msg, NULL);
   return recv;
 }
 
 static gboolean
-send_shutdown (MitogenContext *context)
+send_shutdown (MitogenContext  *context,
+               GError         **error)
 {
   g_autoptr(MitogenMessage) msg = mitogen_message_new (context->id, MITOGEN_HANDLE_SHUTDOWN, NULL);
-  MitogenRouter *router = mitogen_context_get_router (context);
+  g_autoptr(MitogenRouter) router = mitogen_context_dup_router (context);
 
-  return router != NULL && _mitogen_router_send (router, msg, NULL);
-}
-
-/**
- * mitogen_context_shutdown:
- * @context: a context
- * @wait: whether to wait until it is gone
- *
- * Asks the context to exit (after the call it is running, if any) and,
- * with @wait, waits until its stream closes.
- */
-void
-mitogen_context_shutdown (MitogenContext *context,
-                          gboolean        wait)
-{
-  g_return_if_fail (MITOGEN_IS_CONTEXT (context));
-
-  /* Nothing to wait for when the message could not even be sent. */
-  if (!send_shutdown (context) || !wait)
-    return;
-
-  /* The router marks the context lost on its broker thread. */
-  g_mutex_lock (&context->lock);
-  while (!context->lost)
-    g_cond_wait (&context->lost_cond, &context->lock);
-  g_mutex_unlock (&context->lock);
+  if (router == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "the router of context %s is gone", context->name);
+      return FALSE;
+    }
+  return mitogen_router_route (router, msg, error);
 }
 
 static void
-shutdown_in_thread (GTask        *task,
-                    gpointer      source_object,
-                    gpointer      task_data,
-                    GCancellable *cancellable)
+shutdown_cancelled (GCancellable *cancellable,
+                    gpointer      data)
 {
-  mitogen_context_shutdown (source_object, TRUE);
-  g_task_return_boolean (task, TRUE);
+  GTask *task = data;
+  MitogenContext *context = g_task_get_source_object (task);
+  gboolean waiting;
+
+  /* Whoever takes the task off the list completes it. */
+  g_mutex_lock (&context->lock);
+  waiting = g_slist_find (context->waiters, task) != NULL;
+  context->waiters = g_slist_remove (context->waiters, task);
+  g_mutex_unlock (&context->lock);
+  if (!waiting)
+    return;
+  g_task_return_error_if_cancelled (task);
+  g_object_unref (task);
 }
 
 /**
@@ -616,7 +596,9 @@ shutdown_in_thread (GTask        *task,
  * @callback: called once the context is gone
  * @user_data: data for @callback
  *
- * Asks the context to exit and calls back once it is gone.
+ * Asks the context to exit (after the call it is running, if any) and
+ * calls back once its stream closed. Cancelling stops the wait, not the
+ * shutdown.
  */
 void
 mitogen_context_shutdown_async (MitogenContext      *context,
@@ -625,13 +607,32 @@ mitogen_context_shutdown_async (MitogenContext      *context,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  gboolean lost;
 
   g_return_if_fail (MITOGEN_IS_CONTEXT (context));
 
   task = g_task_new (context, cancellable, callback, user_data);
   g_task_set_source_tag (task, mitogen_context_shutdown_async);
-  g_task_set_return_on_cancel (task, TRUE);
-  g_task_run_in_thread (task, shutdown_in_thread);
+  g_mutex_lock (&context->lock);
+  lost = context->lost;
+  if (!lost)
+    context->waiters = g_slist_prepend (context->waiters, g_object_ref (task));
+  g_mutex_unlock (&context->lock);
+
+  if (lost)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  /* A message that cannot go: the context is as good as gone already,
+   * and its loss completes the wait. */
+  if (!send_shutdown (context, &error))
+    g_debug ("shutting down %s: %s", context->name, error->message);
+  g_clear_error (&error);
+  if (cancellable != NULL)
+    g_cancellable_connect (cancellable, G_CALLBACK (shutdown_cancelled),
+                           g_object_ref (task), g_object_unref);
 }
 
 /**
@@ -650,4 +651,94 @@ mitogen_context_shutdown_finish (MitogenContext  *context,
 {
   g_return_val_if_fail (g_task_is_valid (result, context), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static void
+forward_cancel (GCancellable *cancellable,
+                gpointer      stop)
+{
+  g_cancellable_cancel (stop);
+}
+
+static gboolean
+note_timeout (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * mitogen_context_shutdown:
+ * @context: a context
+ * @timeout_msec: how long to wait until it is gone: 0 not at all, -1 for
+ *   ever
+ * @cancellable: (nullable): a #GCancellable to stop waiting
+ * @error: return location for an error
+ *
+ * Asks the context to exit (after the call it is running, if any) and
+ * waits until its stream closes, for at most @timeout_msec. Must not be
+ * called on the broker thread when it waits.
+ *
+ * Returns: %TRUE when the context is gone (or, with a @timeout_msec of 0,
+ *   when it was asked to go), %FALSE with %MITOGEN_ERROR_TIMEOUT or
+ *   %G_IO_ERROR_CANCELLED
+ */
+gboolean
+mitogen_context_shutdown (MitogenContext  *context,
+                          int              timeout_msec,
+                          GCancellable    *cancellable,
+                          GError         **error)
+{
+  g_autoptr(GMainContext) main_context = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GCancellable) stop = NULL;
+  g_autoptr(GSource) timeout = NULL;
+  gboolean timed_out = FALSE;
+  gulong forward_id = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), FALSE);
+
+  if (timeout_msec == 0)
+    return send_shutdown (context, error);
+
+  main_context = g_main_context_new ();
+  g_main_context_push_thread_default (main_context);
+  stop = g_cancellable_new ();
+  if (cancellable != NULL)
+    forward_id = g_cancellable_connect (cancellable, G_CALLBACK (forward_cancel),
+                                        g_object_ref (stop), g_object_unref);
+  if (timeout_msec > 0)
+    {
+      timeout = g_timeout_source_new (timeout_msec);
+      g_source_set_callback (timeout, note_timeout, &timed_out, NULL);
+      g_source_attach (timeout, main_context);
+    }
+  mitogen_context_shutdown_async (context, stop, store_result, &result);
+  while (result == NULL)
+    {
+      g_main_context_iteration (main_context, TRUE);
+      if (timed_out)
+        g_cancellable_cancel (stop);
+    }
+  if (timeout != NULL)
+    g_source_destroy (timeout);
+  g_cancellable_disconnect (cancellable, forward_id);
+  g_main_context_pop_thread_default (main_context);
+
+  ok = mitogen_context_shutdown_finish (context, result, NULL);
+  if (!ok && timed_out)
+    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT,
+                 "context %s did not exit within %d ms", context->name, timeout_msec);
+  else if (!ok)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the wait was cancelled");
+  return ok;
 }

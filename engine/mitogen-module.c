@@ -20,7 +20,7 @@
 
 #include "mitogen-message-private.h"
 #include "mitogen-module-private.h"
-#include "mitogen-router-private.h"
+#include "mitogen-request-private.h"
 
 #define FETCH_TIMEOUT_MSEC 60000
 
@@ -269,7 +269,7 @@ fetch_from_parent (MitogenRouter  *router,
                    "no module named “%s” is known here", name);
       return NULL;
     }
-  value = _mitogen_router_request (router, mitogen_get_parent_id (), MITOGEN_HANDLE_GET_MODULE,
+  value = _mitogen_request (router, mitogen_get_parent_id (), MITOGEN_HANDLE_GET_MODULE,
                                    g_variant_new ("(s)", name), G_VARIANT_TYPE_BYTESTRING,
                                    FETCH_TIMEOUT_MSEC, cancellable, error);
   return value != NULL ? g_variant_get_data_as_bytes (value) : NULL;

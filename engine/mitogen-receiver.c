@@ -6,7 +6,7 @@
 
 #include "mitogen-latch-private.h"
 #include "mitogen-message-private.h"
-#include "mitogen-router-private.h"
+#include "mitogen-receiver-private.h"
 
 /**
  * MitogenReceiver:

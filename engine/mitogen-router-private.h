@@ -1,11 +1,13 @@
-/* mitogen-router-private.h: router internals shared with the agent and the
- * other engine types.
+/* mitogen-router-private.h: router internals for the layers above it
+ * (connecting) and for the agent.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
 #include "mitogen-private.h"
+#include "mitogen-latch-private.h"
+#include "mitogen-route-table-private.h"
 #include "mitogen-stream-private.h"
 
 G_BEGIN_DECLS
@@ -15,6 +17,10 @@ typedef void (*MitogenParentLostFunc) (MitogenRouter *router,
                                        const GError  *reason,
                                        gpointer       user_data);
 
+/* The routing table; the pointer is valid for the router's lifetime. */
+MitogenRouteTable *_mitogen_router_get_route_table (MitogenRouter *router);
+
+/* The agent sets who it is once, before its broker routes anything. */
 void            _mitogen_router_set_identity    (MitogenRouter         *router,
                                                  guint32                context_id,
                                                  guint32                parent_id,
@@ -25,6 +31,7 @@ void            _mitogen_router_attach_parent   (MitogenRouter         *router,
                                                  MitogenStream         *stream,
                                                  MitogenParentLostFunc  func,
                                                  gpointer               user_data);
+
 /* Stamps the source with this context's id (unless already set) and
  * routes. On failure a dead reply goes to the message's reply_to here. */
 gboolean        _mitogen_router_send            (MitogenRouter         *router,
@@ -33,50 +40,27 @@ gboolean        _mitogen_router_send            (MitogenRouter         *router,
 /* Delivers @msg to a handler of this context; broker thread. */
 void            _mitogen_router_dispatch_local  (MitogenRouter         *router,
                                                  MitogenMessage        *msg);
-gboolean        _mitogen_router_context_is_lost (MitogenRouter         *router,
-                                                 guint32                context_id);
-void            _mitogen_router_register_functions (void);
-GVariant       *_mitogen_router_request         (MitogenRouter         *router,
-                                                 guint32                dst,
-                                                 guint32                handle,
-                                                 GVariant              *value,
-                                                 const GVariantType    *type,
-                                                 int                    timeout_msec,
-                                                 GCancellable          *cancellable,
-                                                 GError               **error);
-const char     *_mitogen_router_get_agent_path  (MitogenRouter         *router);
-void            _mitogen_router_set_agent_path  (MitogenRouter         *router,
-                                                 const char            *path);
 
-/* mitogen-context.c */
-MitogenContext *_mitogen_context_new            (MitogenRouter         *router,
+/* Takes @stream to a new direct child @id: routes it, reads it, and
+ * returns a latch that receives the child's ready frame, or a dead
+ * message if the stream closes first. NULL with @error if @id is taken. */
+MitogenLatch   *_mitogen_router_adopt_child     (MitogenRouter         *router,
+                                                 MitogenStream         *stream,
                                                  guint32                id,
-                                                 const char            *name,
-                                                 MitogenContext        *via,
-                                                 GVariant              *remote_info);
-void            _mitogen_context_set_lost       (MitogenContext        *context);
-void            _mitogen_context_emit_disconnected (MitogenContext     *context);
-void            _mitogen_context_set_name       (MitogenContext        *context,
-                                                 const char            *name);
-
-/* mitogen-receiver.c: the latch behind a receiver, for selects. */
-typedef struct _MitogenLatch MitogenLatch;
-MitogenLatch   *_mitogen_receiver_get_latch     (MitogenReceiver       *recv);
-
-/* mitogen-select.c */
-MitogenLatch   *_mitogen_select_get_latch       (MitogenSelect         *sel);
-MitogenMessage *_mitogen_select_try_get         (MitogenSelect         *sel,
-                                                 GObject              **source,
                                                  GError               **error);
+/* A child that never became ready: stop waiting for it and close it. */
+void            _mitogen_router_abandon_child   (MitogenRouter         *router,
+                                                 MitogenStream         *stream,
+                                                 const GError          *reason);
+/* A context finished starting: keep it in the table. */
+void            _mitogen_router_add_context     (MitogenRouter         *router,
+                                                 MitogenContext        *context);
+/* Emits MitogenRouter::context-added in the router's main context: at
+ * once when this thread may run it, else from that context's loop. */
+void            _mitogen_router_emit_context_added (MitogenRouter      *router,
+                                                    MitogenContext     *context);
 
-/* mitogen-call.c */
-MitogenCall    *_mitogen_call_new               (MitogenRouter         *router,
-                                                 MitogenContext        *caller,
-                                                 MitogenMessage        *msg,
-                                                 const char            *function);
-/* Runs one CALL_FUNCTION message and sends its reply. */
-void            _mitogen_call_run_message       (MitogenRouter         *router,
-                                                 MitogenMessage        *msg,
-                                                 const char            *context_name);
+/* The agent program this router starts for local hops. */
+char           *_mitogen_router_dup_agent_path  (MitogenRouter         *router);
 
 G_END_DECLS

@@ -5,7 +5,8 @@
 #include "config.h"
 
 #include "mitogen-latch-private.h"
-#include "mitogen-router-private.h"
+#include "mitogen-receiver-private.h"
+#include "mitogen-select-private.h"
 
 /**
  * MitogenSelect:

@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "mitogen-message-private.h"
-#include "mitogen-router-private.h"
+#include "mitogen-private.h"
 
 /**
  * MitogenSender:

@@ -39,8 +39,7 @@ void           _mitogen_stream_set_serializer (MitogenStream           *stream,
 MitogenSerializer *_mitogen_stream_get_serializer (MitogenStream       *stream);
 void           _mitogen_stream_set_max_message_size (MitogenStream     *stream,
                                                      gsize              size);
-void           _mitogen_stream_set_name       (MitogenStream           *stream,
-                                               const char              *name);
+/* Immutable: set when the stream is made. */
 const char    *_mitogen_stream_get_name       (MitogenStream           *stream);
 void           _mitogen_stream_set_remote_id  (MitogenStream           *stream,
                                                guint32                  remote_id);

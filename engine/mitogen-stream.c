@@ -57,7 +57,7 @@ struct _MitogenStream
   GIOStream                *owner;         /* owned, nullable: holds the fds */
   int                       in_fd;         /* broker only after start */
   int                       out_fd;        /* guarded by @out_lock */
-  char                     *name;          /* guarded by @out_lock; for logs */
+  char                     *name;          /* immutable; for logs */
   guint32                   remote_id;     /* context id of the peer; set once */
   gsize                     max_message_size; /* atomic enough: set before start */
   MitogenSerializer        *serializer;    /* set before start; owned */
@@ -231,16 +231,6 @@ _mitogen_stream_set_max_message_size (MitogenStream *stream,
                                       gsize          size)
 {
   stream->max_message_size = size;
-}
-
-void
-_mitogen_stream_set_name (MitogenStream *stream,
-                          const char    *name)
-{
-  g_mutex_lock (&stream->out_lock);
-  g_free (stream->name);
-  stream->name = g_strdup (name);
-  g_mutex_unlock (&stream->out_lock);
 }
 
 const char *
@@ -753,6 +743,8 @@ static void
 stream_close_now (MitogenStream *stream,
                   const GError  *reason)
 {
+  int in_fd, out_fd;
+
   if (stream->close_called)
     return;
   stream->close_called = TRUE;
@@ -765,18 +757,22 @@ stream_close_now (MitogenStream *stream,
   shutdown (stream->in_fd, SHUT_RDWR);
   if (stream->out_fd != stream->in_fd)
     shutdown (stream->out_fd, SHUT_RDWR);
-  if (stream->owner != NULL)
-    {
-      g_io_stream_close (stream->owner, NULL, NULL);
-    }
-  else
-    {
-      close (stream->in_fd);
-      if (stream->out_fd != stream->in_fd)
-        close (stream->out_fd);
-    }
+  in_fd = stream->in_fd;
+  out_fd = stream->out_fd;
   stream->in_fd = stream->out_fd = -1;
   g_mutex_unlock (&stream->out_lock);
+
+  /* Outside the lock: a plugin's GIOStream may take its own locks, wait
+   * for a pump thread or call back into the engine while it closes. No
+   * writer touches the fds any more, since @closed is set. */
+  if (stream->owner != NULL)
+    g_io_stream_close (stream->owner, NULL, NULL);
+  else
+    {
+      close (in_fd);
+      if (out_fd != in_fd)
+        close (out_fd);
+    }
 
   if (stream->source != NULL)
     {

@@ -649,7 +649,7 @@ test_shutdown_exits (Fixture       *fixture,
   int pid = mitogen_test_context_pid (ctx);
 
   g_assert_true (mitogen_test_pid_alive (pid));
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   g_assert_false (mitogen_context_is_connected (ctx));
   g_assert_true (mitogen_test_wait_pid_gone (pid, 2000));
 
@@ -671,7 +671,7 @@ test_shutdown_after_call (Fixture       *fixture,
   int pid = mitogen_test_context_pid (ctx);
 
   recv = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 0.2));
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   msg = mitogen_receiver_get (recv, WAIT_MSEC, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (msg);
@@ -714,7 +714,7 @@ test_disconnected_signal (Fixture       *fixture,
   g_signal_connect (other, "disconnected", G_CALLBACK (on_disconnected), &other_disconnected);
   id = g_signal_connect (fixture->router, "context-lost", G_CALLBACK (on_context_lost), &lost);
 
-  mitogen_context_shutdown (ctx, FALSE);
+  mitogen_context_shutdown (ctx, 0, NULL, NULL);
   g_assert_true (mitogen_test_iterate_until (&disconnected, WAIT_MSEC));
   /* Only the context that went away says so. */
   g_assert_false (other_disconnected);

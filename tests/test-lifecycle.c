@@ -334,7 +334,7 @@ test_sequential_contexts (Fixture       *fixture,
       g_assert_false (g_hash_table_contains (seen, GINT_TO_POINTER (p)));
       g_hash_table_add (seen, GINT_TO_POINTER (p));
 
-      mitogen_context_shutdown (ctx, TRUE);
+      mitogen_context_shutdown (ctx, 30000, NULL, NULL);
       g_assert_false (mitogen_context_is_connected (ctx));
       g_assert_true (mitogen_test_wait_pid_gone (p, GONE_MSEC));
     }

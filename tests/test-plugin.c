@@ -230,7 +230,7 @@ test_connect_unknown_serializer (Fixture       *fixture,
 
     g_assert_no_error (error);
   }
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 }
@@ -330,7 +330,7 @@ broken_plugin_child (void)
   pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_variant_get_int32 (pid), !=, getpid ());
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
 
   g_unlink (broken);
   g_unlink (empty);

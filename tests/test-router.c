@@ -418,7 +418,7 @@ test_previously_alive_context (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *expected = NULL;
 
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   expected = g_strdup_printf ("no route to context %u", mitogen_context_get_id (ctx));
 
   for (int round = 0; round < 2; round++)

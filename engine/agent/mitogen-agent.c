@@ -17,6 +17,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "mitogen-bootstrap-private.h"
+#include "mitogen-call-private.h"
+#include "mitogen-connect-private.h"
 #include "mitogen-latch-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-router-private.h"
@@ -62,14 +65,14 @@ read_exactly (int      fd,
   return TRUE;
 }
 
-static GVariant *
+static MitogenBootstrap *
 read_bootstrap (int      fd,
                 GError **error)
 {
   guint8 header[MITOGEN_HEADER_SIZE];
   MitogenFrameHeader hdr;
   g_autofree guint8 *data = NULL;
-  g_autoptr(GVariant) params = NULL;
+  g_autoptr(GBytes) bytes = NULL;
 
   if (!read_exactly (fd, header, sizeof header, error) ||
       !_mitogen_frame_header_decode (header, MAX_BOOTSTRAP_SIZE, &hdr, error))
@@ -83,16 +86,8 @@ read_bootstrap (int      fd,
   data = g_malloc (MAX (hdr.length, 1));
   if (!read_exactly (fd, data, hdr.length, error))
     return NULL;
-  params = g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, g_steal_pointer (&data),
-                                    hdr.length, FALSE, g_free, NULL);
-  g_variant_ref_sink (params);
-  if (!g_variant_is_normal_form (params))
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
-                   "the bootstrap frame is not a valid a{sv}");
-      return NULL;
-    }
-  return g_steal_pointer (&params);
+  bytes = g_bytes_new_take (g_steal_pointer (&data), hdr.length);
+  return _mitogen_bootstrap_decode (bytes, error);
 }
 
 static void
@@ -102,27 +97,11 @@ send_ready (MitogenStream *stream,
             const char    *name,
             const GError  *failure)
 {
-  g_autoptr(GVariant) v = NULL;
   g_autoptr(GBytes) data = NULL;
   g_autoptr(MitogenMessage) msg = NULL;
-  GVariantDict dict;
-  struct utsname u;
 
-  g_variant_dict_init (&dict, NULL);
-  if (failure != NULL)
-    g_variant_dict_insert (&dict, "error", "s", failure->message);
-  else
-    {
-      uname (&u);
-      g_variant_dict_insert (&dict, "name", "s", name);
-      g_variant_dict_insert (&dict, "pid", "i", (gint32) getpid ());
-      g_variant_dict_insert (&dict, "uid", "u", (guint32) getuid ());
-      g_variant_dict_insert (&dict, "hostname", "s", g_get_host_name ());
-      g_variant_dict_insert (&dict, "arch", "s", u.machine);
-      g_variant_dict_insert (&dict, "version", "s", PACKAGE_VERSION);
-    }
-  v = g_variant_ref_sink (g_variant_dict_end (&dict));
-  data = g_variant_get_data_as_bytes (v);
+  data = failure != NULL ? _mitogen_ready_encode_error (failure->message)
+                         : _mitogen_ready_encode (name);
   msg = _mitogen_message_new_raw (parent_id, context_id, MITOGEN_HANDLE_BOOTSTRAP, data);
   _mitogen_stream_send (stream, msg, NULL);
 }
@@ -231,21 +210,6 @@ take_stdio (int *in_fd,
   return TRUE;
 }
 
-static GArray *
-ancestors_from (GVariant *params)
-{
-  g_autoptr(GVariant) v = g_variant_lookup_value (params, "ancestors", G_VARIANT_TYPE ("au"));
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  gsize n = 0;
-  const guint32 *p;
-
-  if (v == NULL)
-    return ids;
-  p = g_variant_get_fixed_array (v, &n, sizeof (guint32));
-  g_array_append_vals (ids, p, n);
-  return ids;
-}
-
 static char *
 default_name (const char *transport)
 {
@@ -257,19 +221,11 @@ main (int    argc,
       char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) params = NULL;
+  g_autoptr(MitogenBootstrap) boot = NULL;
   g_autoptr(MitogenBroker) broker = NULL;
   g_autoptr(MitogenSerializer) serializer = NULL;
   g_autoptr(MitogenStream) stream = NULL;
-  g_autoptr(GArray) ancestors = NULL;
-  const char *serializer_name = "gvariant";
-  const char *transport = "local";
-  const char *name = NULL;
-  const char *plugin_path = NULL;
-  guint32 context_id = 0, parent_id = 0;
-  guint64 max_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
-  gboolean debug = FALSE;
-  gboolean unidirectional = FALSE;
+  guint64 max_size;
   int in_fd, out_fd;
 
   if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))
@@ -304,50 +260,45 @@ main (int    argc,
         return 2;
     }
 
-  params = read_bootstrap (in_fd, &error);
-  if (params == NULL)
+  boot = read_bootstrap (in_fd, &error);
+  if (boot == NULL)
     {
       fprintf (stderr, "mitogen-agent: %s\n", error->message);
       return 2;
     }
-  g_variant_lookup (params, "context_id", "u", &context_id);
-  g_variant_lookup (params, "parent_id", "u", &parent_id);
-  g_variant_lookup (params, "serializer", "&s", &serializer_name);
-  g_variant_lookup (params, "transport", "&s", &transport);
-  g_variant_lookup (params, "name", "&s", &name);
-  g_variant_lookup (params, "max_message_size", "t", &max_size);
-  g_variant_lookup (params, "debug", "b", &debug);
-  g_variant_lookup (params, "unidirectional", "b", &unidirectional);
-  g_variant_lookup (params, "plugin_path", "&s", &plugin_path);
-  ancestors = ancestors_from (params);
+  max_size = boot->max_message_size;
 
-  if (plugin_path != NULL)
-    g_setenv (MITOGEN_PLUGIN_PATH_ENV, plugin_path, TRUE);
+  if (boot->plugin_path != NULL)
+    g_setenv (MITOGEN_PLUGIN_PATH_ENV, boot->plugin_path, TRUE);
 
-  agent.name = name != NULL ? g_strdup (name) : default_name (transport);
-  agent.forward_level = debug ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO;
+  /* The functions a parent may call here, registered before any call. */
+  _mitogen_builtins_register ();
+  _mitogen_connect_register_functions ();
+
+  agent.name = boot->name != NULL ? g_strdup (boot->name) : default_name (boot->transport);
+  agent.forward_level = boot->debug ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO;
   agent.calls = _mitogen_latch_new ((GDestroyNotify) mitogen_message_unref);
 
   broker = mitogen_broker_new ();
   stream = _mitogen_stream_new (broker, in_fd, out_fd, NULL, "parent");
-  _mitogen_stream_set_remote_id (stream, parent_id);
+  _mitogen_stream_set_remote_id (stream, boot->parent_id);
   if (max_size > 0 && max_size <= G_MAXUINT32)
     _mitogen_stream_set_max_message_size (stream, max_size);
 
-  serializer = mitogen_serializer_lookup (serializer_name, &error);
+  serializer = mitogen_serializer_lookup (boot->serializer, &error);
   if (serializer == NULL)
     {
-      send_ready (stream, context_id, parent_id, agent.name, error);
+      send_ready (stream, boot->context_id, boot->parent_id, agent.name, error);
       _mitogen_stream_flush (stream);
       return 2;
     }
   _mitogen_stream_set_serializer (stream, serializer);
 
   agent.router = mitogen_router_new (broker);
-  _mitogen_router_set_identity (agent.router, context_id, parent_id, ancestors);
+  _mitogen_router_set_identity (agent.router, boot->context_id, boot->parent_id, boot->ancestors);
   if (max_size > 0 && max_size <= G_MAXUINT32)
     mitogen_router_set_max_message_size (agent.router, max_size);
-  g_object_set (agent.router, "unidirectional", unidirectional, NULL);
+  g_object_set (agent.router, "unidirectional", boot->unidirectional, NULL);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_CALL_FUNCTION, NULL,
                               on_call_function, NULL, NULL);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_SHUTDOWN, NULL,
@@ -355,7 +306,7 @@ main (int    argc,
   g_log_set_writer_func (forward_log, NULL, NULL);
 
   /* The ready frame goes first: nothing else is routed before it is out. */
-  send_ready (stream, context_id, parent_id, agent.name, NULL);
+  send_ready (stream, boot->context_id, boot->parent_id, agent.name, NULL);
   _mitogen_router_attach_parent (agent.router, stream, on_parent_lost, NULL);
 
   for (;;)

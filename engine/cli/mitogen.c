@@ -235,7 +235,7 @@ connect_chain (MitogenRouter *router,
           report (error);
           /* Stop the hops already up: the last one takes its children along. */
           if (via != NULL)
-            mitogen_context_shutdown (via, TRUE);
+            mitogen_context_shutdown (via, 30000, NULL, NULL);
           return NULL;
         }
       g_clear_object (&via);
@@ -315,7 +315,7 @@ run_job (MitogenRouter *router,
       fflush (stdout);
     }
   /* Wait for the context to go, so that no agent outlives the command. */
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   return status;
 }
 

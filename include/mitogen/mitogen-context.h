@@ -26,7 +26,7 @@ const char      *mitogen_context_get_name          (MitogenContext      *context
 MITOGEN_AVAILABLE_IN_ALL
 MitogenContext  *mitogen_context_get_via           (MitogenContext      *context);
 MITOGEN_AVAILABLE_IN_ALL
-MitogenRouter   *mitogen_context_get_router        (MitogenContext      *context);
+MitogenRouter   *mitogen_context_dup_router        (MitogenContext      *context);
 MITOGEN_AVAILABLE_IN_ALL
 GVariant        *mitogen_context_get_remote_info   (MitogenContext      *context);
 MITOGEN_AVAILABLE_IN_ALL
@@ -64,8 +64,10 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenReceiver *mitogen_context_begin_send        (MitogenContext      *context,
                                                     MitogenMessage      *msg);
 MITOGEN_AVAILABLE_IN_ALL
-void             mitogen_context_shutdown          (MitogenContext      *context,
-                                                    gboolean             wait);
+gboolean         mitogen_context_shutdown          (MitogenContext      *context,
+                                                    int                  timeout_msec,
+                                                    GCancellable        *cancellable,
+                                                    GError             **error);
 MITOGEN_AVAILABLE_IN_ALL
 void             mitogen_context_shutdown_async    (MitogenContext      *context,
                                                     GCancellable        *cancellable,

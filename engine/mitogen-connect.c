@@ -1,0 +1,829 @@
+/* mitogen-connect.c: starting contexts, directly or through another one.
+ *
+ * Connecting is one asynchronous state machine; the blocking call runs it
+ * to completion on a private main context. A direct start goes:
+ *
+ *   options → transport and serializer → the transport opens a stream
+ *   → a context id → bootstrap frame out → ready frame in → the context
+ *
+ * Only the transport's own step may block (a password prompt, an SSH
+ * handshake): the async call runs it in a worker thread, the blocking
+ * call on the calling thread. A start through another context (via) asks
+ * that context to run the same machine with core.connect.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define _GNU_SOURCE  /* dladdr() */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <sys/auxv.h>
+
+#include "mitogen-bootstrap-private.h"
+#include "mitogen-connect-private.h"
+#include "mitogen-context-private.h"
+#include "mitogen-control-private.h"
+#include "mitogen-message-private.h"
+#include "mitogen-module-private.h"
+#include "mitogen-request-private.h"
+#include "mitogen-router-private.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MSEC 30000
+#define ALLOCATE_ID_TIMEOUT_MSEC 30000
+
+typedef struct
+{
+  MitogenRouter     *router;          /* owned */
+  char              *transport_name;
+  GVariant          *options;         /* owned, nullable: an a{sv} */
+  MitogenContext    *via;             /* owned, nullable */
+  gboolean           blocking;        /* run the transport's step on this thread */
+  guint32            id;              /* 0 until allocated */
+
+  /* From the options. */
+  char              *serializer_name;
+  char              *agent_path;
+  char              *name;
+  char              *plugin_path;
+  gboolean           debug;
+  int                timeout_msec;
+  gint64             deadline;        /* monotonic µs: the whole start */
+
+  MitogenTransport  *transport;       /* owned, once found */
+  MitogenSerializer *serializer;      /* owned, once found */
+  GIOStream         *io;              /* owned, once open */
+  MitogenStream     *stream;          /* owned, once adopted */
+  MitogenLatch      *ready;           /* owned: receives the ready frame */
+} Connect;
+
+static void
+connect_free (gpointer data)
+{
+  Connect *c = data;
+
+  g_object_unref (c->router);
+  g_free (c->transport_name);
+  g_clear_pointer (&c->options, g_variant_unref);
+  g_clear_object (&c->via);
+  g_free (c->serializer_name);
+  g_free (c->agent_path);
+  g_free (c->name);
+  g_free (c->plugin_path);
+  g_clear_object (&c->transport);
+  g_clear_object (&c->serializer);
+  g_clear_object (&c->io);
+  g_clear_pointer (&c->stream, _mitogen_stream_unref);
+  g_clear_pointer (&c->ready, _mitogen_latch_unref);
+  g_free (c);
+}
+
+/* Fails the start; a child already adopted is closed with the reason. */
+static void
+connect_fail (GTask  *task,
+              GError *error)
+{
+  Connect *c = g_task_get_task_data (task);
+
+  if (c->stream != NULL)
+    _mitogen_router_abandon_child (c->router, c->stream, error);
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static int
+remaining_msec (Connect *c)
+{
+  return MAX (1, (int) ((c->deadline - g_get_monotonic_time ()) / 1000));
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static gboolean
+option_string (GVariant    *options,
+               const char  *key,
+               char       **out,
+               GError     **error)
+{
+  g_autoptr(GVariant) v = options != NULL ? g_variant_lookup_value (options, key, NULL) : NULL;
+
+  if (v == NULL)
+    return TRUE;
+  if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "option “%s” must be of type 's', not '%s'", key,
+                   g_variant_get_type_string (v));
+      return FALSE;
+    }
+  *out = g_variant_dup_string (v, NULL);
+  return TRUE;
+}
+
+static gboolean
+option_boolean (GVariant    *options,
+                const char  *key,
+                gboolean    *out,
+                GError     **error)
+{
+  g_autoptr(GVariant) v = options != NULL ? g_variant_lookup_value (options, key, NULL) : NULL;
+
+  if (v == NULL)
+    return TRUE;
+  if (!g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "option “%s” must be of type 'b', not '%s'", key,
+                   g_variant_get_type_string (v));
+      return FALSE;
+    }
+  *out = g_variant_get_boolean (v);
+  return TRUE;
+}
+
+/* Reads the options every transport shares. */
+static gboolean
+connect_read_options (Connect  *c,
+                      GError  **error)
+{
+  if (!option_string (c->options, "serializer", &c->serializer_name, error) ||
+      !option_string (c->options, "agent_path", &c->agent_path, error) ||
+      !option_string (c->options, "name", &c->name, error) ||
+      !option_string (c->options, "plugin_path", &c->plugin_path, error) ||
+      !option_boolean (c->options, "debug", &c->debug, error) ||
+      !mitogen_transport_options_get_timeout (c->options, DEFAULT_CONNECT_TIMEOUT_MSEC,
+                                              &c->timeout_msec, error))
+    return FALSE;
+  /* connect_timeout covers everything: the transport's own work (a
+   * password prompt, an SSH handshake) and the wait for the ready frame. */
+  c->deadline = g_get_monotonic_time () + (gint64) c->timeout_msec * 1000;
+  if (c->serializer_name == NULL)
+    c->serializer_name = g_strdup ("gvariant");
+  if (c->agent_path == NULL)
+    c->agent_path = _mitogen_router_dup_agent_path (c->router);
+  /* Where the new context looks for plugins: the option, else where this
+   * process looks. What it does not find there comes from here. */
+  if (c->plugin_path == NULL && !getauxval (AT_SECURE))
+    c->plugin_path = g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
+  return TRUE;
+}
+
+/* ---- the transport's step ---------------------------------------------- */
+
+/* The transport @name; an agent lacking its plugin fetches it from its
+ * parent, so a context can start contexts where nothing is installed. */
+static MitogenTransport *
+lookup_transport (MitogenRouter  *router,
+                  const char     *name,
+                  GCancellable   *cancellable,
+                  GError        **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *module = NULL;
+  MitogenTransport *transport;
+
+  transport = mitogen_transport_lookup (name, &local_error);
+  if (transport != NULL)
+    return transport;
+  if (mitogen_is_master ())
+    {
+      if (local_error == NULL)
+        g_set_error (&local_error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                     "no transport named “%s”", name);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  module = g_strdup_printf ("transport:%s", name);
+  if (!_mitogen_module_ensure (router, module, cancellable, error))
+    return NULL;
+  return mitogen_transport_lookup (name, error);
+}
+
+/* Finds the transport and has it open a stream to a new agent. May block. */
+static GIOStream *
+open_stream (Connect       *c,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  GError *local_error = NULL;
+  GIOStream *io;
+
+  if (c->transport == NULL)
+    c->transport = lookup_transport (c->router, c->transport_name, cancellable, error);
+  if (c->transport == NULL)
+    return NULL;
+  io = mitogen_transport_open_stream (c->transport, c->options, c->agent_path,
+                                      cancellable, &local_error);
+  /* A transport written in another language may forget the error. */
+  if (io == NULL && local_error == NULL)
+    g_set_error (&local_error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                 "transport “%s” opened no stream and gave no reason", c->transport_name);
+  if (io != NULL && !G_IS_IO_STREAM (io))
+    {
+      g_clear_object (&io);
+      g_set_error (&local_error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "transport “%s” returned something that is not a GIOStream",
+                   c->transport_name);
+    }
+  if (io == NULL)
+    g_propagate_error (error, local_error);
+  return io;
+}
+
+static void
+open_stream_in_thread (GTask        *task,
+                       gpointer      source_object,
+                       gpointer      task_data,
+                       GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GIOStream *io = open_stream (task_data, cancellable, &error);
+
+  if (io == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, io, g_object_unref);
+}
+
+/* Transports written in C are free-threaded; one implemented by a
+ * language binding (its open_stream is a libffi closure, in no loaded
+ * object) runs on the thread that connects, as GJS requires. */
+static gboolean
+transport_runs_in_thread (MitogenTransport *transport)
+{
+  MitogenTransportInterface *iface = MITOGEN_TRANSPORT_GET_IFACE (transport);
+  Dl_info info;
+
+  return iface->open_stream != NULL && dladdr ((void *) iface->open_stream, &info) != 0;
+}
+
+static void connect_stream_opened (GObject *source, GAsyncResult *result, gpointer data);
+static void connect_have_stream (GTask *task);
+
+static void
+connect_open_stream (GTask *task)
+{
+  Connect *c = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!c->blocking && c->transport == NULL)
+    c->transport = mitogen_transport_lookup (c->transport_name, NULL);
+  /* In an agent a missing transport is fetched (blocking) in the thread. */
+  if (!c->blocking && (c->transport == NULL || transport_runs_in_thread (c->transport)))
+    {
+      GTask *step = g_task_new (c->router, g_task_get_cancellable (task),
+                                connect_stream_opened, task);
+
+      g_task_set_task_data (step, c, NULL);
+      g_task_run_in_thread (step, open_stream_in_thread);
+      g_object_unref (step);
+      return;
+    }
+  c->io = open_stream (c, g_task_get_cancellable (task), &error);
+  if (c->io == NULL)
+    connect_fail (task, error);
+  else
+    connect_have_stream (task);
+}
+
+static void
+connect_stream_opened (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      data)
+{
+  GTask *task = data;
+  Connect *c = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  c->io = g_task_propagate_pointer (G_TASK (result), &error);
+  if (c->io == NULL)
+    connect_fail (task, error);
+  else
+    connect_have_stream (task);
+}
+
+/* ---- the id, the bootstrap and the ready frame ------------------------- */
+
+static void connect_got_id (GObject *source, GAsyncResult *result, gpointer data);
+static void connect_send_bootstrap (GTask *task);
+static void connect_got_ready (GObject *source, GAsyncResult *result, gpointer data);
+
+/* A new context id: the master's own counter, or one asked of the master
+ * by an agent. Then @next runs. */
+static void
+connect_allocate_id (GTask *task,
+                     void (*next) (GTask *task))
+{
+  Connect *c = g_task_get_task_data (task);
+  MitogenRouteTable *table = _mitogen_router_get_route_table (c->router);
+
+  if (c->id != 0 || !_mitogen_route_table_has_parent (table))
+    {
+      if (c->id == 0)
+        c->id = _mitogen_route_table_next_id (table);
+      next (task);
+      return;
+    }
+  g_object_set_data (G_OBJECT (task), "mitogen-next", (gpointer) next);
+  _mitogen_request_async (c->router, 0, MITOGEN_HANDLE_ALLOCATE_ID, NULL, G_VARIANT_TYPE ("(u)"),
+                          ALLOCATE_ID_TIMEOUT_MSEC, g_task_get_cancellable (task),
+                          connect_got_id, task);
+}
+
+static void
+connect_got_id (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  GTask *task = data;
+  Connect *c = g_task_get_task_data (task);
+  void (*next) (GTask *) = (void (*) (GTask *)) g_object_get_data (G_OBJECT (task), "mitogen-next");
+  g_autoptr(GVariant) answer = NULL;
+  GError *error = NULL;
+
+  answer = _mitogen_request_finish (result, &error);
+  if (answer == NULL)
+    {
+      g_prefix_error (&error, "allocating a context id: ");
+      connect_fail (task, error);
+      return;
+    }
+  g_variant_get (answer, "(u)", &c->id);
+  next (task);
+}
+
+static void
+connect_have_stream (GTask *task)
+{
+  connect_allocate_id (task, connect_send_bootstrap);
+}
+
+static GBytes *
+connect_bootstrap_bytes (Connect *c)
+{
+  g_autoptr(MitogenBootstrap) boot = _mitogen_bootstrap_new ();
+  MitogenRouteTable *table = _mitogen_router_get_route_table (c->router);
+  g_autoptr(GArray) lineage = _mitogen_route_table_dup_lineage (table);
+
+  boot->context_id = c->id;
+  boot->parent_id = mitogen_router_get_context_id (c->router);
+  g_array_append_vals (boot->ancestors, lineage->data, lineage->len);
+  boot->transport = g_strdup (c->transport_name);
+  boot->name = g_strdup (c->name);
+  boot->serializer = g_strdup (c->serializer_name);
+  boot->plugin_path = g_strdup (c->plugin_path);
+  boot->max_message_size = mitogen_router_get_max_message_size (c->router);
+  boot->debug = c->debug;
+  g_object_get (c->router, "unidirectional", &boot->unidirectional, NULL);
+  return _mitogen_bootstrap_encode (boot);
+}
+
+static void
+connect_send_bootstrap (GTask *task)
+{
+  Connect *c = g_task_get_task_data (task);
+  g_autofree char *stream_name = g_strdup_printf ("%s#%u", c->transport_name, c->id);
+  g_autoptr(MitogenMessage) boot = NULL;
+  g_autoptr(GBytes) data = NULL;
+  g_autoptr(GTask) wait = NULL;
+  GError *error = NULL;
+
+  c->stream = _mitogen_stream_new_for_io_stream (mitogen_router_get_broker (c->router), c->io,
+                                                 stream_name, &error);
+  if (c->stream == NULL)
+    {
+      connect_fail (task, error);
+      return;
+    }
+  _mitogen_stream_set_serializer (c->stream, c->serializer);
+  _mitogen_stream_set_max_message_size (c->stream, mitogen_router_get_max_message_size (c->router));
+  _mitogen_stream_set_remote_id (c->stream, c->id);
+  c->ready = _mitogen_router_adopt_child (c->router, c->stream, c->id, &error);
+  if (c->ready == NULL)
+    {
+      _mitogen_stream_close (c->stream, error);
+      g_clear_pointer (&c->stream, _mitogen_stream_unref);
+      connect_fail (task, error);
+      return;
+    }
+
+  data = connect_bootstrap_bytes (c);
+  boot = _mitogen_message_new_raw (c->id, mitogen_router_get_context_id (c->router),
+                                   MITOGEN_HANDLE_BOOTSTRAP, data);
+  if (!_mitogen_stream_send (c->stream, boot, &error))
+    {
+      connect_fail (task, error);
+      return;
+    }
+  _mitogen_stream_start (c->stream);
+  wait = g_task_new (c->router, g_task_get_cancellable (task), connect_got_ready, task);
+  _mitogen_latch_get_async (c->ready, remaining_msec (c), wait);
+}
+
+static void
+connect_got_ready (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  GTask *task = data;
+  Connect *c = g_task_get_task_data (task);
+  g_autoptr(MitogenMessage) ready = NULL;
+  g_autoptr(GVariant) info = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  GError *error = NULL;
+  const char *remote_name;
+
+  ready = g_task_propagate_pointer (G_TASK (result), &error);
+  if (ready == NULL && g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))
+    {
+      g_clear_error (&error);
+      g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT,
+                   "%s: the agent did not answer within %.1f s",
+                   c->transport_name, c->timeout_msec / 1000.0);
+    }
+  else if (ready != NULL && mitogen_message_is_dead (ready))
+    {
+      g_autoptr(GError) why = NULL;
+      g_autoptr(GVariant) unused = mitogen_message_unpack (ready, &why);
+
+      g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "%s: the agent failed to start: %s", c->transport_name, why->message);
+    }
+  else if (ready != NULL)
+    info = _mitogen_ready_decode (ready->data, c->transport_name, &error);
+  if (info == NULL)
+    {
+      connect_fail (task, error);
+      return;
+    }
+
+  g_variant_lookup (info, "name", "&s", &remote_name);
+  ctx = _mitogen_context_new (c->router, c->id, remote_name, NULL, info);
+  _mitogen_router_add_context (c->router, ctx);
+  /* Contexts above learn the new one is reachable through us. */
+  _mitogen_control_announce_added (c->router, _mitogen_router_get_route_table (c->router),
+                                   c->id, remote_name);
+  g_task_return_pointer (task, g_steal_pointer (&ctx), g_object_unref);
+  g_object_unref (task);
+}
+
+/* ---- through another context ------------------------------------------- */
+
+static void connect_via_call (GTask *task);
+static void connect_via_answered (GObject *source, GAsyncResult *result, gpointer data);
+
+/* The id comes from here (the master, or an agent that asks the master),
+ * and the ADD_ROUTE that @via sends up reaches us before its reply does,
+ * since both travel the same streams in order. */
+static void
+connect_via_call (GTask *task)
+{
+  Connect *c = g_task_get_task_data (task);
+  g_autoptr(MitogenReceiver) recv = NULL;
+  GVariant *options = c->options != NULL ? c->options : g_variant_new ("a{sv}", NULL);
+
+  recv = mitogen_context_begin_call (c->via, "core.connect",
+                                     g_variant_new ("(s@a{sv}u)", c->transport_name, options, c->id));
+  mitogen_receiver_get_async (recv, -1, g_task_get_cancellable (task), connect_via_answered, task);
+}
+
+static void
+connect_via_answered (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      data)
+{
+  GTask *task = data;
+  Connect *c = g_task_get_task_data (task);
+  MitogenReceiver *recv = MITOGEN_RECEIVER (source);
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) info = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autofree char *name = NULL;
+  const char *via_name = mitogen_context_get_name (c->via);
+  const char *remote_name = NULL;
+
+  reply = mitogen_receiver_get_finish (recv, result, &local_error);
+  mitogen_receiver_close (recv);
+  if (reply != NULL)
+    info = mitogen_message_unpack (reply, &local_error);
+  if (info == NULL && reply == NULL)
+    {
+      g_prefix_error (&local_error, "connecting %s via %s: ", c->transport_name, via_name);
+      connect_fail (task, g_steal_pointer (&local_error));
+      return;
+    }
+  if (info == NULL)
+    {
+      /* A refused password one hop away is still MITOGEN_ERROR_AUTH here. */
+      int code = _mitogen_message_get_remote_code (reply, MITOGEN_ERROR_STREAM);
+
+      connect_fail (task, g_error_new (MITOGEN_ERROR, code, "connecting %s via %s: %s",
+                                       c->transport_name, via_name, local_error->message));
+      return;
+    }
+  if (!g_variant_is_of_type (info, G_VARIANT_TYPE_VARDICT) ||
+      !g_variant_lookup (info, "name", "&s", &remote_name))
+    {
+      connect_fail (task, g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                                       "connecting %s via %s: malformed answer",
+                                       c->transport_name, via_name));
+      return;
+    }
+  name = g_strdup_printf ("%s.%s", via_name, remote_name);
+  ctx = _mitogen_context_new (c->router, c->id, name, c->via, info);
+  _mitogen_router_add_context (c->router, ctx);
+  g_task_return_pointer (task, g_steal_pointer (&ctx), g_object_unref);
+  g_object_unref (task);
+}
+
+/* ---- the whole start --------------------------------------------------- */
+
+/* Starts the machine; @callback gets the task. @id is 0 unless a parent
+ * chose it (core.connect). */
+static void
+connect_start (MitogenRouter       *router,
+               const char          *transport,
+               GVariant            *options,
+               MitogenContext      *via,
+               guint32              id,
+               gboolean             blocking,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  GTask *task = g_task_new (router, cancellable, callback, user_data);
+  Connect *c = g_new0 (Connect, 1);
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, connect_start);
+  g_task_set_task_data (task, c, connect_free);
+  c->router = g_object_ref (router);
+  c->transport_name = g_strdup (transport);
+  c->options = options != NULL ? g_variant_ref_sink (options) : NULL;
+  c->via = via != NULL ? g_object_ref (via) : NULL;
+  c->id = id;
+  c->blocking = blocking;
+
+  if (c->options != NULL && !g_variant_is_of_type (c->options, G_VARIANT_TYPE_VARDICT))
+    {
+      connect_fail (task, g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                                       "connect options must be an a{sv}, not '%s'",
+                                       g_variant_get_type_string (c->options)));
+      return;
+    }
+  if (via != NULL)
+    {
+      connect_allocate_id (task, connect_via_call);
+      return;
+    }
+  if (!connect_read_options (c, &error) ||
+      (mitogen_is_master () &&
+       (c->transport = lookup_transport (router, transport, cancellable, &error)) == NULL) ||
+      (c->serializer = mitogen_serializer_lookup (c->serializer_name, &error)) == NULL)
+    {
+      connect_fail (task, error);
+      return;
+    }
+  connect_open_stream (task);
+}
+
+static MitogenContext *
+connect_finish (MitogenRouter  *router,
+                GAsyncResult   *result,
+                GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, router), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+/* Runs the machine to completion on a private main context. */
+static MitogenContext *
+connect_blocking (MitogenRouter   *router,
+                  const char      *transport,
+                  GVariant        *options,
+                  MitogenContext  *via,
+                  guint32          id,
+                  GCancellable    *cancellable,
+                  GError         **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+
+  g_main_context_push_thread_default (context);
+  connect_start (router, transport, options, via, id, TRUE, cancellable, store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+
+  ctx = connect_finish (router, result, error);
+  /* Out here, where the router's main context may be this thread's. */
+  if (ctx != NULL)
+    _mitogen_router_emit_context_added (router, ctx);
+  return g_steal_pointer (&ctx);
+}
+
+/**
+ * mitogen_router_connect_context:
+ * @router: a router
+ * @transport: the transport's name: "local", "ssh", "sudo", ...
+ * @options: (nullable): the transport's options, an `a{sv}`; every
+ *   transport also knows "name", "agent_path", "serializer", "debug",
+ *   "plugin_path" and "connect_timeout" (seconds)
+ * @via: (nullable): the context that should start the new one
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error
+ *
+ * Starts a new context with @transport and waits until its agent is ready
+ * (Mitogen's `Router.connect()`). #MitogenRouter::context-added is emitted
+ * before this returns when the router belongs to this thread's main
+ * context. Must not be called on the broker thread.
+ *
+ * Returns: (transfer full): the new context, or %NULL with @error set
+ */
+MitogenContext *
+mitogen_router_connect_context (MitogenRouter   *router,
+                                const char      *transport,
+                                GVariant        *options,
+                                MitogenContext  *via,
+                                GCancellable    *cancellable,
+                                GError         **error)
+{
+  g_autoptr(GVariant) sunk = options != NULL ? g_variant_ref_sink (options) : NULL;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
+  g_return_val_if_fail (transport != NULL, NULL);
+  g_return_val_if_fail (via == NULL || MITOGEN_IS_CONTEXT (via), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!_mitogen_check_not_broker (mitogen_router_get_broker (router),
+                                  "mitogen_router_connect_context()", error))
+    return NULL;
+  return connect_blocking (router, transport, options, via, 0, cancellable, error);
+}
+
+static void
+connect_async_done (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  g_autoptr(MitogenContext) ctx = NULL;
+  GError *error = NULL;
+
+  ctx = connect_finish (MITOGEN_ROUTER (source), result, &error);
+  if (ctx == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  _mitogen_router_emit_context_added (MITOGEN_ROUTER (source), ctx);
+  g_task_return_pointer (task, g_steal_pointer (&ctx), g_object_unref);
+}
+
+/**
+ * mitogen_router_connect_context_async:
+ * @router: a router
+ * @transport: the transport's name
+ * @options: (nullable): the transport's options, an `a{sv}`
+ * @via: (nullable): the context that should start the new one
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called in the thread-default main context of the caller
+ * @user_data: data for @callback
+ *
+ * Starts a new context without blocking; see
+ * mitogen_router_connect_context(). Only the transport's own blocking step
+ * (a password prompt, an SSH handshake) runs in a worker thread, and not
+ * even that for a transport written in Python or JavaScript.
+ */
+void
+mitogen_router_connect_context_async (MitogenRouter       *router,
+                                      const char          *transport,
+                                      GVariant            *options,
+                                      MitogenContext      *via,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (MITOGEN_IS_ROUTER (router));
+  g_return_if_fail (transport != NULL);
+  g_return_if_fail (via == NULL || MITOGEN_IS_CONTEXT (via));
+
+  task = g_task_new (router, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mitogen_router_connect_context_async);
+  connect_start (router, transport, options, via, 0, FALSE, cancellable, connect_async_done, task);
+}
+
+/**
+ * mitogen_router_connect_context_finish:
+ * @router: a router
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the new context, or %NULL with @error set
+ */
+MitogenContext *
+mitogen_router_connect_context_finish (MitogenRouter  *router,
+                                       GAsyncResult   *result,
+                                       GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, router), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * mitogen_router_local:
+ * @router: a router
+ * @options: (nullable): options of the local transport
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error
+ *
+ * Starts a context on this machine as the same user: shorthand for
+ * mitogen_router_connect_context() with the "local" transport.
+ *
+ * Returns: (transfer full): the new context, or %NULL with @error set
+ */
+MitogenContext *
+mitogen_router_local (MitogenRouter  *router,
+                      GVariant       *options,
+                      GCancellable   *cancellable,
+                      GError        **error)
+{
+  return mitogen_router_connect_context (router, "local", options, NULL, cancellable, error);
+}
+
+/* ---- what a parent calls in an agent ------------------------------------ */
+
+/* core.connect (s transport, a{sv} options, u id) → a{sv}: what a parent
+ * calls to make this context start a child for it. */
+static GVariant *
+core_connect (MitogenCall  *call,
+              GVariant     *args,
+              gpointer      user_data,
+              GError      **error)
+{
+  MitogenRouter *router = mitogen_call_get_router (call);
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) options = NULL;
+  const char *transport;
+  guint32 id;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv}u)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                           "core.connect takes (s transport, a{sv} options, u id)");
+      return NULL;
+    }
+  g_variant_get (args, "(&s@a{sv}u)", &transport, &options, &id);
+  if (id == 0)
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                           "core.connect: context id 0 is the master's");
+      return NULL;
+    }
+  ctx = connect_blocking (router, transport, options, NULL, id,
+                          mitogen_call_get_cancellable (call), error);
+  if (ctx == NULL)
+    return NULL;
+  return g_variant_ref (mitogen_context_get_remote_info (ctx));
+}
+
+/* core.disconnect (u id): close the stream to a direct child. */
+static GVariant *
+core_disconnect (MitogenCall  *call,
+                 GVariant     *args,
+                 gpointer      user_data,
+                 GError      **error)
+{
+  MitogenRouter *router = mitogen_call_get_router (call);
+  g_autoptr(MitogenContext) ctx = NULL;
+  guint32 id;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(u)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
+                           "core.disconnect takes (u id)");
+      return NULL;
+    }
+  g_variant_get (args, "(u)", &id);
+  ctx = mitogen_router_context_by_id (router, id);
+  mitogen_router_disconnect_context (router, ctx);
+  return NULL;
+}
+
+void
+_mitogen_connect_register_functions (void)
+{
+  mitogen_register_function ("core.connect", core_connect, NULL, NULL);
+  mitogen_register_function ("core.disconnect", core_disconnect, NULL, NULL);
+}

@@ -1,0 +1,34 @@
+/* mitogen-control-private.h: the messages routers send each other on the
+ * reserved handles.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "mitogen-private.h"
+#include "mitogen-route-table-private.h"
+
+G_BEGIN_DECLS
+
+/* Called on the broker thread when a direct child withdraws the routes of
+ * contexts below it (DEL_ROUTE): the router fails whoever waits on them. */
+typedef void (*MitogenRoutesLostFunc) (MitogenRouter *router,
+                                       GArray        *ids);
+
+/* Installs the handlers of FORWARD_LOG, ADD_ROUTE, DEL_ROUTE, ALLOCATE_ID,
+ * GET_MODULE and the refusal of calls from below. @table must outlive the
+ * router's handlers. */
+void _mitogen_control_install        (MitogenRouter         *router,
+                                      MitogenRouteTable     *table,
+                                      MitogenRoutesLostFunc  routes_lost);
+/* Tells the parent, if any, that context @id below us is now reachable
+ * (ADD_ROUTE) or gone (DEL_ROUTE). */
+void _mitogen_control_announce_added (MitogenRouter         *router,
+                                      MitogenRouteTable     *table,
+                                      guint32                id,
+                                      const char            *name);
+void _mitogen_control_announce_lost  (MitogenRouter         *router,
+                                      MitogenRouteTable     *table,
+                                      guint32                id);
+
+G_END_DECLS

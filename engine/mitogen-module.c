@@ -20,6 +20,7 @@
 
 #include "mitogen-message-private.h"
 #include "mitogen-module-private.h"
+#include "mitogen-plugin-private.h"
 #include "mitogen-router-private.h"
 
 #define FETCH_TIMEOUT_MSEC 60000
@@ -57,8 +58,9 @@ _mitogen_module_note_plugin (const char *kind,
 /**
  * mitogen_add_module:
  * @name: the module's name: its functions are called "NAME.function"
- * @path: a shared object exporting `void mitogen_module_init (void)`, built
- *   against mitogen-1.0 for the machines it will run on
+ * @path: a shared object defining its entry point with
+ *   MITOGEN_DEFINE_MODULE(), built against this version of mitogen-1.0
+ *   (see %MITOGEN_ABI_VERSION) for the machines it will run on
  * @error: return location for an error
  *
  * Offers a module to the contexts this process starts: a context asked to
@@ -66,7 +68,9 @@ _mitogen_module_note_plugin (const char *kind,
  * and loads it. The module is also loaded here, so this process can run
  * its functions too.
  *
- * Returns: %TRUE when the file exists and loaded here
+ * Returns: %TRUE when the file exists and loaded here; %FALSE with @error
+ *   set otherwise, for instance when it was built for another
+ *   %MITOGEN_ABI_VERSION
  */
 gboolean
 mitogen_add_module (const char  *name,
@@ -191,15 +195,34 @@ check_elf (const char  *name,
   return TRUE;
 }
 
+/* How errors name the object @name: its file when this process has one,
+ * else where its bytes came from. */
+static char *
+describe_origin (const char *name)
+{
+  const char *file;
+  char *description;
+
+  g_mutex_lock (&module_lock);
+  ensure_tables_unlocked ();
+  file = g_hash_table_lookup (module_files, name);
+  description = file != NULL ? g_strdup_printf ("%s (%s)", name, file)
+                             : g_strdup_printf ("%s (from the parent context)", name);
+  g_mutex_unlock (&module_lock);
+  return description;
+}
+
 /* Loads @bytes from a memfd and runs its init function. */
 static gboolean
 load_bytes (const char  *name,
             GBytes      *bytes,
             GError     **error)
 {
-  const char *symbol = strchr (name, ':') != NULL ? "mitogen_plugin_init" : "mitogen_module_init";
+  MitogenEntryKind kind = strchr (name, ':') != NULL ? MITOGEN_ENTRY_PLUGIN : MITOGEN_ENTRY_MODULE;
   g_autofree char *path = NULL;
-  void (*init) (void) = NULL;
+  g_autofree char *origin = NULL;
+  g_autoptr(GError) local_error = NULL;
+  MitogenEntryFunc init;
   GModule *module;
   gsize len;
   const guint8 *p = g_bytes_get_data (bytes, &len);
@@ -241,10 +264,12 @@ load_bytes (const char  *name,
                    "module %s could not be loaded: %s", name, g_module_error ());
       return FALSE;
     }
-  if (!g_module_symbol (module, symbol, (gpointer *) &init) || init == NULL)
+  origin = describe_origin (name);
+  init = _mitogen_entry_point_lookup (module, kind, origin, &local_error);
+  if (init == NULL)
     {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "module %s has no %s()", name, symbol);
+      g_warning ("%s", local_error->message);
+      g_propagate_error (error, g_steal_pointer (&local_error));
       g_module_close (module);
       return FALSE;
     }
@@ -369,6 +394,22 @@ on_forwarded_answer (MitogenMessage *msg,
   mitogen_router_del_handler (f->router, f->handle);
 }
 
+/* For a plugin name ("transport:ssh"), loads the plugin here if it is not
+ * yet: a process notes a plugin's file only when it loads it, and it need
+ * not have used a transport itself to pass it on. */
+static void
+ensure_plugin_file_known (const char *name)
+{
+  const char *colon = strchr (name, ':');
+  g_autofree char *kind = NULL;
+
+  if (colon == NULL)
+    return;
+  kind = g_strndup (name, colon - name);
+  if (g_str_equal (kind, "transport") || g_str_equal (kind, "serializer"))
+    _mitogen_plugin_ensure_named (kind, colon + 1);
+}
+
 void
 _mitogen_module_on_get (MitogenMessage *msg,
                         gpointer        data)
@@ -391,6 +432,7 @@ _mitogen_module_on_get (MitogenMessage *msg,
     }
   g_variant_get (value, "(&s)", &name);
 
+  ensure_plugin_file_known (name);
   bytes = lookup_bytes (name);
   if (bytes != NULL)
     {

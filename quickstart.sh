@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(
-  meson ninja-build gcc pkg-config
+  meson ninja-build gcc g++ pkg-config
   libglib2.0-dev libglib2.0-bin libjson-glib-dev
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3-gi gjs python3-mitogen

@@ -22,9 +22,4 @@ gboolean _mitogen_module_ensure     (MitogenRouter *router,
 /* The GET_MODULE handler every router installs. Broker thread. */
 void     _mitogen_module_on_get     (MitogenMessage *msg,
                                      gpointer        router);
-/* Remembers which file provided a plugin name (called by the loader). */
-void     _mitogen_module_note_plugin (const char   *kind,
-                                      const char   *name,
-                                      const char   *path);
-
 G_END_DECLS

@@ -20,6 +20,7 @@
 
 #include "mitogen-message-private.h"
 #include "mitogen-module-private.h"
+#include "mitogen-plugin-private.h"
 #include "mitogen-request-private.h"
 
 #define FETCH_TIMEOUT_MSEC 60000
@@ -41,24 +42,12 @@ ensure_tables_unlocked (void)
     }
 }
 
-void
-_mitogen_module_note_plugin (const char *kind,
-                             const char *name,
-                             const char *path)
-{
-  g_mutex_lock (&module_lock);
-  ensure_tables_unlocked ();
-  /* The loaded plugin file is in use here already. */
-  g_hash_table_insert (module_files, g_strdup_printf ("%s:%s", kind, name), g_strdup (path));
-  g_hash_table_add (module_loaded, g_strdup_printf ("%s:%s", kind, name));
-  g_mutex_unlock (&module_lock);
-}
-
 /**
  * mitogen_add_module:
  * @name: the module's name: its functions are called "NAME.function"
- * @path: a shared object exporting `void mitogen_module_init (void)`, built
- *   against mitogen-1.0 for the machines it will run on
+ * @path: a shared object defining its entry point with
+ *   MITOGEN_DEFINE_MODULE(), built against this version of mitogen-1.0
+ *   (see %MITOGEN_ABI_VERSION) for the machines it will run on
  * @error: return location for an error
  *
  * Offers a module to the contexts this process starts: a context asked to
@@ -66,7 +55,9 @@ _mitogen_module_note_plugin (const char *kind,
  * and loads it. The module is also loaded here, so this process can run
  * its functions too.
  *
- * Returns: %TRUE when the file exists and loaded here
+ * Returns: %TRUE when the file exists and loaded here; %FALSE with @error
+ *   set otherwise, for instance when it was built for another
+ *   %MITOGEN_ABI_VERSION
  */
 gboolean
 mitogen_add_module (const char  *name,
@@ -98,15 +89,18 @@ static GBytes *
 lookup_bytes (const char *name)
 {
   GBytes *bytes;
-  const char *path;
+  g_autofree char *path = NULL;
 
   g_mutex_lock (&module_lock);
   ensure_tables_unlocked ();
   bytes = g_hash_table_lookup (module_bytes, name);
   if (bytes != NULL)
     bytes = g_bytes_ref (bytes);
-  path = g_hash_table_lookup (module_files, name);
+  path = g_strdup (g_hash_table_lookup (module_files, name));
   g_mutex_unlock (&module_lock);
+  /* A plugin's file is known to the loader, which loads it if need be. */
+  if (bytes == NULL && path == NULL)
+    path = _mitogen_plugin_dup_file (name);
 
   if (bytes == NULL && path != NULL)
     {
@@ -191,15 +185,34 @@ check_elf (const char  *name,
   return TRUE;
 }
 
+/* How errors name the object @name: its file when this process has one,
+ * else where its bytes came from. */
+static char *
+describe_origin (const char *name)
+{
+  const char *file;
+  char *description;
+
+  g_mutex_lock (&module_lock);
+  ensure_tables_unlocked ();
+  file = g_hash_table_lookup (module_files, name);
+  description = file != NULL ? g_strdup_printf ("%s (%s)", name, file)
+                             : g_strdup_printf ("%s (from the parent context)", name);
+  g_mutex_unlock (&module_lock);
+  return description;
+}
+
 /* Loads @bytes from a memfd and runs its init function. */
 static gboolean
 load_bytes (const char  *name,
             GBytes      *bytes,
             GError     **error)
 {
-  const char *symbol = strchr (name, ':') != NULL ? "mitogen_plugin_init" : "mitogen_module_init";
+  MitogenEntryKind kind = strchr (name, ':') != NULL ? MITOGEN_ENTRY_PLUGIN : MITOGEN_ENTRY_MODULE;
   g_autofree char *path = NULL;
-  void (*init) (void) = NULL;
+  g_autofree char *origin = NULL;
+  g_autoptr(GError) local_error = NULL;
+  MitogenEntryFunc init;
   GModule *module;
   gsize len;
   const guint8 *p = g_bytes_get_data (bytes, &len);
@@ -241,10 +254,12 @@ load_bytes (const char  *name,
                    "module %s could not be loaded: %s", name, g_module_error ());
       return FALSE;
     }
-  if (!g_module_symbol (module, symbol, (gpointer *) &init) || init == NULL)
+  origin = describe_origin (name);
+  init = _mitogen_entry_point_lookup (module, kind, origin, &local_error);
+  if (init == NULL)
     {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "module %s has no %s()", name, symbol);
+      g_warning ("%s", local_error->message);
+      g_propagate_error (error, g_steal_pointer (&local_error));
       g_module_close (module);
       return FALSE;
     }

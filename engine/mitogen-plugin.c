@@ -2,10 +2,17 @@
  *
  * A plugin is a shared module exporting mitogen_plugin_init(), which
  * registers its types with mitogen_register_transport() or
- * mitogen_register_serializer(). Plugins are looked for in
- * $MITOGEN_PLUGIN_PATH (ignored in setuid programs) and then in the
- * installed plugin directory. Types registered from Python or JavaScript
- * through introspection use the same calls.
+ * mitogen_register_serializer(), and mitogen_plugin_abi_version, which
+ * must equal our MITOGEN_ABI_VERSION (MITOGEN_DEFINE_PLUGIN() defines
+ * both). Plugins are looked for in $MITOGEN_PLUGIN_PATH (ignored in setuid
+ * programs) and then in the installed plugin directory. Types registered
+ * from Python or JavaScript through introspection use the same calls.
+ *
+ * The "gvariant" serializer and the "local" transport are compiled in and
+ * registered on the same extension points when they are created, before
+ * any directory is looked at (as GIO registers its own implementations
+ * before it scans for modules): a process with no plugin directory can
+ * still start local contexts and talk to them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -15,14 +22,26 @@
 #include <sys/auxv.h>
 
 #include "mitogen-private.h"
-#include "mitogen-module-private.h"
-
-typedef void (*MitogenPluginInitFunc) (void);
+#include "mitogen-plugin-private.h"
 
 static GMutex plugin_lock;       /* held while a plugin loads */
 static GPtrArray *search_dirs;    /* immutable once made; NULL-terminated */
-static GHashTable *loaded_paths;  /* plugin_lock; files already loaded */
+static GHashTable *loaded_paths;  /* plugin_lock; file tried → NULL when it
+                                   * loaded, else why it did not */
 static const char *loading_path;  /* plugin_lock; the file whose init runs */
+static GHashTable *plugin_files;  /* plugin_lock; "kind:name" → the file it came from */
+
+/* The implementations compiled into the engine, at the priority a plugin
+ * gets by default: a plugin may still replace one by registering the same
+ * name with a higher priority. */
+static void
+register_builtins (void)
+{
+  g_io_extension_point_implement (MITOGEN_SERIALIZER_EXTENSION_POINT_NAME,
+                                  MITOGEN_TYPE_SERIALIZER_GVARIANT, "gvariant", 0);
+  g_io_extension_point_implement (MITOGEN_TRANSPORT_EXTENSION_POINT_NAME,
+                                  MITOGEN_TYPE_TRANSPORT_LOCAL, "local", 0);
+}
 
 static void
 ensure_extension_points (void)
@@ -37,6 +56,7 @@ ensure_extension_points (void)
       g_io_extension_point_set_required_type (ep, MITOGEN_TYPE_TRANSPORT);
       ep = g_io_extension_point_register (MITOGEN_SERIALIZER_EXTENSION_POINT_NAME);
       g_io_extension_point_set_required_type (ep, MITOGEN_TYPE_SERIALIZER);
+      register_builtins ();
       g_once_init_leave (&done, 1);
     }
 }
@@ -66,29 +86,70 @@ plugin_dirs (void)
   return (const char * const *) search_dirs->pdata;
 }
 
-/* Called with plugin_lock held. */
-static void
-load_plugin_file (const char *path)
+MitogenEntryFunc
+_mitogen_entry_point_lookup (GModule           *module,
+                             MitogenEntryKind   kind,
+                             const char        *file,
+                             GError           **error)
+{
+  const char *what = kind == MITOGEN_ENTRY_PLUGIN ? "plugin" : "module";
+  const char *init_name = kind == MITOGEN_ENTRY_PLUGIN ? "mitogen_plugin_init"
+                                                       : "mitogen_module_init";
+  const char *abi_name = kind == MITOGEN_ENTRY_PLUGIN ? "mitogen_plugin_abi_version"
+                                                      : "mitogen_module_abi_version";
+  const char *define = kind == MITOGEN_ENTRY_PLUGIN ? "MITOGEN_DEFINE_PLUGIN"
+                                                    : "MITOGEN_DEFINE_MODULE";
+  gpointer init = NULL;
+  gpointer abi = NULL;
+  guint32 version;
+
+  if (!g_module_symbol (module, init_name, &init) || init == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "%s %s has no %s(); ignoring it", what, file, init_name);
+      return NULL;
+    }
+  if (!g_module_symbol (module, abi_name, &abi) || abi == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "%s %s has no %s: it was built for a libmitogen without ABI "
+                   "versions (this one has ABI %u); rebuild it with %s()",
+                   what, file, abi_name, (guint) MITOGEN_ABI_VERSION, define);
+      return NULL;
+    }
+  version = *(const guint32 *) abi;
+  if (version != MITOGEN_ABI_VERSION)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "%s %s was built for libmitogen ABI %u, but this process has ABI %u; "
+                   "rebuild it against this libmitogen",
+                   what, file, (guint) version, (guint) MITOGEN_ABI_VERSION);
+      return NULL;
+    }
+  return (MitogenEntryFunc) init;
+}
+
+/* Opens @path and runs its mitogen_plugin_init(). Called with
+ * plugin_lock held. */
+static gboolean
+open_plugin_file (const char  *path,
+                  GError     **error)
 {
   GModule *module;
-  MitogenPluginInitFunc init = NULL;
-
-  if (loaded_paths == NULL)
-    loaded_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!g_hash_table_add (loaded_paths, g_strdup (path)))
-    return;
+  MitogenEntryFunc init;
 
   module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
   if (module == NULL)
     {
-      g_warning ("could not load plugin %s: %s", path, g_module_error ());
-      return;
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "could not load plugin %s: %s", path, g_module_error ());
+      return FALSE;
     }
-  if (!g_module_symbol (module, "mitogen_plugin_init", (gpointer *) &init) || init == NULL)
+  init = _mitogen_entry_point_lookup (module, MITOGEN_ENTRY_PLUGIN, path, error);
+  if (init == NULL)
     {
-      g_warning ("plugin %s has no mitogen_plugin_init(); ignoring it", path);
       g_module_close (module);
-      return;
+      return FALSE;
     }
   /* Plugins register GTypes, which can never be unloaded. */
   g_module_make_resident (module);
@@ -96,6 +157,39 @@ load_plugin_file (const char *path)
   loading_path = path;
   init ();
   loading_path = NULL;
+  return TRUE;
+}
+
+/* Loads @path once per process; a failure is logged the first time and
+ * remembered, so that a lookup naming the file can say why every time.
+ * Returns FALSE with @error set when the file did not load, now or
+ * before. Called with plugin_lock held. */
+static gboolean
+load_plugin_file (const char  *path,
+                  GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  const char *failure;
+
+  if (loaded_paths == NULL)
+    loaded_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (g_hash_table_lookup_extended (loaded_paths, path, NULL, (gpointer *) &failure))
+    {
+      if (failure == NULL)
+        return TRUE;
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, failure);
+      return FALSE;
+    }
+
+  if (open_plugin_file (path, &local_error))
+    {
+      g_hash_table_insert (loaded_paths, g_strdup (path), NULL);
+      return TRUE;
+    }
+  g_warning ("%s", local_error->message);
+  g_hash_table_insert (loaded_paths, g_strdup (path), g_strdup (local_error->message));
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 static gint
@@ -123,7 +217,9 @@ load_plugin_dir (const char *dir_path)
   for (guint i = 0; i < names->len; i++)
     {
       g_autofree char *path = g_build_filename (dir_path, names->pdata[i], NULL);
-      load_plugin_file (path);
+
+      /* Logged by the loader; a broken file must not stop the others. */
+      load_plugin_file (path, NULL);
     }
 }
 
@@ -154,16 +250,19 @@ mitogen_plugins_ensure_loaded (void)
 
 /* Loads only the file that by convention provides @name of @kind
  * (mitogen-KIND-NAME.so), so that an agent starting up opens one plugin,
- * not all of them. */
-static void
-load_named_plugin (const char *kind,
-                   const char *name)
+ * not all of them. Returns FALSE with @error set when that file exists
+ * but does not load; TRUE when it loaded or there is none. */
+static gboolean
+load_named_plugin (const char  *kind,
+                   const char  *name,
+                   GError     **error)
 {
   const char * const *dirs = plugin_dirs ();
   g_autofree char *file = g_strdup_printf ("mitogen-%s-%s.so", kind, name);
+  gboolean ok = TRUE;
 
   if (strchr (name, '/') != NULL)
-    return;
+    return TRUE;
   g_mutex_lock (&plugin_lock);
   for (guint i = 0; dirs[i] != NULL; i++)
     {
@@ -171,11 +270,12 @@ load_named_plugin (const char *kind,
 
       if (g_file_test (path, G_FILE_TEST_EXISTS))
         {
-          load_plugin_file (path);
+          ok = load_plugin_file (path, error);
           break;
         }
     }
   g_mutex_unlock (&plugin_lock);
+  return ok;
 }
 
 static void
@@ -189,8 +289,14 @@ register_on (const char *point,
   /* Remember the file, to send it to contexts that lack the plugin. Only
    * the loader thread sets loading_path, under plugin_lock. */
   if (loading_path != NULL)
-    _mitogen_module_note_plugin (g_str_equal (point, MITOGEN_TRANSPORT_EXTENSION_POINT_NAME)
-                                 ? "transport" : "serializer", name, loading_path);
+    {
+      if (plugin_files == NULL)
+        plugin_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_hash_table_replace (plugin_files,
+                            g_strdup_printf ("%s:%s", g_str_equal (point, MITOGEN_TRANSPORT_EXTENSION_POINT_NAME)
+                                             ? "transport" : "serializer", name),
+                            g_strdup (loading_path));
+    }
 }
 
 /**
@@ -253,25 +359,74 @@ find_extension (const char *point_name,
   return NULL;
 }
 
+void
+_mitogen_plugin_ensure_named (const char *kind,
+                              const char *name)
+{
+  const char *point_name = g_str_equal (kind, "transport") ? MITOGEN_TRANSPORT_EXTENSION_POINT_NAME
+                                                           : MITOGEN_SERIALIZER_EXTENSION_POINT_NAME;
+
+  ensure_extension_points ();
+  if (find_extension (point_name, name) != NULL)
+    return;
+  /* A failure was logged by the loader; the caller finds no file. */
+  load_named_plugin (kind, name, NULL);
+  if (find_extension (point_name, name) == NULL)
+    mitogen_plugins_ensure_loaded ();
+}
+
+char *
+_mitogen_plugin_dup_file (const char *qualified_name)
+{
+  const char *colon = strchr (qualified_name, ':');
+  g_autofree char *kind = NULL;
+  char *path = NULL;
+
+  if (colon == NULL)
+    return NULL;
+  kind = g_strndup (qualified_name, colon - qualified_name);
+  if (!g_str_equal (kind, "transport") && !g_str_equal (kind, "serializer"))
+    return NULL;
+  /* A process notes a plugin's file only when it loads it, and it need
+   * not have used a transport itself to pass it on. */
+  _mitogen_plugin_ensure_named (kind, colon + 1);
+  g_mutex_lock (&plugin_lock);
+  if (plugin_files != NULL)
+    path = g_strdup (g_hash_table_lookup (plugin_files, qualified_name));
+  g_mutex_unlock (&plugin_lock);
+  return path;
+}
+
+/* A new instance of the type registered as @name, or NULL with @error
+ * set: every way to fail sets it, whatever was registered. */
 static GObject *
 lookup (const char  *point_name,
         const char  *kind,
         const char  *name,
         GError     **error)
 {
+  g_autoptr(GError) load_error = NULL;
   GIOExtension *best;
+  GType type;
 
   ensure_extension_points ();
   best = find_extension (point_name, name);
   if (best == NULL)
     {
-      load_named_plugin (kind, name);
+      load_named_plugin (kind, name, &load_error);
       best = find_extension (point_name, name);
     }
   if (best == NULL)
     {
       mitogen_plugins_ensure_loaded ();
       best = find_extension (point_name, name);
+    }
+  if (best == NULL && load_error != NULL)
+    {
+      /* The file meant to provide it is there: say why it did not. */
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "no %s plugin named '%s': %s", kind, name, load_error->message);
+      return NULL;
     }
   if (best == NULL)
     {
@@ -281,7 +436,18 @@ lookup (const char  *point_name,
                    kind, name, dirs, MITOGEN_PLUGIN_PATH_ENV);
       return NULL;
     }
-  return g_object_new (g_io_extension_get_type (best), NULL);
+  /* Registration checks the interface, not that the type can be made:
+   * g_object_new() on an abstract type returns NULL with only a critical. */
+  type = g_io_extension_get_type (best);
+  if (G_TYPE_IS_ABSTRACT (type))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "the %s '%s' is registered with the abstract type %s, which has "
+                   "no instances", kind, name, g_type_name (type));
+      return NULL;
+    }
+  g_debug ("%s '%s': %s", kind, name, g_type_name (type));
+  return g_object_new (type, NULL);
 }
 
 /**
@@ -290,7 +456,8 @@ lookup (const char  *point_name,
  * @error: return location for an error
  *
  * Returns: (transfer full): a new instance of the transport named @name,
- *   or %NULL with @error naming it when no plugin provides it
+ *   or %NULL with @error set (naming @name, and the plugin file when it
+ *   exists but would not load) when none can be made
  */
 MitogenTransport *
 mitogen_transport_lookup (const char  *name,
@@ -308,7 +475,8 @@ mitogen_transport_lookup (const char  *name,
  * @error: return location for an error
  *
  * Returns: (transfer full): a new instance of the serializer named @name,
- *   or %NULL with @error naming it when no plugin provides it
+ *   or %NULL with @error set (naming @name, and the plugin file when it
+ *   exists but would not load) when none can be made
  */
 MitogenSerializer *
 mitogen_serializer_lookup (const char  *name,

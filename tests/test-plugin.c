@@ -367,8 +367,51 @@ test_broken_plugin_skipped (void)
     }
 }
 
-/* Without the build tree's plugins, "local" is missing, and connecting
- * says so instead of crashing. */
+/* True when process @pid has mapped a file whose name starts with
+ * "mitogen-" and ends in ".so": a plugin (or a module) it loaded. */
+static gboolean
+maps_a_mitogen_object (int pid)
+{
+  g_autofree char *file = g_strdup_printf ("/proc/%d/maps", pid);
+  g_autofree char *maps = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents (file, &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *path = strchr (lines[i], '/');
+      g_autofree char *base = path != NULL ? g_path_get_basename (path) : NULL;
+
+      if (base != NULL && g_str_has_prefix (base, "mitogen-") && g_str_has_suffix (base, ".so"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A copy of the build tree's agent in @dir, so that nothing about where it
+ * runs from points at the build tree's plugins. */
+static char *
+copy_agent (const char *dir)
+{
+  g_autofree char *contents = NULL;
+  char *copy = g_build_filename (dir, "mitogen-agent", NULL);
+  gsize len;
+
+  g_assert_nonnull (g_getenv ("MITOGEN_AGENT_PATH"));
+  g_assert_true (g_file_get_contents (g_getenv ("MITOGEN_AGENT_PATH"), &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (copy, contents, len, NULL));
+  g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+  return copy;
+}
+
+/* With no plugin directory anywhere, the built-in "local" and "gvariant"
+ * are there, in the master and in an agent, which starts and answers
+ * without loading a single plugin file. The agent finds plugins in the
+ * bootstrap's plugin_path (here an empty directory), in
+ * MITOGEN_PLUGIN_PATH (unset here, before the agent inherits the
+ * environment) and in the installed directory; it loads none because it
+ * looks only for what it lacks, which its maps show. */
 static void
 test_no_plugins (void)
 {
@@ -377,20 +420,264 @@ test_no_plugins (void)
       g_autoptr(MitogenBroker) broker = NULL;
       g_autoptr(MitogenRouter) router = NULL;
       g_autoptr(MitogenContext) ctx = NULL;
+      g_autoptr(MitogenSerializer) serializer = NULL;
+      g_autoptr(GVariant) pong = NULL;
+      g_autoptr(GVariant) env = NULL;
       g_autoptr(GError) error = NULL;
+      g_auto(GStrv) transports = NULL;
+      g_auto(GStrv) serializers = NULL;
+      g_autofree char *agent_dir = NULL;
+      g_autofree char *plugin_dir = NULL;
+      g_autofree char *agent = NULL;
+      GVariantDict options;
+      int pid;
 
-      g_setenv (MITOGEN_PLUGIN_PATH_ENV, "/nonexistent/only-this", TRUE);
+      /* Before any thread exists, so setenv-family calls are safe. */
+      g_unsetenv (MITOGEN_PLUGIN_PATH_ENV);
+      agent_dir = g_dir_make_tmp ("mitogen-agent-XXXXXX", &error);
+      g_assert_no_error (error);
+      plugin_dir = g_dir_make_tmp ("mitogen-no-plugins-XXXXXX", &error);
+      g_assert_no_error (error);
+      agent = copy_agent (agent_dir);
+
+      transports = mitogen_list_transports ();
+      serializers = mitogen_list_serializers ();
+      g_assert_true (strv_has (transports, "local"));
+      g_assert_true (strv_has (serializers, "gvariant"));
+      serializer = mitogen_serializer_lookup ("gvariant", &error);
+      g_assert_no_error (error);
+
       broker = mitogen_broker_new ();
       router = mitogen_router_new (broker);
-      ctx = mitogen_router_local (router, NULL, NULL, &error);
-      g_assert_null (ctx);
-      g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
-      g_assert_nonnull (strstr (error->message, "'local'"));
-      g_assert_nonnull (strstr (error->message, "/nonexistent/only-this"));
+      g_variant_dict_init (&options, NULL);
+      g_variant_dict_insert (&options, "agent_path", "s", agent);
+      g_variant_dict_insert (&options, "plugin_path", "s", plugin_dir);
+      ctx = mitogen_router_connect_context (router, "local", g_variant_dict_end (&options),
+                                            NULL, NULL, &error);
+      g_assert_no_error (error);
+      pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_variant_is_of_type (pong, G_VARIANT_TYPE_UNIT));
+
+      /* The agent saw no plugin directory but the empty one... */
+      env = mitogen_context_call (ctx, "core.getenv", g_variant_new ("(s)", MITOGEN_PLUGIN_PATH_ENV),
+                                  NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_variant_is_of_type (env, G_VARIANT_TYPE ("ms")));
+      {
+        g_autoptr(GVariant) seen = g_variant_get_maybe (env);
+
+        g_assert_nonnull (seen);
+        g_assert_cmpstr (g_variant_get_string (seen, NULL), ==, plugin_dir);
+      }
+      /* ...and loaded no plugin file at all. */
+      pid = mitogen_test_context_pid (ctx);
+      g_assert_cmpint (pid, >, 0);
+      g_assert_false (maps_a_mitogen_object (pid));
+
+      mitogen_context_shutdown (ctx, TRUE);
+      g_unlink (agent);
+      g_rmdir (agent_dir);
+      g_rmdir (plugin_dir);
       g_print ("child done\n");
       return;
     }
 
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*child done*");
+}
+
+/* ---- lookups that fail ------------------------------------------------- */
+
+#define TEST_TYPE_ABSTRACT_TRANSPORT (test_abstract_transport_get_type ())
+G_DECLARE_DERIVABLE_TYPE (TestAbstractTransport, test_abstract_transport, TEST, ABSTRACT_TRANSPORT, GObject)
+struct _TestAbstractTransportClass { GObjectClass parent_class; };
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (TestAbstractTransport, test_abstract_transport, G_TYPE_OBJECT,
+                                  G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_TRANSPORT, refusing_iface_init))
+static void test_abstract_transport_class_init (TestAbstractTransportClass *klass) { }
+static void test_abstract_transport_init (TestAbstractTransport *self) { }
+
+/* An abstract type implements the interface, so registering it works; a
+ * lookup must then fail with an error, not return NULL silently. */
+static void
+test_lookup_abstract (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenTransport) transport = NULL;
+
+  mitogen_register_transport (TEST_TYPE_ABSTRACT_TRANSPORT, "abstract-test", 0);
+  transport = mitogen_transport_lookup ("abstract-test", &error);
+  g_assert_null (transport);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "'abstract-test'"));
+  g_assert_nonnull (strstr (error->message, "TestAbstractTransport"));
+}
+
+/* Links @target as @name in @dir; returns the link's path. */
+static char *
+link_as (const char *dir,
+         const char *name,
+         const char *target)
+{
+  char *link = g_build_filename (dir, name, NULL);
+
+  g_assert_nonnull (target);
+  g_assert_cmpint (symlink (target, link), ==, 0);
+  return link;
+}
+
+/* Runs in the subprocess: a plugin directory whose files exist under the
+ * names lookups load, but do not load. */
+static void
+failed_lookup_child (void)
+{
+  static const char garbage[] = "\x7f" "ELF, or so it says";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) again = NULL;
+  g_autoptr(MitogenTransport) transport = NULL;
+  g_autoptr(MitogenSerializer) serializer = NULL;
+  g_auto(GStrv) transports = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *garbage_transport = NULL;
+  g_autofree char *garbage_serializer = NULL;
+  g_autofree char *bad_abi = NULL;
+  g_autofree char *versions = g_strdup_printf ("ABI %u, but this process has ABI %u",
+                                               MITOGEN_ABI_VERSION + 1, MITOGEN_ABI_VERSION);
+
+  mitogen_test_capture_logs ();
+  dir = g_dir_make_tmp ("mitogen-plugins-XXXXXX", &error);
+  g_assert_no_error (error);
+  garbage_transport = g_build_filename (dir, "mitogen-transport-garbage.so", NULL);
+  garbage_serializer = g_build_filename (dir, "mitogen-serializer-garbage.so", NULL);
+  g_assert_true (g_file_set_contents (garbage_transport, garbage, sizeof garbage, NULL));
+  g_assert_true (g_file_set_contents (garbage_serializer, garbage, sizeof garbage, NULL));
+  bad_abi = link_as (dir, "mitogen-transport-badabi.so", g_getenv ("MITOGEN_TEST_BAD_ABI"));
+  g_setenv (MITOGEN_PLUGIN_PATH_ENV, dir, TRUE);
+
+  /* A file that is no shared object: the error names it and says why. */
+  transport = mitogen_transport_lookup ("garbage", &error);
+  g_assert_null (transport);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "'garbage'"));
+  g_assert_nonnull (strstr (error->message, garbage_transport));
+  g_assert_true (mitogen_test_take_log ("*could not load plugin*mitogen-transport-garbage.so*"));
+  /* Asked again, it says the same, without loading the file again. */
+  transport = mitogen_transport_lookup ("garbage", &again);
+  g_assert_null (transport);
+  g_assert_error (again, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_cmpstr (again->message, ==, error->message);
+  g_assert_false (mitogen_test_take_log ("*mitogen-transport-garbage.so*"));
+  g_clear_error (&error);
+
+  serializer = mitogen_serializer_lookup ("garbage", &error);
+  g_assert_null (serializer);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, garbage_serializer));
+  g_clear_error (&error);
+
+  /* A plugin built for another ABI: refused, naming the file and both
+   * versions, and logged; its init never ran. */
+  transport = mitogen_transport_lookup ("badabi", &error);
+  g_assert_null (transport);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, bad_abi));
+  g_assert_nonnull (strstr (error->message, versions));
+  g_assert_true (mitogen_test_take_log ("*mitogen-transport-badabi.so*was built for libmitogen ABI*"));
+  transports = mitogen_list_transports ();
+  g_assert_false (strv_has (transports, "badabi"));
+  g_assert_true (strv_has (transports, "local"));
+  g_clear_error (&error);
+
+  /* No file at all: the search path and the variable are named. */
+  transport = mitogen_transport_lookup ("absent", &error);
+  g_assert_null (transport);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, dir));
+  g_assert_nonnull (strstr (error->message, MITOGEN_PLUGIN_PATH_ENV));
+
+  g_unlink (garbage_transport);
+  g_unlink (garbage_serializer);
+  g_unlink (bad_abi);
+  g_rmdir (dir);
+  g_print ("child done\n");
+}
+
+static void
+test_lookup_load_failures (void)
+{
+  if (g_test_subprocess ())
+    {
+      failed_lookup_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*child done*");
+}
+
+/* ---- user modules and the ABI check ------------------------------------ */
+
+/* Runs in the subprocess: modules built for another ABI, or before ABI
+ * versions, are refused here and, when a context fetches them, there. */
+static void
+module_abi_child (void)
+{
+  const char *bad_abi = g_getenv ("MITOGEN_TEST_BAD_ABI");
+  const char *no_abi = g_getenv ("MITOGEN_TEST_NO_ABI");
+  g_autoptr(MitogenBroker) broker = NULL;
+  g_autoptr(MitogenRouter) router = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *versions = g_strdup_printf ("ABI %u, but this process has ABI %u",
+                                               MITOGEN_ABI_VERSION + 1, MITOGEN_ABI_VERSION);
+
+  g_assert_nonnull (bad_abi);
+  g_assert_nonnull (no_abi);
+  mitogen_test_capture_logs ();
+
+  g_assert_false (mitogen_add_module ("badabi", bad_abi, &error));
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, bad_abi));
+  g_assert_nonnull (strstr (error->message, versions));
+  g_assert_true (mitogen_test_take_log ("*badabi*was built for libmitogen ABI*"));
+  g_clear_error (&error);
+
+  g_assert_false (mitogen_add_module ("noabi", no_abi, &error));
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, no_abi));
+  g_assert_nonnull (strstr (error->message, "no mitogen_module_abi_version"));
+  g_assert_nonnull (strstr (error->message, "MITOGEN_DEFINE_MODULE"));
+  g_assert_true (mitogen_test_take_log ("*noabi*has no mitogen_module_abi_version*"));
+  g_clear_error (&error);
+
+  /* The master still offers the bytes (they may be meant for another
+   * machine); an agent fetching them refuses them the same way, and the
+   * call fails instead of running the module's code. */
+  broker = mitogen_broker_new ();
+  router = mitogen_router_new (broker);
+  ctx = mitogen_router_local (router, NULL, NULL, &error);
+  g_assert_no_error (error);
+  result = mitogen_context_call (ctx, "badabi.loaded", NULL, NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
+  g_assert_nonnull (strstr (error->message, versions));
+  g_assert_true (mitogen_test_wait_log ("*badabi (from the parent context)*was built for*", 5000));
+
+  mitogen_context_shutdown (ctx, TRUE);
+  g_print ("child done\n");
+}
+
+static void
+test_module_abi_refused (void)
+{
+  if (g_test_subprocess ())
+    {
+      module_abi_child ();
+      return;
+    }
   g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
   g_test_trap_assert_stdout ("*child done*");
@@ -414,6 +701,9 @@ main (int    argc,
               test_connect_unknown_serializer, mitogen_test_fixture_teardown);
   g_test_add_func ("/plugin/load/broken-plugin-skipped", test_broken_plugin_skipped);
   g_test_add_func ("/plugin/load/no-plugins", test_no_plugins);
+  g_test_add_func ("/plugin/lookup/abstract", test_lookup_abstract);
+  g_test_add_func ("/plugin/lookup/load-failures", test_lookup_load_failures);
+  g_test_add_func ("/plugin/module/abi-refused", test_module_abi_refused);
 
   return g_test_run ();
 }

@@ -271,6 +271,50 @@ test_corrupt_cache_replaced (MitogenTestFixture *fixture,
   g_assert_null (strstr (contents, "corrupt"));
 }
 
+/* An agent with no plugin directory in reach still answers over SSH: its
+ * serializer and what it needs to start are built in. The session's
+ * environment has no MITOGEN_PLUGIN_PATH (sshd passes none), the bootstrap
+ * names an empty directory, the agent runs from the remote cache, not the
+ * build tree; and it maps no plugin file. */
+static void
+test_no_plugin_dir (MitogenTestFixture *fixture,
+                    gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autoptr(GVariant) env = NULL;
+  g_autoptr(GVariant) seen = NULL;
+  g_autofree char *empty = NULL;
+  g_autofree char *maps_file = NULL;
+  g_autofree char *maps = NULL;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  empty = path ("no-plugins");
+  g_assert_cmpint (g_mkdir (empty, 0700), ==, 0);
+  dict_from (&dict, options_full ("known_hosts", "enforce", "cache-no-plugins"));
+  g_variant_dict_insert (&dict, "plugin_path", "s", empty);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  env = mitogen_context_call (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_PLUGIN_PATH"),
+                              NULL, &error);
+  g_assert_no_error (error);
+  seen = g_variant_get_maybe (env);
+  g_assert_nonnull (seen);
+  g_assert_cmpstr (g_variant_get_string (seen, NULL), ==, empty);
+
+  maps_file = g_strdup_printf ("/proc/%d/maps", mitogen_test_context_pid (ctx));
+  g_assert_true (g_file_get_contents (maps_file, &maps, NULL, NULL));
+  g_assert_null (strstr (maps, "/mitogen-serializer-"));
+  g_assert_null (strstr (maps, "/mitogen-transport-"));
+  g_assert_nonnull (strstr (maps, "/cache-no-plugins/agent-"));
+}
+
 static void
 expect_connect_error (MitogenRouter *router,
                       GVariant      *opts,
@@ -621,6 +665,7 @@ main (int    argc,
               mitogen_test_fixture_teardown)
   ADD ("/ssh/key-auth-and-cache", test_key_auth_and_cache);
   ADD ("/ssh/corrupt-cache-replaced", test_corrupt_cache_replaced);
+  ADD ("/ssh/no-plugin-dir", test_no_plugin_dir);
   ADD ("/ssh/host-keys", test_host_keys);
   ADD ("/ssh/connection-refused", test_connection_refused);
   ADD ("/ssh/killed-session-fails-calls", test_killed_session_fails_calls);

@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_BROKER (mitogen_broker_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenBroker, mitogen_broker, MITOGEN, BROKER, GObject)
+/* MitogenBroker itself is declared in mitogen-types.h. */
 
 MITOGEN_AVAILABLE_IN_ALL
 MitogenBroker *mitogen_broker_new              (void);

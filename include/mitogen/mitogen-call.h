@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_CALL (mitogen_call_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenCall, mitogen_call, MITOGEN, CALL, GObject)
+/* MitogenCall itself is declared in mitogen-types.h. */
 
 /**
  * MitogenFunction:

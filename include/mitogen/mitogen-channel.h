@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_CHANNEL (mitogen_channel_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenChannel, mitogen_channel, MITOGEN, CHANNEL, GObject)
+/* MitogenChannel itself is declared in mitogen-types.h. */
 
 MITOGEN_AVAILABLE_IN_ALL
 MitogenChannel  *mitogen_channel_new          (MitogenRouter   *router,

@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_CONTEXT (mitogen_context_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenContext, mitogen_context, MITOGEN, CONTEXT, GObject)
+/* MitogenContext itself is declared in mitogen-types.h. */
 
 MITOGEN_AVAILABLE_IN_ALL
 guint32          mitogen_context_get_id            (MitogenContext      *context);

@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_RECEIVER (mitogen_receiver_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenReceiver, mitogen_receiver, MITOGEN, RECEIVER, GObject)
+/* MitogenReceiver itself is declared in mitogen-types.h. */
 
 MITOGEN_AVAILABLE_IN_ALL
 MitogenReceiver *mitogen_receiver_new          (MitogenRouter        *router);

@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_ROUTER (mitogen_router_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenRouter, mitogen_router, MITOGEN, ROUTER, GObject)
+/* MitogenRouter itself is declared in mitogen-types.h. */
 
 /**
  * MitogenHandlerFunc:

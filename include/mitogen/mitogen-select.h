@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_SELECT (mitogen_select_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenSelect, mitogen_select, MITOGEN, SELECT, GObject)
+/* MitogenSelect itself is declared in mitogen-types.h. */
 
 MITOGEN_AVAILABLE_IN_ALL
 MitogenSelect  *mitogen_select_new         (gboolean          oneshot);

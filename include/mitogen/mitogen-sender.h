@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 
 #define MITOGEN_TYPE_SENDER (mitogen_sender_get_type ())
 
-MITOGEN_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (MitogenSender, mitogen_sender, MITOGEN, SENDER, GObject)
+/* MitogenSender itself is declared in mitogen-types.h. */
 
 MITOGEN_AVAILABLE_IN_ALL
 MitogenSender  *mitogen_sender_new          (MitogenContext  *context,

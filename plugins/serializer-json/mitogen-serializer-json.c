@@ -392,10 +392,10 @@ mitogen_serializer_json_init (MitogenSerializerJson *self)
 {
 }
 
-G_MODULE_EXPORT void mitogen_plugin_init (void);
-
-G_MODULE_EXPORT void
-mitogen_plugin_init (void)
+static void
+register_types (void)
 {
   mitogen_register_serializer (MITOGEN_TYPE_SERIALIZER_JSON, "json", 0);
 }
+
+MITOGEN_DEFINE_PLUGIN (register_types)

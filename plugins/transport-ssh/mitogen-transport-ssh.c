@@ -632,11 +632,11 @@ mitogen_transport_ssh_init (MitogenTransportSsh *self)
 {
 }
 
-G_MODULE_EXPORT void mitogen_plugin_init (void);
-
-G_MODULE_EXPORT void
-mitogen_plugin_init (void)
+static void
+register_types (void)
 {
   ssh_init ();
   mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_SSH, "ssh", 0);
 }
+
+MITOGEN_DEFINE_PLUGIN (register_types)

@@ -439,12 +439,12 @@ mitogen_transport_doas_init (MitogenTransportDoas *self)
 
 /* ---- the plugin ----------------------------------------------------- */
 
-G_MODULE_EXPORT void mitogen_plugin_init (void);
-
-G_MODULE_EXPORT void
-mitogen_plugin_init (void)
+static void
+register_types (void)
 {
   mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_SUDO, "sudo", 0);
   mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_SU, "su", 0);
   mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_DOAS, "doas", 0);
 }
+
+MITOGEN_DEFINE_PLUGIN (register_types)

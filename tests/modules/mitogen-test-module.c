@@ -53,12 +53,12 @@ testmod_call_context (MitogenCall *call, GVariant *args, gpointer data, GError *
   return g_variant_new_string (result != NULL ? "ok" : local_error->message);
 }
 
-G_MODULE_EXPORT void mitogen_module_init (void);
-
-G_MODULE_EXPORT void
-mitogen_module_init (void)
+static void
+register_functions (void)
 {
   mitogen_register_function ("testmod.add", testmod_add, NULL, NULL);
   mitogen_register_function ("testmod.whoami", testmod_whoami, NULL, NULL);
   mitogen_register_function ("testmod.call_context", testmod_call_context, NULL, NULL);
 }
+
+MITOGEN_DEFINE_MODULE (register_functions)

@@ -3,13 +3,17 @@
  * A value travels as a "v" so that its type goes with it. Decoding never
  * trusts the bytes: GVariant reads untrusted serialized data safely.
  *
+ * Built into the engine, not a plugin: every context needs it to read its
+ * bootstrap's first reply, before it could fetch anything. The plugin
+ * loader registers it as "gvariant" on the serializer extension point,
+ * the same way a plugin registers itself.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <mitogen/mitogen.h>
+#include "config.h"
 
-#define MITOGEN_TYPE_SERIALIZER_GVARIANT (mitogen_serializer_gvariant_get_type ())
-G_DECLARE_FINAL_TYPE (MitogenSerializerGVariant, mitogen_serializer_gvariant,
-                      MITOGEN, SERIALIZER_GVARIANT, GObject)
+#include "mitogen-private.h"
+#include "mitogen-plugin-private.h"
 
 struct _MitogenSerializerGVariant
 {
@@ -131,12 +135,4 @@ mitogen_serializer_gvariant_class_init (MitogenSerializerGVariantClass *klass)
 static void
 mitogen_serializer_gvariant_init (MitogenSerializerGVariant *self)
 {
-}
-
-G_MODULE_EXPORT void mitogen_plugin_init (void);
-
-G_MODULE_EXPORT void
-mitogen_plugin_init (void)
-{
-  mitogen_register_serializer (MITOGEN_TYPE_SERIALIZER_GVARIANT, "gvariant", 0);
 }

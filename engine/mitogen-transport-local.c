@@ -6,17 +6,21 @@
  *
  * Options: "env" (a{ss}, added to the environment), "cwd" (s).
  *
+ * Built into the engine, not a plugin, so that a program or an agent with
+ * no plugin directory at all can start contexts on this machine. The
+ * plugin loader registers it as "local" on the transport extension point,
+ * the same way a plugin registers itself.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "config.h"
+
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mitogen/mitogen.h>
-
-#define MITOGEN_TYPE_TRANSPORT_LOCAL (mitogen_transport_local_get_type ())
-G_DECLARE_FINAL_TYPE (MitogenTransportLocal, mitogen_transport_local,
-                      MITOGEN, TRANSPORT_LOCAL, GObject)
+#include "mitogen-private.h"
+#include "mitogen-plugin-private.h"
 
 struct _MitogenTransportLocal
 {
@@ -138,12 +142,4 @@ mitogen_transport_local_class_init (MitogenTransportLocalClass *klass)
 static void
 mitogen_transport_local_init (MitogenTransportLocal *self)
 {
-}
-
-G_MODULE_EXPORT void mitogen_plugin_init (void);
-
-G_MODULE_EXPORT void
-mitogen_plugin_init (void)
-{
-  mitogen_register_transport (MITOGEN_TYPE_TRANSPORT_LOCAL, "local", 0);
 }

@@ -289,6 +289,9 @@ lookup (const char  *point_name,
  * @name: a transport name, such as "local"
  * @error: return location for an error
  *
+ * Finds the transport plugin called @name, loading the plugins on first
+ * use, and creates an instance of it.
+ *
  * Returns: (transfer full): a new instance of the transport named @name,
  *   or %NULL with @error naming it when no plugin provides it
  */
@@ -306,6 +309,9 @@ mitogen_transport_lookup (const char  *name,
  * mitogen_serializer_lookup:
  * @name: a serializer name, such as "gvariant"
  * @error: return location for an error
+ *
+ * Finds the serializer plugin called @name, loading the plugins on first
+ * use, and creates an instance of it.
  *
  * Returns: (transfer full): a new instance of the serializer named @name,
  *   or %NULL with @error naming it when no plugin provides it
@@ -344,6 +350,10 @@ list_names (const char *point_name)
 /**
  * mitogen_list_transports:
  *
+ * Lists the transports that can be used in this process: those found in
+ * the plugin directories and those registered with
+ * mitogen_register_transport().
+ *
  * Returns: (transfer full) (array zero-terminated=1): the names of every
  *   transport registered
  */
@@ -355,6 +365,10 @@ mitogen_list_transports (void)
 
 /**
  * mitogen_list_serializers:
+ *
+ * Lists the serializers that can be used in this process: those found in
+ * the plugin directories and those registered with
+ * mitogen_register_serializer().
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of every
  *   serializer registered

@@ -20,7 +20,7 @@ PACKAGES=(
   python3-gi gjs python3-mitogen
   sudo opendoas util-linux passwd
   openssh-server openssh-client libssh-dev
-  valgrind
+  valgrind gi-docgen groff-base
 )
 
 as_root() {

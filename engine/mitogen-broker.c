@@ -205,6 +205,9 @@ mitogen_broker_defer (MitogenBroker  *broker,
  * mitogen_broker_is_broker_thread:
  * @broker: a broker
  *
+ * Tells whether the calling thread is @broker's own. Blocking calls use it
+ * to fail rather than wait on the thread that would have to wake them.
+ *
  * Returns: %TRUE when called on @broker's thread
  */
 gboolean
@@ -219,6 +222,9 @@ mitogen_broker_is_broker_thread (MitogenBroker *broker)
  * mitogen_broker_get_main_context:
  * @broker: a broker
  *
+ * Gets the #GMainContext the broker thread iterates. Sources attached to
+ * it run on the broker thread and must not block.
+ *
  * Returns: (transfer none): the main context the broker thread iterates
  */
 GMainContext *
@@ -232,6 +238,8 @@ mitogen_broker_get_main_context (MitogenBroker *broker)
 /**
  * mitogen_broker_is_running:
  * @broker: a broker
+ *
+ * Tells whether the broker thread is still serving its streams.
  *
  * Returns: %TRUE until mitogen_broker_shutdown() is called
  */

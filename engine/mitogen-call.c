@@ -82,6 +82,9 @@ _mitogen_call_new (MitogenRouter  *router,
  * mitogen_call_get_router:
  * @call: a call
  *
+ * Gets the router of the context the function runs in, for functions that
+ * start contexts or open channels of their own.
+ *
  * Returns: (transfer none): the router of the context running the function
  */
 MitogenRouter *
@@ -94,6 +97,9 @@ mitogen_call_get_router (MitogenCall *call)
 /**
  * mitogen_call_get_caller:
  * @call: a call
+ *
+ * Gets the context that asked for this call, so that a function can send
+ * back to it beyond the one reply (for example through a #MitogenSender).
  *
  * Returns: (transfer none): the context that made the call
  */
@@ -108,6 +114,8 @@ mitogen_call_get_caller (MitogenCall *call)
  * mitogen_call_get_function:
  * @call: a call
  *
+ * Gets the name the caller asked for, in the form "module.name".
+ *
  * Returns: the "module.name" being called
  */
 const char *
@@ -121,6 +129,9 @@ mitogen_call_get_function (MitogenCall *call)
  * mitogen_call_get_message:
  * @call: a call
  *
+ * Gets the request message as it arrived, with its header (source,
+ * authority, reply handle) and its `(sv)` body.
+ *
  * Returns: (transfer none): the CALL_FUNCTION message
  */
 MitogenMessage *
@@ -133,6 +144,11 @@ mitogen_call_get_message (MitogenCall *call)
 /**
  * mitogen_call_get_cancellable:
  * @call: a call
+ *
+ * Gets a #GCancellable belonging to this call, made on first request, for
+ * a function to hand to the blocking I/O it does. The engine does not
+ * cancel it yet: a caller going away does not interrupt a running
+ * function.
  *
  * Returns: (transfer none): a cancellable a long-running function may watch
  */
@@ -219,6 +235,10 @@ mitogen_register_function (const char      *name,
  * mitogen_unregister_function:
  * @name: a "module.name"
  *
+ * Removes the function registered under @name with
+ * mitogen_register_function(). Its destroy notify runs at once, so do not
+ * unregister a function while a call to it may be running.
+ *
  * Returns: %TRUE when a function was registered under @name
  */
 gboolean
@@ -238,6 +258,10 @@ mitogen_unregister_function (const char *name)
 /**
  * mitogen_has_function:
  * @name: a "module.name"
+ *
+ * Tells whether this process has a function registered under @name.
+ * Functions a context lacks may still be fetched from its parent on first
+ * call.
  *
  * Returns: %TRUE when a function is registered under @name here
  */

@@ -52,6 +52,10 @@ mitogen_channel_init (MitogenChannel *self)
  * @dst_handle: the handle the other end listens on
  * @handle: the local handle to listen on, or 0 to allocate one
  *
+ * Creates one end of a channel: a receiver on @handle in this context and
+ * a sender to @dst_handle in @context. The other side makes the mirror
+ * image, naming this end's handle as its destination.
+ *
  * Returns: (transfer full): a new channel
  */
 MitogenChannel *
@@ -75,6 +79,9 @@ mitogen_channel_new (MitogenRouter  *router,
  * mitogen_channel_get_receiver:
  * @channel: a channel
  *
+ * Gets the receiver this end reads from, for example to add it to a
+ * #MitogenSelect.
+ *
  * Returns: (transfer none): the local end
  */
 MitogenReceiver *
@@ -88,6 +95,8 @@ mitogen_channel_get_receiver (MitogenChannel *channel)
  * mitogen_channel_get_sender:
  * @channel: a channel
  *
+ * Gets the sender that writes to the other end.
+ *
  * Returns: (transfer none): the remote end
  */
 MitogenSender *
@@ -100,6 +109,9 @@ mitogen_channel_get_sender (MitogenChannel *channel)
 /**
  * mitogen_channel_get_handle:
  * @channel: a channel
+ *
+ * Gets the handle this end listens on. Pass it to the other side so that
+ * it can make its own end of the channel.
  *
  * Returns: the local handle, which the other end sends to
  */
@@ -115,6 +127,9 @@ mitogen_channel_get_handle (MitogenChannel *channel)
  * @channel: a channel
  * @value: (nullable): the value to send
  * @error: return location for an error
+ *
+ * Sends @value to the other end without waiting for it to be read. A %NULL
+ * @value sends the unit value `()`.
  *
  * Returns: %TRUE when the value was passed on
  */
@@ -203,6 +218,8 @@ mitogen_channel_get_async (MitogenChannel      *channel,
  * @channel: a channel
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes a mitogen_channel_get_async() call.
  *
  * Returns: (transfer full): the value, or %NULL with @error set
  */

@@ -231,6 +231,9 @@ mitogen_message_new_error (guint32       dst_id,
  * mitogen_message_ref:
  * @msg: a message
  *
+ * Takes a reference on @msg. The count is atomic: references may be
+ * taken and dropped in any thread.
+ *
  * Returns: (transfer full): @msg
  */
 MitogenMessage *
@@ -263,6 +266,8 @@ mitogen_message_unref (MitogenMessage *msg)
  * mitogen_message_get_dst_id:
  * @msg: a message
  *
+ * Gets the id of the context the message is addressed to.
+ *
  * Returns: the id of the context the message is addressed to
  */
 guint32
@@ -274,6 +279,8 @@ mitogen_message_get_dst_id (MitogenMessage *msg)
 /**
  * mitogen_message_get_src_id:
  * @msg: a message
+ *
+ * Gets the id of the context that sent the message.
  *
  * Returns: the id of the context that sent the message
  */
@@ -287,6 +294,11 @@ mitogen_message_get_src_id (MitogenMessage *msg)
  * mitogen_message_get_auth_id:
  * @msg: a message
  *
+ * Gets the id of the context on whose authority the message travels. It
+ * differs from the source id when a message is forwarded on behalf of
+ * another context; functions that check permissions should look at this
+ * one.
+ *
  * Returns: the id of the context on whose authority the message travels
  */
 guint32
@@ -299,6 +311,8 @@ mitogen_message_get_auth_id (MitogenMessage *msg)
  * mitogen_message_get_handle:
  * @msg: a message
  *
+ * Gets the handle the message is addressed to in its destination context.
+ *
  * Returns: the handle the message is addressed to
  */
 guint32
@@ -310,6 +324,8 @@ mitogen_message_get_handle (MitogenMessage *msg)
 /**
  * mitogen_message_get_reply_to:
  * @msg: a message
+ *
+ * Gets the handle where a reply to this message should be sent.
  *
  * Returns: the handle a reply should go to, 0 for none, or
  *   %MITOGEN_IS_DEAD for a dead message
@@ -338,6 +354,9 @@ mitogen_message_set_reply_to (MitogenMessage *msg,
  * mitogen_message_is_dead:
  * @msg: a message
  *
+ * Tells whether @msg is a dead message: the notice that the receiver, the
+ * context or the route it was waiting on is gone.
+ *
  * Returns: %TRUE when @msg is a dead message
  */
 gboolean
@@ -349,6 +368,9 @@ mitogen_message_is_dead (MitogenMessage *msg)
 /**
  * mitogen_message_get_size:
  * @msg: a message
+ *
+ * Gets the size of the message as encoded on the wire. Messages built
+ * locally and never sent have no encoded form yet.
  *
  * Returns: the size of the encoded data when the message arrived from a
  *   stream or was sent on one, else 0

@@ -455,6 +455,9 @@ lookup (const char  *point_name,
  * @name: a transport name, such as "local"
  * @error: return location for an error
  *
+ * Finds the transport plugin called @name, loading the plugins on first
+ * use, and creates an instance of it.
+ *
  * Returns: (transfer full): a new instance of the transport named @name,
  *   or %NULL with @error set (naming @name, and the plugin file when it
  *   exists but would not load) when none can be made
@@ -473,6 +476,9 @@ mitogen_transport_lookup (const char  *name,
  * mitogen_serializer_lookup:
  * @name: a serializer name, such as "gvariant"
  * @error: return location for an error
+ *
+ * Finds the serializer plugin called @name, loading the plugins on first
+ * use, and creates an instance of it.
  *
  * Returns: (transfer full): a new instance of the serializer named @name,
  *   or %NULL with @error set (naming @name, and the plugin file when it
@@ -512,6 +518,10 @@ list_names (const char *point_name)
 /**
  * mitogen_list_transports:
  *
+ * Lists the transports that can be used in this process: those found in
+ * the plugin directories and those registered with
+ * mitogen_register_transport().
+ *
  * Returns: (transfer full) (array zero-terminated=1): the names of every
  *   transport registered
  */
@@ -523,6 +533,10 @@ mitogen_list_transports (void)
 
 /**
  * mitogen_list_serializers:
+ *
+ * Lists the serializers that can be used in this process: those found in
+ * the plugin directories and those registered with
+ * mitogen_register_serializer().
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of every
  *   serializer registered

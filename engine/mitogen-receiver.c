@@ -111,6 +111,9 @@ mitogen_receiver_new_full (MitogenRouter  *router,
  * mitogen_receiver_get_handle:
  * @recv: a receiver
  *
+ * Gets the handle the receiver listens on. Senders in other contexts
+ * address it with this handle and this context's id.
+ *
  * Returns: the handle the receiver listens on
  */
 guint32
@@ -123,6 +126,8 @@ mitogen_receiver_get_handle (MitogenReceiver *recv)
 /**
  * mitogen_receiver_get_router:
  * @recv: a receiver
+ *
+ * Gets the router the receiver's handle is registered with.
  *
  * Returns: (transfer none): the receiver's router
  */
@@ -214,6 +219,8 @@ mitogen_receiver_get_async (MitogenReceiver     *recv,
  * @result: the result given to the callback
  * @error: return location for an error
  *
+ * Finishes a mitogen_receiver_get_async() call.
+ *
  * Returns: (transfer full): the message, or %NULL with @error set
  */
 MitogenMessage *
@@ -247,6 +254,10 @@ mitogen_receiver_close (MitogenReceiver *recv)
  * mitogen_receiver_is_closed:
  * @recv: a receiver
  *
+ * Tells whether mitogen_receiver_close() was called. A dead message
+ * from the other end does not close the receiver; it makes the next get
+ * fail.
+ *
  * Returns: %TRUE after mitogen_receiver_close()
  */
 gboolean
@@ -259,6 +270,9 @@ mitogen_receiver_is_closed (MitogenReceiver *recv)
 /**
  * mitogen_receiver_is_empty:
  * @recv: a receiver
+ *
+ * Tells whether the receiver's queue is empty right now. Another thread
+ * may queue a message just after, so the answer is only a hint.
  *
  * Returns: %TRUE when no message is queued (one may arrive at any moment)
  */

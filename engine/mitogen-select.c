@@ -78,6 +78,9 @@ mitogen_select_init (MitogenSelect *self)
  * mitogen_select_new:
  * @oneshot: drop each source after it yields a message
  *
+ * Creates a select: a set of receivers (and other selects) that can be
+ * waited on together, yielding messages in the order they arrive.
+ *
  * Returns: (transfer full): a new, empty select
  */
 MitogenSelect *
@@ -440,6 +443,8 @@ mitogen_select_get_async (MitogenSelect       *sel,
  * @source: (out) (optional) (transfer full): the receiver the message came from
  * @error: return location for an error
  *
+ * Finishes a mitogen_select_get_async() call.
+ *
  * Returns: (transfer full): the message, or %NULL with @error set
  */
 MitogenMessage *
@@ -504,6 +509,9 @@ mitogen_select_next (MitogenSelect   *sel,
  * mitogen_select_is_empty:
  * @sel: a select
  *
+ * Tells whether none of the sources has a message waiting right now. Like
+ * mitogen_receiver_is_empty(), the answer may change at once.
+ *
  * Returns: %TRUE when no source has a message waiting
  */
 gboolean
@@ -516,6 +524,9 @@ mitogen_select_is_empty (MitogenSelect *sel)
 /**
  * mitogen_select_has_sources:
  * @sel: a select
+ *
+ * Tells whether any receiver or select is still added, which is the usual
+ * loop condition with a oneshot select.
  *
  * Returns: %TRUE while any source is registered (Mitogen's `bool(select)`)
  */
@@ -534,6 +545,9 @@ mitogen_select_has_sources (MitogenSelect *sel)
 /**
  * mitogen_select_is_oneshot:
  * @sel: a select
+ *
+ * Tells whether the select removes each source after the first message it
+ * yields, as set when it was created.
  *
  * Returns: whether sources are dropped after yielding a message
  */

@@ -49,6 +49,10 @@ mitogen_sender_init (MitogenSender *self)
  * @context: the context where the receiver lives
  * @handle: the receiver's handle
  *
+ * Creates a sender that addresses messages to @handle in @context. It does
+ * not check that anything listens there: messages to a missing receiver
+ * come back dead.
+ *
  * Returns: (transfer full): a new sender
  */
 MitogenSender *
@@ -69,6 +73,8 @@ mitogen_sender_new (MitogenContext *context,
  * mitogen_sender_get_context:
  * @sender: a sender
  *
+ * Gets the context the sender addresses.
+ *
  * Returns: (transfer none): the context the sender sends to
  */
 MitogenContext *
@@ -81,6 +87,8 @@ mitogen_sender_get_context (MitogenSender *sender)
 /**
  * mitogen_sender_get_handle:
  * @sender: a sender
+ *
+ * Gets the handle in the destination context the sender addresses.
  *
  * Returns: the handle the sender sends to
  */

@@ -26,6 +26,8 @@ mitogen_serializer_default_init (MitogenSerializerInterface *iface)
  * @value: the value to encode
  * @error: return location for an error
  *
+ * Encodes @value into bytes a peer using the same serializer can decode.
+ *
  * Returns: (transfer full): the encoded bytes, or %NULL with @error set
  */
 GBytes *
@@ -53,6 +55,9 @@ mitogen_serializer_serialize (MitogenSerializer  *self,
  * @self: a serializer
  * @data: bytes from a peer; untrusted
  * @error: return location for an error
+ *
+ * Decodes bytes produced by mitogen_serializer_serialize() of the same
+ * serializer, checking them: the data comes from another process.
  *
  * Returns: (transfer full): the decoded value, or %NULL with @error set
  *   (%MITOGEN_ERROR_PROTOCOL for undecodable data)

@@ -27,6 +27,10 @@ _mitogen_set_identity (guint32 context_id,
 /**
  * mitogen_is_master:
  *
+ * Tells whether this process is a master program rather than an agent
+ * started by one. Functions that should act differently in the master can
+ * use it.
+ *
  * Returns: %TRUE in a master program, %FALSE inside an agent
  */
 gboolean
@@ -38,6 +42,9 @@ mitogen_is_master (void)
 /**
  * mitogen_get_context_id:
  *
+ * Gets the id of the context this process is. Agents learn it from their
+ * bootstrap message.
+ *
  * Returns: the id of this process's context (0 in the master)
  */
 guint32
@@ -48,6 +55,8 @@ mitogen_get_context_id (void)
 
 /**
  * mitogen_get_parent_id:
+ *
+ * Gets the id of the context that started this one.
  *
  * Returns: the id of the context that started this one (0 in the master)
  */

@@ -45,6 +45,13 @@ typedef enum {
   MITOGEN_ERROR_PROTOCOL,
 } MitogenError;
 
+/**
+ * mitogen_error_quark:
+ *
+ * Gets the quark of the %MITOGEN_ERROR domain; use the macro instead.
+ *
+ * Returns: the error domain's quark
+ */
 MITOGEN_AVAILABLE_IN_ALL
 GQuark mitogen_error_quark (void);
 

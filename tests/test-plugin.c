@@ -475,7 +475,7 @@ test_no_plugins (void)
       g_assert_cmpint (pid, >, 0);
       g_assert_false (maps_a_mitogen_object (pid));
 
-      mitogen_context_shutdown (ctx, TRUE);
+      mitogen_context_shutdown (ctx, 30000, NULL, NULL);
       g_unlink (agent);
       g_rmdir (agent_dir);
       g_rmdir (plugin_dir);
@@ -666,7 +666,7 @@ module_abi_child (void)
   g_assert_nonnull (strstr (error->message, versions));
   g_assert_true (mitogen_test_wait_log ("*badabi (from the parent context)*was built for*", 5000));
 
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   g_print ("child done\n");
 }
 

@@ -50,7 +50,7 @@ pc_plugins=$(pc --variable=plugindir)
   echo "agent=$pc_agent plugindir=$pc_plugins"
   [ "$pc_agent" = "$agent" ] && [ -x "$pc_agent" ] &&
     IFS=: read -ra dirs <<<"$pc_plugins" &&
-    for d in "${dirs[@]}"; do [ -f "$d/mitogen-transport-local.so" ] && break; done
+    for d in "${dirs[@]}"; do [ -f "$d/mitogen-transport-sudo.so" ] && break; done
 } >"$tmp/log" 2>&1 && ok "uninstalled pkg-config names the agent and a plugin path" ||
   not_ok "uninstalled pkg-config names the agent and a plugin path"
 

@@ -11,4 +11,4 @@ if (pong.get_type_string() !== '()')
     throw new Error(`core.ping gave ${pong.print(true)}`);
 const pid = ctx.call('core.getpid', null, null).unpack();
 print(GLib.file_read_link(`/proc/${pid}/exe`));
-ctx.shutdown(true);
+ctx.shutdown(30000, null);

@@ -13,4 +13,4 @@ pong = ctx.call('core.ping', None, None)
 assert pong.get_type_string() == '()', pong
 pid = ctx.call('core.getpid', None, None).unpack()
 print(os.readlink('/proc/%d/exe' % pid))
-ctx.shutdown(True)
+ctx.shutdown(30000, None)

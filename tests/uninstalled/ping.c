@@ -40,7 +40,7 @@ main (void)
   exe_link = g_strdup_printf ("/proc/%d/exe", g_variant_get_int32 (pid));
   exe = g_file_read_link (exe_link, NULL);
   printf ("%s\n", exe ? exe : "?");
-  mitogen_context_shutdown (ctx, TRUE);
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   mitogen_broker_shutdown (broker);
   return 0;
 }

@@ -17,9 +17,9 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <sys/auxv.h>
 
 #include "mitogen-bootstrap-private.h"
+#include "mitogen-connect-options-private.h"
 #include "mitogen-connect-private.h"
 #include "mitogen-context-private.h"
 #include "mitogen-control-private.h"
@@ -40,13 +40,7 @@ typedef struct
   gboolean           blocking;        /* run the transport's step on this thread */
   guint32            id;              /* 0 until allocated */
 
-  /* From the options. */
-  char              *serializer_name;
-  char              *agent_path;
-  char              *name;
-  char              *plugin_path;
-  gboolean           debug;
-  int                timeout_msec;
+  MitogenConnectOptions opts;         /* the options every transport shares */
   gint64             deadline;        /* monotonic µs: the whole start */
 
   MitogenTransport  *transport;       /* owned, once found */
@@ -65,10 +59,7 @@ connect_free (gpointer data)
   g_free (c->transport_name);
   g_clear_pointer (&c->options, g_variant_unref);
   g_clear_object (&c->via);
-  g_free (c->serializer_name);
-  g_free (c->agent_path);
-  g_free (c->name);
-  g_free (c->plugin_path);
+  _mitogen_connect_options_clear (&c->opts);
   g_clear_object (&c->transport);
   g_clear_object (&c->serializer);
   g_clear_object (&c->io);
@@ -94,77 +85,6 @@ static int
 remaining_msec (Connect *c)
 {
   return MAX (1, (int) ((c->deadline - g_get_monotonic_time ()) / 1000));
-}
-
-/* ---- options ----------------------------------------------------------- */
-
-static gboolean
-option_string (GVariant    *options,
-               const char  *key,
-               char       **out,
-               GError     **error)
-{
-  g_autoptr(GVariant) v = options != NULL ? g_variant_lookup_value (options, key, NULL) : NULL;
-
-  if (v == NULL)
-    return TRUE;
-  if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "option “%s” must be of type 's', not '%s'", key,
-                   g_variant_get_type_string (v));
-      return FALSE;
-    }
-  *out = g_variant_dup_string (v, NULL);
-  return TRUE;
-}
-
-static gboolean
-option_boolean (GVariant    *options,
-                const char  *key,
-                gboolean    *out,
-                GError     **error)
-{
-  g_autoptr(GVariant) v = options != NULL ? g_variant_lookup_value (options, key, NULL) : NULL;
-
-  if (v == NULL)
-    return TRUE;
-  if (!g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "option “%s” must be of type 'b', not '%s'", key,
-                   g_variant_get_type_string (v));
-      return FALSE;
-    }
-  *out = g_variant_get_boolean (v);
-  return TRUE;
-}
-
-/* Reads the options every transport shares. */
-static gboolean
-connect_read_options (Connect  *c,
-                      GError  **error)
-{
-  if (!option_string (c->options, "serializer", &c->serializer_name, error) ||
-      !option_string (c->options, "agent_path", &c->agent_path, error) ||
-      !option_string (c->options, "name", &c->name, error) ||
-      !option_string (c->options, "plugin_path", &c->plugin_path, error) ||
-      !option_boolean (c->options, "debug", &c->debug, error) ||
-      !mitogen_transport_options_get_timeout (c->options, DEFAULT_CONNECT_TIMEOUT_MSEC,
-                                              &c->timeout_msec, error))
-    return FALSE;
-  /* connect_timeout covers everything: the transport's own work (a
-   * password prompt, an SSH handshake) and the wait for the ready frame. */
-  c->deadline = g_get_monotonic_time () + (gint64) c->timeout_msec * 1000;
-  if (c->serializer_name == NULL)
-    c->serializer_name = g_strdup ("gvariant");
-  if (c->agent_path == NULL)
-    c->agent_path = _mitogen_router_dup_agent_path (c->router);
-  /* Where the new context looks for plugins: the option, else where this
-   * process looks. What it does not find there comes from here. */
-  if (c->plugin_path == NULL && !getauxval (AT_SECURE))
-    c->plugin_path = g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
-  return TRUE;
 }
 
 /* ---- the transport's step ---------------------------------------------- */
@@ -211,7 +131,7 @@ open_stream (Connect       *c,
     c->transport = lookup_transport (c->router, c->transport_name, cancellable, error);
   if (c->transport == NULL)
     return NULL;
-  io = mitogen_transport_open_stream (c->transport, c->options, c->agent_path,
+  io = mitogen_transport_open_stream (c->transport, c->options, c->opts.agent_path,
                                       cancellable, &local_error);
   /* A transport written in another language may forget the error. */
   if (io == NULL && local_error == NULL)
@@ -368,11 +288,11 @@ connect_bootstrap_bytes (Connect *c)
   boot->parent_id = mitogen_router_get_context_id (c->router);
   g_array_append_vals (boot->ancestors, lineage->data, lineage->len);
   boot->transport = g_strdup (c->transport_name);
-  boot->name = g_strdup (c->name);
-  boot->serializer = g_strdup (c->serializer_name);
-  boot->plugin_path = g_strdup (c->plugin_path);
+  boot->name = g_strdup (c->opts.name);
+  boot->serializer = g_strdup (c->opts.serializer);
+  boot->plugin_path = g_strdup (c->opts.plugin_path);
   boot->max_message_size = mitogen_router_get_max_message_size (c->router);
-  boot->debug = c->debug;
+  boot->debug = c->opts.debug;
   g_object_get (c->router, "unidirectional", &boot->unidirectional, NULL);
   return _mitogen_bootstrap_encode (boot);
 }
@@ -438,7 +358,7 @@ connect_got_ready (GObject      *source,
       g_clear_error (&error);
       g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT,
                    "%s: the agent did not answer within %.1f s",
-                   c->transport_name, c->timeout_msec / 1000.0);
+                   c->transport_name, c->opts.timeout_msec / 1000.0);
     }
   else if (ready != NULL && mitogen_message_is_dead (ready))
     {
@@ -576,14 +496,19 @@ connect_start (MitogenRouter       *router,
       connect_allocate_id (task, connect_via_call);
       return;
     }
-  if (!connect_read_options (c, &error) ||
+  if (!_mitogen_connect_options_read (&c->opts, c->options, DEFAULT_CONNECT_TIMEOUT_MSEC, &error) ||
       (mitogen_is_master () &&
        (c->transport = lookup_transport (router, transport, cancellable, &error)) == NULL) ||
-      (c->serializer = mitogen_serializer_lookup (c->serializer_name, &error)) == NULL)
+      (c->serializer = mitogen_serializer_lookup (c->opts.serializer, &error)) == NULL)
     {
       connect_fail (task, error);
       return;
     }
+  /* connect_timeout covers everything: the transport's own work (a
+   * password prompt, an SSH handshake) and the wait for the ready frame. */
+  c->deadline = g_get_monotonic_time () + (gint64) c->opts.timeout_msec * 1000;
+  if (c->opts.agent_path == NULL)
+    c->opts.agent_path = _mitogen_router_dup_agent_path (router);
   connect_open_stream (task);
 }
 
@@ -729,6 +654,8 @@ mitogen_router_connect_context_async (MitogenRouter       *router,
  * @router: a router
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_router_connect_context_async().
  *
  * Returns: (transfer full): the new context, or %NULL with @error set
  */

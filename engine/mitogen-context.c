@@ -199,6 +199,9 @@ _mitogen_context_emit_disconnected (MitogenContext *context)
  * mitogen_context_get_id:
  * @context: a context
  *
+ * Gets the context's id, unique in the tree of one master (Mitogen's
+ * `context_id`).
+ *
  * Returns: the context's id
  */
 guint32
@@ -211,6 +214,8 @@ mitogen_context_get_id (MitogenContext *context)
 /**
  * mitogen_context_get_name:
  * @context: a context
+ *
+ * Gets the context's name, for logs and errors.
  *
  * Returns: the context's name
  */
@@ -225,6 +230,9 @@ mitogen_context_get_name (MitogenContext *context)
  * mitogen_context_get_via:
  * @context: a context
  *
+ * Gets the context that started this one, when it was started through
+ * another context.
+ *
  * Returns: (transfer none) (nullable): the context that started this one
  */
 MitogenContext *
@@ -237,6 +245,9 @@ mitogen_context_get_via (MitogenContext *context)
 /**
  * mitogen_context_dup_router:
  * @context: a context
+ *
+ * Gets a new reference to the router that knows this context. Contexts
+ * hold their router weakly, so this is %NULL once the router is gone.
  *
  * Returns: (transfer full) (nullable): the router that knows this context,
  *   or %NULL when it was finalized
@@ -268,6 +279,9 @@ mitogen_context_get_remote_info (MitogenContext *context)
 /**
  * mitogen_context_is_connected:
  * @context: a context
+ *
+ * Tells whether the context may still answer: %FALSE once its stream
+ * closed, its route was withdrawn, or its router is gone.
  *
  * Returns: %FALSE once the context was lost
  */
@@ -482,6 +496,8 @@ mitogen_context_call_async (MitogenContext      *context,
  * @result: the result given to the callback
  * @error: return location for an error
  *
+ * Finishes mitogen_context_call_async().
+ *
  * Returns: (transfer full): the call's result, or %NULL with @error set
  */
 GVariant *
@@ -640,6 +656,8 @@ mitogen_context_shutdown_async (MitogenContext      *context,
  * @context: a context
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_context_shutdown_async().
  *
  * Returns: %TRUE once the context is gone, %FALSE with @error set if the
  *   wait was cancelled

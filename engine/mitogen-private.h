@@ -36,4 +36,10 @@ gboolean _mitogen_check_not_broker      (MitogenBroker *broker,
 /* The built-in modules ("core", "proc"). */
 void     _mitogen_builtins_register     (void);
 
+/* Called on the broker thread when the stream to an agent's parent
+ * closes (mitogen-router-private.h). */
+typedef void (*MitogenParentLostFunc) (MitogenRouter *router,
+                                       const GError  *reason,
+                                       gpointer       user_data);
+
 G_END_DECLS

@@ -12,11 +12,6 @@
 
 G_BEGIN_DECLS
 
-/* Called on the broker thread when the stream to the parent closes. */
-typedef void (*MitogenParentLostFunc) (MitogenRouter *router,
-                                       const GError  *reason,
-                                       gpointer       user_data);
-
 /* The routing table; the pointer is valid for the router's lifetime. */
 MitogenRouteTable *_mitogen_router_get_route_table (MitogenRouter *router);
 

@@ -7,8 +7,8 @@
  * messages on reserved handles (mitogen-control.c) keep the tables of the
  * tree in step; connecting (mitogen-connect.c) starts new contexts.
  *
- * Locks: the router's @lock guards its context and pending tables; the
- * routing and handler tables have a lock each. No two are ever held at
+ * Locks: the router's @lock guards its pending table; the routing,
+ * handler and context tables have a lock each. No two are ever held at
  * once, and none while calling out (handlers, streams, signals).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -19,9 +19,11 @@
 
 #include "mitogen-broker-private.h"
 #include "mitogen-context-private.h"
+#include "mitogen-context-table-private.h"
 #include "mitogen-control-private.h"
 #include "mitogen-handler-table-private.h"
 #include "mitogen-message-private.h"
+#include "mitogen-router-impl-private.h"
 #include "mitogen-router-private.h"
 
 /**
@@ -40,28 +42,6 @@
  * that created the router.
  */
 
-struct _MitogenRouter
-{
-  GObject         parent_instance;
-
-  MitogenBroker  *broker;           /* owned; immutable */
-  GMainContext   *owner_context;    /* owned; immutable; where signals are emitted */
-  MitogenRouteTable *table;         /* owned; immutable pointer; its own lock */
-  guint32         context_id;       /* immutable once the agent set it, before routing */
-  gint            next_handle;      /* atomic */
-  gint            unidirectional;   /* atomic: children may not message each other */
-
-  MitogenHandlerTable *handlers;    /* owned; immutable pointer; its own lock */
-
-  GMutex          lock;
-  gsize           max_message_size; /* lock */
-  GHashTable     *contexts;         /* lock; id → MitogenContext* (ref) of live contexts */
-  GHashTable     *pending;          /* lock; MitogenStream* → MitogenLatch* of a start */
-  char           *agent_path;       /* lock */
-
-  MitogenParentLostFunc parent_lost_func;  /* set once before the parent stream starts */
-  gpointer        parent_lost_data;        /* likewise */
-};
 
 enum {
   PROP_0,
@@ -83,9 +63,6 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
 
-static void router_on_stream_message (MitogenStream *stream, MitogenMessage *msg, gpointer data);
-static void router_on_stream_closed (MitogenStream *stream, const GError *reason, gpointer data);
-static void router_routes_lost (MitogenRouter *router, GArray *ids);
 static void deliver_locally_later (MitogenRouter *router, MitogenMessage *msg);
 
 /* ---- life ------------------------------------------------------------- */
@@ -151,7 +128,7 @@ mitogen_router_finalize (GObject *object)
   MitogenRouter *self = MITOGEN_ROUTER (object);
 
   _mitogen_handler_table_free (self->handlers);
-  g_hash_table_unref (self->contexts);
+  _mitogen_context_table_free (self->contexts);
   g_hash_table_unref (self->pending);
   _mitogen_route_table_free (self->table);
   g_free (self->agent_path);
@@ -223,7 +200,7 @@ mitogen_router_constructed (GObject *object)
   if (self->broker == NULL)
     self->broker = mitogen_broker_new ();
   _mitogen_broker_add_shutdown_hook (self->broker, self, router_on_broker_shutdown);
-  _mitogen_control_install (self, self->table, router_routes_lost);
+  _mitogen_control_install (self, self->table, _mitogen_router_routes_lost);
 }
 
 static void
@@ -321,7 +298,7 @@ mitogen_router_init (MitogenRouter *self)
   self->next_handle = MITOGEN_FIRST_USER_HANDLE;
   self->max_message_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
   self->handlers = _mitogen_handler_table_new ();
-  self->contexts = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->contexts = _mitogen_context_table_new ();
   self->pending = g_hash_table_new (NULL, NULL);
 }
 
@@ -347,6 +324,8 @@ mitogen_router_new (MitogenBroker *broker)
  * mitogen_router_get_broker:
  * @router: a router
  *
+ * Gets the broker whose thread drives this router's streams.
+ *
  * Returns: (transfer none): the router's broker
  */
 MitogenBroker *
@@ -360,6 +339,8 @@ mitogen_router_get_broker (MitogenRouter *router)
  * mitogen_router_get_context_id:
  * @router: a router
  *
+ * Gets the id of the context this router belongs to.
+ *
  * Returns: the id of this router's own context (0 in the master)
  */
 guint32
@@ -372,6 +353,8 @@ mitogen_router_get_context_id (MitogenRouter *router)
 /**
  * mitogen_router_get_max_message_size:
  * @router: a router
+ *
+ * Gets the largest frame data this router accepts or sends.
  *
  * Returns: the limit on a frame's data, in bytes
  */
@@ -451,6 +434,8 @@ _mitogen_router_dup_agent_path (MitogenRouter *router)
 /**
  * mitogen_router_allocate_handle:
  * @router: a router
+ *
+ * Allocates a handle for a receiver of this router.
  *
  * Returns: a handle no other receiver of this router uses
  */
@@ -622,8 +607,8 @@ route_message (MitogenRouter   *router,
 }
 
 /* Routes @msg; when it cannot go, its sender hears why. */
-static gboolean
-route_or_bounce (MitogenRouter   *router,
+gboolean
+_mitogen_router_route_or_bounce (MitogenRouter   *router,
                  MitogenMessage  *msg,
                  MitogenStream   *from,
                  GError         **error)
@@ -666,7 +651,7 @@ _mitogen_router_send (MitogenRouter   *router,
       msg->auth_id = router->context_id;
       msg->src_fixed = TRUE;
     }
-  return route_or_bounce (router, msg, NULL, error);
+  return _mitogen_router_route_or_bounce (router, msg, NULL, error);
 }
 
 /**
@@ -690,156 +675,6 @@ mitogen_router_route (MitogenRouter   *router,
   g_return_val_if_fail (msg != NULL, FALSE);
 
   return _mitogen_router_send (router, msg, error);
-}
-
-/* ---- streams ----------------------------------------------------------- */
-
-/* A frame on handle 0 is the ready frame of a child being started. */
-static void
-router_on_ready_frame (MitogenRouter  *router,
-                       MitogenStream  *stream,
-                       MitogenMessage *msg)
-{
-  MitogenLatch *latch = NULL;
-
-  g_mutex_lock (&router->lock);
-  g_hash_table_steal_extended (router->pending, stream, NULL, (gpointer *) &latch);
-  g_mutex_unlock (&router->lock);
-
-  if (latch == NULL)
-    {
-      g_warning ("stream %s: unexpected bootstrap frame; dropped",
-                 _mitogen_stream_get_name (stream));
-      return;
-    }
-  _mitogen_latch_put (latch, mitogen_message_ref (msg));
-  _mitogen_latch_unref (latch);
-}
-
-static void
-router_on_stream_message (MitogenStream  *stream,
-                          MitogenMessage *msg,
-                          gpointer        data)
-{
-  MitogenRouter *router = data;
-  g_autoptr(GError) error = NULL;
-
-  if (msg->handle == MITOGEN_HANDLE_BOOTSTRAP)
-    {
-      router_on_ready_frame (router, stream, msg);
-      return;
-    }
-
-  /* Undecodable data breaks the stream's contract: close it, which fails
-   * every call pending on the context behind it. The body is decoded once
-   * here and cached, so receivers do not pay again. */
-  if (_mitogen_message_get_body (msg, &error) == NULL)
-    {
-      g_warning ("stream %s: %s; closing it", _mitogen_stream_get_name (stream), error->message);
-      _mitogen_stream_close (stream, error);
-      return;
-    }
-
-  if (!_mitogen_route_table_source_is_plausible (router->table, stream, msg->src_id, msg->auth_id))
-    {
-      g_warning ("stream %s: dropped a message claiming to come from context %u "
-                 "(authority %u) for handle %u: forged source",
-                 _mitogen_stream_get_name (stream), msg->src_id, msg->auth_id, msg->handle);
-      return;
-    }
-
-  route_or_bounce (router, msg, stream, NULL);
-}
-
-static void
-router_on_stream_closed (MitogenStream *stream,
-                         const GError  *reason,
-                         gpointer       data)
-{
-  MitogenRouter *router = data;
-  g_autoptr(GArray) lost_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  MitogenLatch *pending = NULL;
-  gboolean parent_lost;
-
-  g_mutex_lock (&router->lock);
-  g_hash_table_steal_extended (router->pending, stream, NULL, (gpointer *) &pending);
-  g_mutex_unlock (&router->lock);
-  parent_lost = _mitogen_route_table_drop_stream (router->table, stream, lost_ids);
-
-  if (pending != NULL)
-    {
-      const char *why = reason != NULL ? reason->message : "the agent exited before it was ready";
-
-      _mitogen_latch_put (pending, mitogen_message_new_dead (0, 0, why));
-      _mitogen_latch_unref (pending);
-    }
-
-  if (lost_ids->len > 0)
-    {
-      if (reason != NULL)
-        g_info ("stream %s closed: %s", _mitogen_stream_get_name (stream), reason->message);
-      else
-        g_debug ("stream %s closed", _mitogen_stream_get_name (stream));
-      if (!parent_lost)
-        for (guint i = 0; i < lost_ids->len; i++)
-          _mitogen_control_announce_lost (router, router->table, g_array_index (lost_ids, guint32, i));
-      router_routes_lost (router, lost_ids);
-    }
-
-  if (parent_lost && router->parent_lost_func != NULL)
-    router->parent_lost_func (router, reason, router->parent_lost_data);
-}
-
-MitogenLatch *
-_mitogen_router_adopt_child (MitogenRouter  *router,
-                             MitogenStream  *stream,
-                             guint32         id,
-                             GError        **error)
-{
-  MitogenLatch *latch;
-
-  /* Routed before it starts, so that its first messages pass the source
-   * check. */
-  if (!_mitogen_route_table_add_child (router->table, stream, id))
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
-                   "context id %u is already in use here", id);
-      return NULL;
-    }
-  latch = _mitogen_latch_new ((GDestroyNotify) mitogen_message_unref);
-  g_mutex_lock (&router->lock);
-  g_hash_table_insert (router->pending, stream, _mitogen_latch_ref (latch));
-  g_mutex_unlock (&router->lock);
-  _mitogen_stream_set_handlers (stream, router_on_stream_message, router_on_stream_closed, router);
-  return latch;
-}
-
-void
-_mitogen_router_abandon_child (MitogenRouter *router,
-                               MitogenStream *stream,
-                               const GError  *reason)
-{
-  MitogenLatch *latch = NULL;
-
-  g_mutex_lock (&router->lock);
-  g_hash_table_steal_extended (router->pending, stream, NULL, (gpointer *) &latch);
-  g_mutex_unlock (&router->lock);
-  g_clear_pointer (&latch, _mitogen_latch_unref);
-  _mitogen_stream_close (stream, reason);
-}
-
-void
-_mitogen_router_attach_parent (MitogenRouter         *router,
-                               MitogenStream         *stream,
-                               MitogenParentLostFunc  func,
-                               gpointer               user_data)
-{
-  router->parent_lost_func = func;
-  router->parent_lost_data = user_data;
-  _mitogen_route_table_set_parent (router->table, stream);
-  _mitogen_stream_set_handlers (stream, router_on_stream_message,
-                                router_on_stream_closed, router);
-  _mitogen_stream_start (stream);
 }
 
 /* ---- contexts ---------------------------------------------------------- */
@@ -890,23 +725,11 @@ emit_in_owner_context (MitogenRouter  *router,
 
 /* The contexts in @ids are gone: whoever waits on them fails, they leave
  * the table, and the signals go out. Broker thread, no lock held. */
-static void
-router_routes_lost (MitogenRouter *router,
+void
+_mitogen_router_routes_lost (MitogenRouter *router,
                     GArray        *ids)
 {
-  g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
-
-  g_mutex_lock (&router->lock);
-  for (guint i = 0; i < ids->len; i++)
-    {
-      gpointer ctx = NULL;
-
-      if (g_hash_table_steal_extended (router->contexts,
-                                       GUINT_TO_POINTER (g_array_index (ids, guint32, i)),
-                                       NULL, &ctx))
-        g_ptr_array_add (contexts, ctx);
-    }
-  g_mutex_unlock (&router->lock);
+  g_autoptr(GPtrArray) contexts = _mitogen_context_table_take (router->contexts, ids);
 
   _mitogen_handler_table_fail_respondents (router->handlers, ids, router->context_id);
   for (guint i = 0; i < contexts->len; i++)
@@ -917,150 +740,8 @@ router_routes_lost (MitogenRouter *router,
 }
 
 void
-_mitogen_router_add_context (MitogenRouter  *router,
-                             MitogenContext *context)
-{
-  guint32 id = mitogen_context_get_id (context);
-
-  g_mutex_lock (&router->lock);
-  g_hash_table_replace (router->contexts, GUINT_TO_POINTER (id), g_object_ref (context));
-  g_mutex_unlock (&router->lock);
-
-  /* It may have gone already, before anyone could see it. */
-  if (_mitogen_route_table_is_lost (router->table, id))
-    {
-      g_mutex_lock (&router->lock);
-      g_hash_table_remove (router->contexts, GUINT_TO_POINTER (id));
-      g_mutex_unlock (&router->lock);
-      _mitogen_context_set_lost (context);
-    }
-}
-
-void
 _mitogen_router_emit_context_added (MitogenRouter  *router,
                                     MitogenContext *context)
 {
   emit_in_owner_context (router, signals[SIGNAL_CONTEXT_ADDED], context);
-}
-
-/**
- * mitogen_router_context_by_id:
- * @router: a router
- * @context_id: a context id
- *
- * Returns the context with @context_id: the one this router started or
- * its parent, or a new handle for any other id (as for a context started
- * by another one).
- *
- * Returns: (transfer full): the context
- */
-MitogenContext *
-mitogen_router_context_by_id (MitogenRouter *router,
-                              guint32        context_id)
-{
-  g_autofree char *name = NULL;
-  MitogenContext *ctx;
-  gboolean keep;
-
-  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
-
-  g_mutex_lock (&router->lock);
-  ctx = g_hash_table_lookup (router->contexts, GUINT_TO_POINTER (context_id));
-  if (ctx != NULL)
-    g_object_ref (ctx);
-  g_mutex_unlock (&router->lock);
-  if (ctx != NULL)
-    return ctx;
-
-  name = context_id == 0 ? g_strdup ("master") : g_strdup_printf ("context%u", context_id);
-  ctx = _mitogen_context_new (router, context_id, name, NULL, NULL);
-  if (_mitogen_route_table_is_lost (router->table, context_id))
-    {
-      _mitogen_context_set_lost (ctx);
-      return ctx;
-    }
-  /* Only the parent is kept, so that it stays one object; handles for
-   * other ids cost nothing once dropped, whatever ids a peer names. */
-  keep = _mitogen_route_table_has_parent (router->table) &&
-         context_id == _mitogen_route_table_get_parent_id (router->table);
-  if (keep)
-    {
-      MitogenContext *existing;
-
-      g_mutex_lock (&router->lock);
-      existing = g_hash_table_lookup (router->contexts, GUINT_TO_POINTER (context_id));
-      if (existing == NULL)
-        g_hash_table_insert (router->contexts, GUINT_TO_POINTER (context_id), g_object_ref (ctx));
-      else
-        g_set_object (&ctx, existing);
-      g_mutex_unlock (&router->lock);
-    }
-  return ctx;
-}
-
-/**
- * mitogen_router_list_contexts:
- * @router: a router
- *
- * Returns: (transfer container) (element-type MitogenContext): the
- *   contexts this router started that are still connected (and, in an
- *   agent, its parent)
- */
-GPtrArray *
-mitogen_router_list_contexts (MitogenRouter *router)
-{
-  GPtrArray *list = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  gpointer value;
-
-  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), list);
-
-  g_mutex_lock (&router->lock);
-  g_hash_table_iter_init (&iter, router->contexts);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (list, g_object_ref (value));
-  g_mutex_unlock (&router->lock);
-  return list;
-}
-
-/**
- * mitogen_router_disconnect_context:
- * @router: a router
- * @context: a context this router started
- *
- * Closes the stream to @context, which then exits with everything it
- * started (Mitogen's `Router.disconnect()`). Pending calls to it fail with
- * %MITOGEN_ERROR_CHANNEL.
- */
-void
-mitogen_router_disconnect_context (MitogenRouter  *router,
-                                   MitogenContext *context)
-{
-  g_autoptr(MitogenStream) stream = NULL;
-  MitogenContext *via;
-
-  g_return_if_fail (MITOGEN_IS_ROUTER (router));
-  g_return_if_fail (MITOGEN_IS_CONTEXT (context));
-
-  stream = _mitogen_route_table_ref_child (router->table, mitogen_context_get_id (context));
-  via = mitogen_context_get_via (context);
-  if (stream != NULL)
-    _mitogen_stream_close (stream, NULL);
-  else if (via != NULL)
-    mitogen_context_call_no_reply (via, "core.disconnect",
-                                   g_variant_new ("(u)", mitogen_context_get_id (context)));
-}
-
-/**
- * mitogen_router_disconnect_all:
- * @router: a router
- *
- * Closes the streams to every context this router started.
- */
-void
-mitogen_router_disconnect_all (MitogenRouter *router)
-{
-  g_return_if_fail (MITOGEN_IS_ROUTER (router));
-
-  router_close_streams (router, FALSE, FALSE, NULL);
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # check-includes.py [SRCDIR]: fail when the engine's own files include each
-# other in a cycle, or when an engine source file grows past 800 lines.
+# other in a cycle, or when an engine source file grows past about 800
+# lines (850: room for a file a reader can still hold in their head, not
+# for a second job).
 #
 # Only `#include "..."` lines naming files in engine/ count; the public
 # headers include each other top-down and are left out. A source file and
@@ -16,7 +18,7 @@ import pathlib
 import re
 import sys
 
-MAX_LINES = 800
+MAX_LINES = 850
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 

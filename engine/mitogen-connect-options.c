@@ -1,0 +1,83 @@
+/* mitogen-connect-options.c: the connect options every transport shares.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <sys/auxv.h>
+
+#include "mitogen-connect-options-private.h"
+
+/* The value of @key if present; FALSE with @error if it is not of @type. */
+static gboolean
+lookup_typed (GVariant            *options,
+              const char          *key,
+              const GVariantType  *type,
+              GVariant           **out,
+              GError             **error)
+{
+  g_autoptr(GVariant) v = options != NULL ? g_variant_lookup_value (options, key, NULL) : NULL;
+
+  *out = NULL;
+  if (v == NULL)
+    return TRUE;
+  if (!g_variant_is_of_type (v, type))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "option “%s” must be of type '%s', not '%s'", key,
+                   (const char *) type, g_variant_get_type_string (v));
+      return FALSE;
+    }
+  *out = g_steal_pointer (&v);
+  return TRUE;
+}
+
+static gboolean
+read_string (GVariant    *options,
+             const char  *key,
+             char       **out,
+             GError     **error)
+{
+  g_autoptr(GVariant) v = NULL;
+
+  if (!lookup_typed (options, key, G_VARIANT_TYPE_STRING, &v, error))
+    return FALSE;
+  if (v != NULL)
+    *out = g_variant_dup_string (v, NULL);
+  return TRUE;
+}
+
+gboolean
+_mitogen_connect_options_read (MitogenConnectOptions *opts,
+                               GVariant              *options,
+                               int                    default_timeout_msec,
+                               GError               **error)
+{
+  g_autoptr(GVariant) debug = NULL;
+
+  if (!read_string (options, "serializer", &opts->serializer, error) ||
+      !read_string (options, "agent_path", &opts->agent_path, error) ||
+      !read_string (options, "name", &opts->name, error) ||
+      !read_string (options, "plugin_path", &opts->plugin_path, error) ||
+      !lookup_typed (options, "debug", G_VARIANT_TYPE_BOOLEAN, &debug, error) ||
+      !mitogen_transport_options_get_timeout (options, default_timeout_msec,
+                                              &opts->timeout_msec, error))
+    return FALSE;
+  opts->debug = debug != NULL && g_variant_get_boolean (debug);
+  if (opts->serializer == NULL)
+    opts->serializer = g_strdup ("gvariant");
+  /* Where the new context looks for plugins: the option, else where this
+   * process looks. What it does not find there comes from here. */
+  if (opts->plugin_path == NULL && !getauxval (AT_SECURE))
+    opts->plugin_path = g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
+  return TRUE;
+}
+
+void
+_mitogen_connect_options_clear (MitogenConnectOptions *opts)
+{
+  g_clear_pointer (&opts->serializer, g_free);
+  g_clear_pointer (&opts->agent_path, g_free);
+  g_clear_pointer (&opts->name, g_free);
+  g_clear_pointer (&opts->plugin_path, g_free);
+}

@@ -1,7 +1,7 @@
 // test-local.js: drive libmitogen from GJS through GObject introspection.
 // Prints TAP.
 imports.gi.versions.Mitogen = '1.0';
-const {GLib, Mitogen} = imports.gi;
+const {GLib, GObject, Gio, Mitogen} = imports.gi;
 
 const tests = [];
 function test(name, func) {
@@ -61,6 +61,93 @@ test('call_async in a main loop', router => {
     loop.run();
     if (pid === null || pid === ownPid())
         throw new Error(`bad pid ${pid}`);
+});
+
+function runUntil(done, msec = 10000) {
+    const ctx = GLib.MainContext.default();
+    const deadline = GLib.get_monotonic_time() + msec * 1000;
+    while (!done() && GLib.get_monotonic_time() < deadline)
+        ctx.iteration(false) || GLib.usleep(1000);
+    if (!done())
+        throw new Error('timed out');
+}
+
+test('context-added handler runs (blocking connect)', router => {
+    const seen = [];
+    const id = router.connect('context-added', (r, c) => seen.push(c));
+    const ctx = router.connect_context('local', null, null, null);
+    router.disconnect(id);
+    if (seen.length !== 1 || seen[0] !== ctx)
+        throw new Error(`context-added gave ${seen}`);
+});
+
+test('context-added handler runs (async connect)', router => {
+    const seen = [];
+    let ctx = null;
+    router.connect('context-added', (r, c) => seen.push(c));
+    router.connect_context_async('local', null, null, null, (source, result) => {
+        ctx = source.connect_context_finish(result);
+    });
+    runUntil(() => ctx !== null);
+    if (seen.length !== 1 || seen[0] !== ctx)
+        throw new Error(`context-added gave ${seen}`);
+});
+
+const JsTransport = GObject.registerClass({
+    GTypeName: 'TestJsTransport',
+    Implements: [Mitogen.Transport],
+}, class JsTransport extends GObject.Object {
+    vfunc_open_stream(options, agentPath, cancellable) {
+        this._proc = Gio.Subprocess.new([agentPath],
+            Gio.SubprocessFlags.STDIN_PIPE | Gio.SubprocessFlags.STDOUT_PIPE);
+        return Gio.SimpleIOStream.new(this._proc.get_stdout_pipe(), this._proc.get_stdin_pipe());
+    }
+});
+
+const JsFailingTransport = GObject.registerClass({
+    GTypeName: 'TestJsFailingTransport',
+    Implements: [Mitogen.Transport],
+}, class JsFailingTransport extends GObject.Object {
+    vfunc_open_stream(options, agentPath, cancellable) {
+        throw new GLib.Error(Gio.IOErrorEnum, Gio.IOErrorEnum.NOT_FOUND, 'no such host');
+    }
+});
+
+test('a transport written in JavaScript, blocking and async', router => {
+    Mitogen.register_transport(JsTransport.$gtype, 'jslocal', 10);
+    const a = router.connect_context('jslocal', null, null, null);
+    if (a.call('core.getpid', null, null).unpack() === ownPid())
+        throw new Error('ran here');
+    let b = null;
+    router.connect_context_async('jslocal', null, null, null, (source, result) => {
+        b = source.connect_context_finish(result);
+    });
+    runUntil(() => b !== null);
+    if (b.call('core.getpid', null, null).unpack() === ownPid())
+        throw new Error('ran here');
+});
+
+test('a JavaScript transport that throws fails both connects cleanly', router => {
+    Mitogen.register_transport(JsFailingTransport.$gtype, 'jsfail', 10);
+    try {
+        router.connect_context('jsfail', null, null, null);
+        throw new Error('connected');
+    } catch (e) {
+        if (!(e instanceof GLib.Error) || !e.message.includes('no such host'))
+            throw e;
+    }
+    let error = null;
+    router.connect_context_async('jsfail', null, null, null, (source, result) => {
+        try {
+            source.connect_context_finish(result);
+            error = 'connected';
+        } catch (e) {
+            error = e;
+        }
+    });
+    runUntil(() => error !== null);
+    if (!(error instanceof GLib.Error) || !error.message.includes('no such host'))
+        throw new Error(`wrong outcome: ${error}`);
 });
 
 print(`1..${tests.length}`);

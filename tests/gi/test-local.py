@@ -5,6 +5,7 @@ Run with Debian's /usr/bin/python3 (python3-gi); prints TAP.
 """
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -116,7 +117,7 @@ def options_set_the_name(router):
 def shutdown_ends_the_process(router):
     ctx = router.connect_context('local', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()
-    ctx.shutdown(True)
+    assert ctx.shutdown(10000, None)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         try:
@@ -148,6 +149,91 @@ def transport_written_in_python(router):
     ctx = router.connect_context('pylocal', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()
     assert pid != os.getpid()
+
+
+def run_until(loop_flag, timeout=10):
+    ctx = GLib.MainContext.default()
+    deadline = time.monotonic() + timeout
+    while not loop_flag() and time.monotonic() < deadline:
+        ctx.iteration(False) or time.sleep(0.001)
+    assert loop_flag(), 'timed out'
+
+
+@test
+def signals_connect_the_gobject_way(router):
+    # Router.connect is GObject's: connect_context starts contexts.
+    seen = []
+    handler = router.connect('context-added', lambda r, c: seen.append((c, threading.get_ident())))
+    ctx = router.connect_context('local', None, None, None)
+    assert [c for c, _ in seen] == [ctx], seen
+    assert seen[0][1] == threading.get_ident()
+    router.disconnect(handler)
+    router.connect_context('local', None, None, None)
+    assert len(seen) == 1
+
+
+@test
+def context_added_on_main_thread_after_async_connect(router):
+    seen = []
+    result = []
+    router.connect('context-added', lambda r, c: seen.append(threading.get_ident()))
+
+    def done(source, res):
+        result.append(source.connect_context_finish(res))
+    router.connect_context_async('local', None, None, None, done)
+    run_until(lambda: result)
+    assert seen == [threading.get_ident()], seen
+
+
+@test
+def context_lost_on_main_thread(router):
+    lost = []
+    router.connect('context-lost', lambda r, c: lost.append((c, threading.get_ident())))
+    ctx = router.connect_context('local', None, None, None)
+    router.disconnect_context(ctx)
+    run_until(lambda: lost)
+    assert lost == [(ctx, threading.get_ident())], lost
+
+
+@test
+def python_transport_async_connect(router):
+    Mitogen.register_transport(PyTransport.__gtype__, 'pylocal', 10)
+    result = []
+
+    def done(source, res):
+        result.append(source.connect_context_finish(res))
+    router.connect_context_async('pylocal', None, None, None, done)
+    run_until(lambda: result)
+    assert result[0].call('core.getpid', None, None).unpack() != os.getpid()
+
+
+class FailingTransport(GObject.Object, Mitogen.Transport):
+    """A transport that raises: the error reaches the caller."""
+    __gtype_name__ = 'TestFailingTransport'
+
+    def do_open_stream(self, options, agent_path, cancellable):
+        raise GLib.Error('no such host', 'g-io-error-quark', Gio.IOErrorEnum.NOT_FOUND)
+
+
+@test
+def python_transport_error_both_ways(router):
+    Mitogen.register_transport(FailingTransport.__gtype__, 'pyfail', 10)
+    try:
+        router.connect_context('pyfail', None, None, None)
+        raise AssertionError('connected')
+    except GLib.Error as e:
+        assert e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND), e
+    errors = []
+
+    def done(source, res):
+        try:
+            source.connect_context_finish(res)
+            errors.append(None)
+        except GLib.Error as e:
+            errors.append(e)
+    router.connect_context_async('pyfail', None, None, None, done)
+    run_until(lambda: errors)
+    assert errors[0] is not None and 'no such host' in errors[0].message, errors
 
 
 def main():

@@ -25,7 +25,7 @@ struct _MitogenSelect
 
   gboolean      oneshot;  /* immutable */
   MitogenLatch *latch;    /* owned; items are sources (GObject refs) that got a message */
-  GMutex        lock;
+  GMutex        lock;     /* lock order: @lock, then a member's latch mutex */
   GPtrArray    *sources;  /* guarded by @lock; owned GObject refs */
 };
 

@@ -44,16 +44,16 @@ typedef struct
 typedef struct
 {
   GSource        source;
-  MitogenStream *stream;   /* owned */
-  gpointer       in_tag;
-  gpointer       out_tag;
+  MitogenStream *stream;   /* owned; immutable */
+  gpointer       in_tag;   /* broker only: the input fd's poll tag */
+  gpointer       out_tag;  /* broker only: the output fd's poll tag */
   gboolean       out_armed; /* broker only: @out_tag polls for G_IO_OUT */
 } StreamSource;
 
 struct _MitogenStream
 {
-  gatomicrefcount           ref_count;
-  MitogenBroker            *broker;        /* owned */
+  gatomicrefcount           ref_count;     /* atomic */
+  MitogenBroker            *broker;        /* owned; immutable */
   GIOStream                *owner;         /* owned, nullable: holds the fds */
   int                       in_fd;         /* broker only after start */
   int                       out_fd;        /* guarded by @out_lock */
@@ -64,7 +64,7 @@ struct _MitogenStream
 
   MitogenStreamMessageFunc  message_func;  /* immutable after start */
   MitogenStreamClosedFunc   closed_func;   /* immutable after start */
-  gpointer                  user_data;
+  gpointer                  user_data;     /* immutable after start */
 
   /* Broker thread only. */
   StreamSource             *source;        /* owned; NULL once closed */
@@ -72,10 +72,11 @@ struct _MitogenStream
   gsize                     rstart;        /* first unparsed byte */
   gsize                     rend;          /* end of valid data */
   guint8                   *big;           /* frame being read directly */
-  gsize                     big_have;
-  MitogenFrameHeader        big_hdr;
+  gsize                     big_have;      /* bytes of @big read so far */
+  MitogenFrameHeader        big_hdr;       /* the header of @big */
 
-  /* Output side. */
+  /* Output side. @out_lock is a leaf: nothing else is locked while it is
+   * held, and no callback runs under it. */
   GMutex                    out_lock;
   GCond                     out_cond;      /* signalled on drain and close */
   GQueue                    out_queue;     /* guarded by @out_lock; OutChunk* */

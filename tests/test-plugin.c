@@ -237,17 +237,6 @@ test_connect_unknown_serializer (Fixture       *fixture,
 
 /* ---- broken plugins ---------------------------------------------------- */
 
-/* In the subprocess, warnings go to stderr for the parent to check rather
- * than aborting, as they would under the test harness. */
-static GLogWriterOutput
-stderr_writer (GLogLevelFlags   level,
-               const GLogField *fields,
-               gsize            n_fields,
-               gpointer         user_data)
-{
-  return g_log_writer_standard_streams (level & ~G_LOG_FLAG_FATAL, fields, n_fields, user_data);
-}
-
 /* The path of a shared library this process has loaded, to pose as a
  * plugin without mitogen_plugin_init(). */
 static char *
@@ -290,8 +279,6 @@ broken_plugin_child (void)
   g_autofree char *library = NULL;
   g_autofree char *path = NULL;
 
-  g_log_set_writer_func (stderr_writer, NULL, NULL);
-
   dir = g_dir_make_tmp ("mitogen-plugins-XXXXXX", &error);
   g_assert_no_error (error);
   broken = g_build_filename (dir, "broken.so", NULL);
@@ -307,8 +294,11 @@ broken_plugin_child (void)
     {
       noinit = g_build_filename (dir, "noinit.so", NULL);
       g_assert_cmpint (symlink (library, noinit), ==, 0);
-      g_print ("with noinit\n");
+      mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*noinit.so has no mitogen_plugin_init*");
     }
+  /* Each bad plugin is reported; README.txt is not tried, so not either. */
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*could not load plugin*broken.so*");
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*could not load plugin*empty.so*");
 
   /* The broken directory first, a missing one, then the real plugins. */
   g_assert_nonnull (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
@@ -344,8 +334,6 @@ broken_plugin_child (void)
 static void
 test_broken_plugin_skipped (void)
 {
-  g_autofree char *library = NULL;
-
   if (g_test_subprocess ())
     {
       broken_plugin_child ();
@@ -355,16 +343,6 @@ test_broken_plugin_skipped (void)
   g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
   g_test_trap_assert_stdout ("*child done*");
-  g_test_trap_assert_stderr ("*could not load plugin*broken.so*");
-  g_test_trap_assert_stderr ("*could not load plugin*empty.so*");
-  g_test_trap_assert_stderr_unmatched ("*README.txt*");
-  /* The child finds the same libraries this process has. */
-  library = find_loaded_library ("libm.so");
-  if (library != NULL)
-    {
-      g_test_trap_assert_stdout ("*with noinit*");
-      g_test_trap_assert_stderr ("*noinit.so has no mitogen_plugin_init*");
-    }
 }
 
 /* Without the build tree's plugins, "local" is missing, and connecting
@@ -400,7 +378,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
   g_test_add_func ("/plugin/list-transports", test_list_transports);
   g_test_add_func ("/plugin/list-serializers", test_list_serializers);

@@ -23,9 +23,10 @@ typedef MitogenTestFixture Fixture;
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), mitogen_test_fixture_teardown)
 
 static void
-unlink_file (gpointer path)
+unlink_and_free (gpointer path)
 {
   g_unlink (path);
+  g_free (path);
 }
 
 /* An empty file for one test, removed when the test ends. */
@@ -38,8 +39,7 @@ new_log_path (void)
 
   g_assert_no_error (error);
   close (fd);
-  g_test_queue_destroy (unlink_file, path);
-  g_test_queue_free (path);
+  g_test_queue_destroy (unlink_and_free, path);
   return path;
 }
 

@@ -190,7 +190,10 @@ connect_open_stream (GTask *task)
   /* In an agent a missing transport is fetched (blocking) in the thread. */
   if (!c->blocking && (c->transport == NULL || transport_runs_in_thread (c->transport)))
     {
-      GTask *step = g_task_new (c->router, g_task_get_cancellable (task),
+      /* No source object: the thread pool may drop its reference to
+       * the step after the step's callback ran; the router should not
+       * live on in it. */
+      GTask *step = g_task_new (NULL, g_task_get_cancellable (task),
                                 connect_stream_opened, task);
 
       g_task_set_task_data (step, c, NULL);
@@ -335,7 +338,8 @@ connect_send_bootstrap (GTask *task)
       return;
     }
   _mitogen_stream_start (c->stream);
-  wait = g_task_new (c->router, g_task_get_cancellable (task), connect_got_ready, task);
+  /* Likewise: the broker thread may drop the latch's reference late. */
+  wait = g_task_new (NULL, g_task_get_cancellable (task), connect_got_ready, task);
   _mitogen_latch_get_async (c->ready, remaining_msec (c), wait);
 }
 

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <sys/auxv.h>
 
@@ -79,6 +80,66 @@ _mitogen_default_agent_path (void)
   return g_strdup (MITOGEN_AGENT_PATH);
 }
 
+/* ---- a copy of the library's log in a file -------------------------------
+ *
+ * GLib leaves the log writer to the program (g_log_set_writer_func() may be
+ * called once per process), so the library never installs one. Instead,
+ * mitogen_log_to_file() adds a handler for the library's own log domain that
+ * writes a copy and hands the message on to GLib's default handler, and so
+ * to the program's writer. Forwarded records are logged structured, which
+ * no domain handler sees, so they are copied here directly. */
+
+static GMutex log_file_lock;
+static FILE *log_file;                 /* guarded by log_file_lock; NULL: no copy */
+static GLogLevelFlags log_file_level;  /* guarded by log_file_lock */
+static guint log_file_handler;         /* guarded by log_file_lock; 0: not installed */
+
+static const char *
+log_level_name (GLogLevelFlags level)
+{
+  switch (level & G_LOG_LEVEL_MASK)
+    {
+    case G_LOG_LEVEL_ERROR: return "ERROR";
+    case G_LOG_LEVEL_CRITICAL: return "CRITICAL";
+    case G_LOG_LEVEL_WARNING: return "WARNING";
+    case G_LOG_LEVEL_MESSAGE: return "Message";
+    case G_LOG_LEVEL_INFO: return "INFO";
+    case G_LOG_LEVEL_DEBUG: return "DEBUG";
+    default: return "LOG";
+    }
+}
+
+static void
+log_file_write (const char     *domain,
+                GLogLevelFlags  level,
+                const char     *message)
+{
+  level &= G_LOG_LEVEL_MASK;
+  g_mutex_lock (&log_file_lock);
+  /* Smaller flags are more severe. */
+  if (log_file != NULL && level <= log_file_level)
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+      g_autofree char *stamp = g_date_time_format (now, "%H:%M:%S.%f");
+
+      fprintf (log_file, "%s %s-%s: %s\n", stamp, domain != NULL ? domain : "",
+               log_level_name (level), message);
+      fflush (log_file);
+    }
+  g_mutex_unlock (&log_file_lock);
+}
+
+/* Any thread; GLib calls it without its own lock held. */
+static void
+library_log_handler (const char     *domain,
+                     GLogLevelFlags  level,
+                     const char     *message,
+                     gpointer        user_data)
+{
+  log_file_write (domain, level, message);
+  g_log_default_handler (domain, level, message, NULL);
+}
+
 void
 _mitogen_log_forwarded (const char     *context_name,
                         const char     *domain,
@@ -86,8 +147,9 @@ _mitogen_log_forwarded (const char     *context_name,
                         const char     *message)
 {
   g_autofree char *text = g_strdup_printf ("[%s] %s", context_name, message);
+  const char *domain_or_ours = domain[0] ? domain : G_LOG_DOMAIN;
   const GLogField fields[] = {
-    { "GLIB_DOMAIN", domain[0] ? domain : "mitogen", -1 },
+    { "GLIB_DOMAIN", domain_or_ours, -1 },
     { "MESSAGE", text, -1 },
     { "MITOGEN_CONTEXT", context_name, -1 },
   };
@@ -98,41 +160,34 @@ _mitogen_log_forwarded (const char     *context_name,
     level = G_LOG_LEVEL_CRITICAL;
   if (level == 0)
     level = G_LOG_LEVEL_MESSAGE;
+  log_file_write (domain_or_ours, level, text);
   g_log_structured_array (level, fields, G_N_ELEMENTS (fields));
-}
-
-static FILE *log_file;             /* owned by the writer once installed */
-static GLogLevelFlags log_file_level;
-
-static GLogWriterOutput
-file_writer (GLogLevelFlags   level,
-             const GLogField *fields,
-             gsize            n_fields,
-             gpointer         user_data)
-{
-  g_autofree char *line = NULL;
-  g_autoptr(GDateTime) now = NULL;
-  g_autofree char *stamp = NULL;
-
-  /* Smaller flags are more severe. */
-  if ((level & G_LOG_LEVEL_MASK) > log_file_level)
-    return G_LOG_WRITER_HANDLED;
-  now = g_date_time_new_now_local ();
-  stamp = g_date_time_format (now, "%H:%M:%S.%f");
-  line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
-  fprintf (log_file, "%s %s\n", stamp, line);
-  fflush (log_file);
-  return G_LOG_WRITER_HANDLED;
 }
 
 /**
  * mitogen_log_to_file:
- * @path: (nullable): a file to append to; %NULL for standard error
- * @level: the least severe level to write (G_LOG_LEVEL_DEBUG for all)
+ * @path: (nullable) (type filename): a file to append to, or %NULL to stop
+ * @level: the least severe level to copy: %G_LOG_LEVEL_WARNING for warnings
+ *   and worse, %G_LOG_LEVEL_DEBUG for everything
  * @error: return location for an error
  *
- * Sends this process's log, including what agents forward, to @path with
- * timestamps. Call it once, early.
+ * Copies libmitogen's log to @path, one timestamped line per message: what
+ * the library and its plugins log in this process (the "mitogen" log
+ * domain), and the records other contexts forward to it, whatever their
+ * domain, each prefixed with the name of the context that logged it.
+ *
+ * This does not take over the process's log. The log writer stays the
+ * program's (g_log_set_writer_func()), before or after this call, and still
+ * receives every message: the library adds a g_log_set_handler() for its
+ * domain that writes the copy, then hands the message to
+ * g_log_default_handler(). While it is installed, a handler the program set
+ * for the "mitogen" domain earlier, or with g_log_set_default_handler(), is
+ * not called for that domain. The program's own messages, GLib's, and
+ * records logged in this process with g_log_structured() are not copied.
+ *
+ * Calling it again switches to another file or level, closing the previous
+ * file; %NULL stops copying and removes the handler. It is safe from any
+ * thread. On error, the previous setting stays.
  *
  * Returns: %TRUE on success
  */
@@ -141,21 +196,43 @@ mitogen_log_to_file (const char      *path,
                      GLogLevelFlags   level,
                      GError         **error)
 {
-  FILE *f = stderr;
+  FILE *file = NULL;
+  FILE *previous;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (path != NULL)
     {
-      f = fopen (path, "a");
-      if (f == NULL)
+      /* Close-on-exec: the contexts this process starts must not keep it. */
+      file = fopen (path, "ae");
+      if (file == NULL)
         {
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-                       "cannot open log file %s: %s", path, g_strerror (errno));
+          int saved_errno = errno;
+
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "cannot open log file %s: %s", path, g_strerror (saved_errno));
           return FALSE;
         }
     }
-  log_file = f;
-  log_file_level = level;
-  g_log_set_writer_func (file_writer, NULL, NULL);
+
+  g_mutex_lock (&log_file_lock);
+  previous = log_file;
+  log_file = file;
+  log_file_level = level & G_LOG_LEVEL_MASK;
+  if (file != NULL && log_file_handler == 0)
+    log_file_handler = g_log_set_handler (G_LOG_DOMAIN,
+                                          G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                                          library_log_handler, NULL);
+  else if (file == NULL && log_file_handler != 0)
+    {
+      g_log_remove_handler (G_LOG_DOMAIN, log_file_handler);
+      log_file_handler = 0;
+    }
+  g_mutex_unlock (&log_file_lock);
+
+  /* Nobody writes to it any more: writers hold the lock. */
+  if (previous != NULL)
+    fclose (previous);
   return TRUE;
 }
 

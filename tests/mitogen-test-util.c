@@ -93,6 +93,7 @@ mitogen_test_fixture_teardown (MitogenTestFixture *fixture,
   mitogen_broker_shutdown (fixture->broker);
   mitogen_broker_join (fixture->broker);
   g_clear_object (&fixture->broker);
+  mitogen_test_assert_expected_logs ();
 }
 
 MitogenContext *
@@ -146,76 +147,269 @@ mitogen_test_wait_pid_gone (int pid,
   return TRUE;
 }
 
-static GMutex captured_lock;
-static GPtrArray *captured;   /* captured_lock; char* messages */
+/* ---- log messages ------------------------------------------------------ */
 
-static GLogWriterOutput
-capture_writer (GLogLevelFlags   level,
-                const GLogField *fields,
-                gsize            n_fields,
-                gpointer         user_data)
+/* How long the end-of-test check waits for messages from other processes. */
+#define EXPECTED_LOG_WAIT_MSEC 10000
+
+typedef struct
 {
-  const char *domain = NULL;
-  const char *message = NULL;
+  char           *context;    /* nullable: any (or no) MITOGEN_CONTEXT */
+  char           *domain;     /* nullable: messages without a domain */
+  GLogLevelFlags  level;
+  char           *pattern;
+  gboolean        forbidden;  /* from mitogen_test_expect_no_log() */
+  gboolean        met;
+} ExpectedLog;
 
+static GMutex expected_lock;
+static GCond expected_cond;         /* broadcast whenever an expectation is met */
+static GPtrArray *expected_logs;    /* ExpectedLog*, guarded by expected_lock */
+static gboolean end_check_queued;   /* test thread only */
+
+static void
+expected_log_free (gpointer data)
+{
+  ExpectedLog *e = data;
+
+  g_free (e->context);
+  g_free (e->domain);
+  g_free (e->pattern);
+  g_free (e);
+}
+
+static gboolean
+expected_log_matches (const ExpectedLog *e,
+                      const char        *context,
+                      const char        *domain,
+                      GLogLevelFlags     level,
+                      const char        *message)
+{
+  return (level & G_LOG_LEVEL_MASK) == e->level &&
+         g_strcmp0 (e->domain, domain) == 0 &&
+         (e->context == NULL || g_strcmp0 (e->context, context) == 0) &&
+         g_pattern_match_simple (e->pattern, message);
+}
+
+/* A field's value as a string, copied if it was not NUL-terminated. */
+static char *
+field_value (const GLogField *fields,
+             gsize            n_fields,
+             const char      *key)
+{
   for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, key))
+      return fields[i].length < 0 ? g_strdup (fields[i].value)
+                                  : g_strndup (fields[i].value, fields[i].length);
+  return NULL;
+}
+
+static const char *
+level_name (GLogLevelFlags level)
+{
+  switch (level & G_LOG_LEVEL_MASK)
     {
-      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
-        domain = fields[i].value;
-      else if (g_str_equal (fields[i].key, "MESSAGE"))
-        message = fields[i].value;
+    case G_LOG_LEVEL_ERROR: return "ERROR";
+    case G_LOG_LEVEL_CRITICAL: return "CRITICAL";
+    case G_LOG_LEVEL_WARNING: return "WARNING";
+    case G_LOG_LEVEL_MESSAGE: return "Message";
+    case G_LOG_LEVEL_INFO: return "INFO";
+    case G_LOG_LEVEL_DEBUG: return "DEBUG";
+    default: return "LOG";
     }
-  if ((level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)) && domain != NULL &&
-      g_str_has_prefix (domain, "mitogen") && message != NULL)
+}
+
+typedef enum
+{
+  LOG_PASSES,      /* neither expected nor a problem */
+  LOG_EXPECTED,
+  LOG_FORBIDDEN,
+} LogVerdict;
+
+static LogVerdict
+judge_log (const char     *context,
+           const char     *domain,
+           GLogLevelFlags  level,
+           const char     *message)
+{
+  LogVerdict verdict = LOG_PASSES;
+
+  g_mutex_lock (&expected_lock);
+  for (guint i = 0; i < expected_logs->len && verdict == LOG_PASSES; i++)
     {
-      g_mutex_lock (&captured_lock);
-      g_ptr_array_add (captured, g_strdup (message));
-      g_mutex_unlock (&captured_lock);
+      ExpectedLog *e = expected_logs->pdata[i];
+
+      if ((e->met && !e->forbidden) || !expected_log_matches (e, context, domain, level, message))
+        continue;
+      e->met = TRUE;
+      verdict = e->forbidden ? LOG_FORBIDDEN : LOG_EXPECTED;
+    }
+  if (verdict == LOG_EXPECTED)
+    g_cond_broadcast (&expected_cond);
+  g_mutex_unlock (&expected_lock);
+
+  if (verdict == LOG_PASSES && (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)))
+    return LOG_FORBIDDEN;
+  return verdict;
+}
+
+/* May run on any thread: the broker's, a call's, the test's. */
+static GLogWriterOutput
+test_log_writer (GLogLevelFlags   level,
+                 const GLogField *fields,
+                 gsize            n_fields,
+                 gpointer         user_data)
+{
+  g_autofree char *context = field_value (fields, n_fields, "MITOGEN_CONTEXT");
+  g_autofree char *domain = field_value (fields, n_fields, "GLIB_DOMAIN");
+  g_autofree char *message = field_value (fields, n_fields, "MESSAGE");
+  const char *text = message != NULL ? message : "";
+  g_autofree char *failure = NULL;
+
+  switch (judge_log (context, domain, level, text))
+    {
+    case LOG_EXPECTED:
       return G_LOG_WRITER_HANDLED;
+    case LOG_PASSES:
+      return g_log_writer_default (level & ~G_LOG_FLAG_FATAL, fields, n_fields, user_data);
+    case LOG_FORBIDDEN:
+    default:
+      break;
     }
-  return g_log_writer_default (level, fields, n_fields, user_data);
+  /* Not g_error(): that would log again, from inside the writer. */
+  failure = g_strdup_printf ("unexpected log message: %s-%s: %s",
+                             domain != NULL ? domain : "(no domain)",
+                             level_name (level), text);
+  g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, failure);
+  return G_LOG_WRITER_HANDLED;
 }
 
 void
-mitogen_test_capture_logs (void)
+mitogen_test_init (int    *argc,
+                   char ***argv)
 {
-  static gsize done = 0;
+  g_test_init (argc, argv, NULL);
+  expected_logs = g_ptr_array_new_with_free_func (expected_log_free);
+  /* The writer decides what fails a test; if GLib aborted on every
+   * warning itself, an expected one could not pass. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  /* g_test_init()'s default handler would echo every message, debug
+   * included, as a TAP comment; GLib's own leaves that to the writer. */
+  g_log_set_default_handler (g_log_default_handler, NULL);
+  g_log_set_writer_func (test_log_writer, NULL, NULL);
+}
 
-  if (g_once_init_enter (&done))
+static void
+end_of_test_check (gpointer data)
+{
+  end_check_queued = FALSE;
+  mitogen_test_assert_expected_logs ();
+}
+
+static void
+add_expected_log (const char     *context,
+                  const char     *domain,
+                  GLogLevelFlags  level,
+                  const char     *pattern,
+                  gboolean        forbidden)
+{
+  ExpectedLog *e = g_new0 (ExpectedLog, 1);
+
+  g_assert_nonnull (expected_logs);  /* mitogen_test_init() was called */
+  e->context = g_strdup (context);
+  e->domain = g_strdup (domain);
+  e->level = level & G_LOG_LEVEL_MASK;
+  e->pattern = g_strdup (pattern);
+  e->forbidden = forbidden;
+  g_mutex_lock (&expected_lock);
+  g_ptr_array_add (expected_logs, e);
+  g_mutex_unlock (&expected_lock);
+
+  /* Checked when the test ends, before its fixture's teardown. */
+  if (!end_check_queued)
     {
-      captured = g_ptr_array_new_with_free_func (g_free);
-      g_log_set_writer_func (capture_writer, NULL, NULL);
-      g_once_init_leave (&done, 1);
+      g_test_queue_destroy (end_of_test_check, NULL);
+      end_check_queued = TRUE;
     }
 }
 
-gboolean
-mitogen_test_take_log (const char *pattern)
+void
+mitogen_test_expect_log (const char     *domain,
+                         GLogLevelFlags  level,
+                         const char     *pattern)
 {
-  gboolean found = FALSE;
+  add_expected_log (NULL, domain, level, pattern, FALSE);
+}
 
-  g_mutex_lock (&captured_lock);
-  for (guint i = 0; captured != NULL && i < captured->len && !found; i++)
-    if (g_pattern_match_simple (pattern, captured->pdata[i]))
-      {
-        g_ptr_array_remove_index (captured, i);
-        found = TRUE;
-      }
-  g_mutex_unlock (&captured_lock);
-  return found;
+void
+mitogen_test_expect_forwarded_log (const char     *context,
+                                   const char     *domain,
+                                   GLogLevelFlags  level,
+                                   const char     *pattern)
+{
+  add_expected_log (context, domain, level, pattern, FALSE);
+}
+
+void
+mitogen_test_expect_no_log (const char     *domain,
+                            GLogLevelFlags  level,
+                            const char     *pattern)
+{
+  add_expected_log (NULL, domain, level, pattern, TRUE);
+}
+
+/* Called with expected_lock held. */
+static ExpectedLog *
+first_unmet_expectation (void)
+{
+  for (guint i = 0; i < expected_logs->len; i++)
+    {
+      ExpectedLog *e = expected_logs->pdata[i];
+
+      if (!e->met && !e->forbidden)
+        return e;
+    }
+  return NULL;
 }
 
 gboolean
-mitogen_test_wait_log (const char *pattern,
-                       int         timeout_msec)
+mitogen_test_wait_expected_logs (int timeout_msec)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * G_TIME_SPAN_MILLISECOND;
+  gboolean all_met;
 
-  while (!mitogen_test_take_log (pattern))
+  g_mutex_lock (&expected_lock);
+  while (first_unmet_expectation () != NULL &&
+         g_cond_wait_until (&expected_cond, &expected_lock, deadline))
+    ;
+  all_met = first_unmet_expectation () == NULL;
+  g_mutex_unlock (&expected_lock);
+  return all_met;
+}
+
+void
+mitogen_test_assert_expected_logs (void)
+{
+  g_autoptr(GString) missing = g_string_new (NULL);
+
+  mitogen_test_wait_expected_logs (EXPECTED_LOG_WAIT_MSEC);
+  g_mutex_lock (&expected_lock);
+  for (guint i = 0; i < expected_logs->len; i++)
     {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (2000);
+      ExpectedLog *e = expected_logs->pdata[i];
+
+      if (!e->met && !e->forbidden)
+        g_string_append_printf (missing, " %s-%s “%s”;",
+                                e->domain != NULL ? e->domain : "(no domain)",
+                                level_name (e->level), e->pattern);
     }
-  return TRUE;
+  g_ptr_array_set_size (expected_logs, 0);
+  g_mutex_unlock (&expected_lock);
+
+  if (missing->len > 0)
+    {
+      g_autofree char *failure = g_strdup_printf ("expected log messages never came:%s", missing->str);
+
+      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, failure);
+    }
 }

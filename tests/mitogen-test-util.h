@@ -48,16 +48,40 @@ gboolean        mitogen_test_pid_alive        (int                 pid);
 gboolean        mitogen_test_wait_pid_gone    (int                 pid,
                                                int                 timeout_msec);
 
-/* Structured logging does not work with g_test_expect_message(): instead,
- * mitogen_test_capture_logs() (once per process, before the first
- * context) keeps every warning and critical of the "mitogen" domains,
- * including those forwarded from agents, rather than aborting; the test
- * then checks them with mitogen_test_take_log(). */
-void            mitogen_test_capture_logs     (void);
-/* TRUE if a captured message matched the glob @pattern; it is removed. */
-gboolean        mitogen_test_take_log         (const char         *pattern);
-/* Waits up to @timeout_msec for such a message (forwarded logs travel). */
-gboolean        mitogen_test_wait_log         (const char         *pattern,
-                                               int                 timeout_msec);
+/* ---- log messages ------------------------------------------------------
+ *
+ * Every test program calls mitogen_test_init() instead of g_test_init(). It
+ * installs a log writer that sees every message of the process, from any
+ * thread, including those agents forward (which the master logs with a
+ * MITOGEN_CONTEXT field):
+ *  - a message matching a declared expectation is counted and swallowed;
+ *  - any other warning or critical, or a message declared with
+ *    mitogen_test_expect_no_log(), fails the running test at once;
+ *  - anything else goes on to GLib's default writer.
+ * At the end of a test that declared expectations (and in
+ * mitogen_test_fixture_teardown()), every expectation must have been met,
+ * after waiting a while for those that travel from other processes; then
+ * they are all cleared. g_test_expect_message() is not used: it sees neither
+ * structured records nor other threads. */
+void            mitogen_test_init             (int                *argc,
+                                               char             ***argv);
+/* One message of exactly @level in @domain whose text matches the glob
+ * @pattern. Each expectation is met by one message. */
+void            mitogen_test_expect_log       (const char         *domain,
+                                               GLogLevelFlags      level,
+                                               const char         *pattern);
+/* The same, forwarded from the context named @context. */
+void            mitogen_test_expect_forwarded_log (const char     *context,
+                                                   const char     *domain,
+                                                   GLogLevelFlags  level,
+                                                   const char     *pattern);
+/* Such a message fails the test if it comes before the end of the test. */
+void            mitogen_test_expect_no_log    (const char         *domain,
+                                               GLogLevelFlags      level,
+                                               const char         *pattern);
+/* Waits up to @timeout_msec until every expectation is met. */
+gboolean        mitogen_test_wait_expected_logs (int               timeout_msec);
+/* Waits a while, fails the test for any expectation not met, clears all. */
+void            mitogen_test_assert_expected_logs (void);
 
 G_END_DECLS

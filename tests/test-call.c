@@ -860,7 +860,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
   TEST ("/call/getpid-is-another-process", test_getpid_is_another_process);
   TEST ("/call/default-name", test_default_name);

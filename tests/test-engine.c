@@ -372,7 +372,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
   TEST ("/engine/signals/added-blocking", test_added_blocking);
   TEST ("/engine/signals/added-async", test_added_async);
   TEST ("/engine/signals/added-from-worker", test_added_from_worker);

@@ -19,91 +19,6 @@
 
 typedef MitogenTestFixture Fixture;
 
-/* ---- recording forwarded log records ----------------------------------- */
-
-typedef struct
-{
-  GLogLevelFlags  level;
-  char           *message;
-  char           *context;   /* the MITOGEN_CONTEXT field */
-} LogRecord;
-
-static GMutex log_lock;
-static GPtrArray *log_records;  /* LogRecord*, guarded by log_lock */
-
-static void
-log_record_free (gpointer data)
-{
-  LogRecord *r = data;
-
-  g_free (r->message);
-  g_free (r->context);
-  g_free (r);
-}
-
-/* Records what agents forward (the master logs it with a MITOGEN_CONTEXT
- * field) and swallows it: under the test harness a forwarded warning would
- * otherwise abort. Everything else goes to the default writer. */
-static GLogWriterOutput
-recording_writer (GLogLevelFlags   level,
-                  const GLogField *fields,
-                  gsize            n_fields,
-                  gpointer         user_data)
-{
-  const char *message = NULL;
-  const char *context = NULL;
-
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
-        message = fields[i].value;
-      else if (g_str_equal (fields[i].key, "MITOGEN_CONTEXT") && fields[i].length < 0)
-        context = fields[i].value;
-    }
-  if (context == NULL || message == NULL)
-    return g_log_writer_default (level, fields, n_fields, user_data);
-
-  {
-    LogRecord *r = g_new0 (LogRecord, 1);
-
-    r->level = level & G_LOG_LEVEL_MASK;
-    r->message = g_strdup (message);
-    r->context = g_strdup (context);
-    g_mutex_lock (&log_lock);
-    g_ptr_array_add (log_records, r);
-    g_mutex_unlock (&log_lock);
-  }
-  return G_LOG_WRITER_HANDLED;
-}
-
-/* Finds (and removes) a record whose message contains @needle. */
-static LogRecord *
-take_record (const char *needle,
-             int         timeout_msec)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_msec * 1000;
-
-  for (;;)
-    {
-      g_mutex_lock (&log_lock);
-      for (guint i = 0; i < log_records->len; i++)
-        {
-          LogRecord *r = log_records->pdata[i];
-
-          if (strstr (r->message, needle) != NULL)
-            {
-              g_ptr_array_steal_index (log_records, i);
-              g_mutex_unlock (&log_lock);
-              return r;
-            }
-        }
-      g_mutex_unlock (&log_lock);
-      if (g_get_monotonic_time () > deadline)
-        return NULL;
-      g_usleep (1000);
-    }
-}
-
 /* ---- helpers ----------------------------------------------------------- */
 
 #define TEST(path, func) \
@@ -470,18 +385,13 @@ test_log_forwarded (Fixture       *fixture,
     {
       g_autofree char *text = g_strdup_printf ("forwarded %s record %u", levels[i].level_name,
                                                g_random_int ());
-      g_autofree char *prefix = g_strdup_printf ("[%s] ", name);
-      LogRecord *r;
+      g_autofree char *line = g_strdup_printf ("[%s] %s", name, text);
 
+      /* At its level, saying which context spoke (in the text, and in the
+       * MITOGEN_CONTEXT field for the program's log writer). */
+      mitogen_test_expect_forwarded_log (name, "mitogen", levels[i].level, line);
       call_log (ctx, levels[i].level_name, text);
-      r = take_record (text, WAIT_MSEC);
-      g_assert_nonnull (r);
-      g_assert_cmpint (r->level, ==, levels[i].level);
-      /* The master's record says which context spoke. */
-      g_assert_cmpstr (r->context, ==, name);
-      g_assert_true (g_str_has_prefix (r->message, prefix));
-      g_assert_true (g_str_has_suffix (r->message, text));
-      log_record_free (r);
+      g_assert_true (mitogen_test_wait_expected_logs (WAIT_MSEC));
     }
 }
 
@@ -494,25 +404,22 @@ test_log_debug_needs_option (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) pong = NULL;
   GVariantDict options;
-  LogRecord *r;
 
-  /* Debug records stay in the context unless it was started with debug. */
+  /* Debug records stay in the context unless it was started with debug:
+   * the record would come before the reply to the ping behind it. */
+  mitogen_test_expect_no_log ("mitogen", G_LOG_LEVEL_DEBUG, "*quiet debug record*");
   call_log (quiet, "debug", "quiet debug record");
   pong = mitogen_context_call (quiet, "core.ping", NULL, NULL, &error);
   g_assert_no_error (error);
-  r = take_record ("quiet debug record", 200);
-  g_assert_null (r);
 
   g_variant_dict_init (&options, NULL);
   g_variant_dict_insert (&options, "debug", "b", TRUE);
   chatty = mitogen_router_local (fixture->router, g_variant_dict_end (&options), NULL, &error);
   g_assert_no_error (error);
+  mitogen_test_expect_forwarded_log (mitogen_context_get_name (chatty), "mitogen", G_LOG_LEVEL_DEBUG,
+                                     "*chatty debug record");
   call_log (chatty, "debug", "chatty debug record");
-  r = take_record ("chatty debug record", WAIT_MSEC);
-  g_assert_nonnull (r);
-  g_assert_cmpint (r->level, ==, G_LOG_LEVEL_DEBUG);
-  g_assert_cmpstr (r->context, ==, mitogen_context_get_name (chatty));
-  log_record_free (r);
+  g_assert_true (mitogen_test_wait_expected_logs (WAIT_MSEC));
 }
 
 static void
@@ -544,9 +451,7 @@ main (int    argc,
   if (argc == 3 && g_str_equal (argv[1], "--orphan-master"))
     return orphan_master (argv[2]);
 
-  g_test_init (&argc, &argv, NULL);
-  log_records = g_ptr_array_new_with_free_func (log_record_free);
-  g_log_set_writer_func (recording_writer, NULL, NULL);
+  mitogen_test_init (&argc, &argv);
 
   g_test_add_func ("/lifecycle/orphans/master-killed", test_orphans_master_killed);
   g_test_add_func ("/lifecycle/orphans/master-killed-chain", test_orphans_master_killed_chain);

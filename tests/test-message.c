@@ -446,7 +446,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
   g_test_add_func ("/message/header/layout", test_header_layout);
   g_test_add_func ("/message/header/round-trip", test_header_round_trip);

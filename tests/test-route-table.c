@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "mitogen-route-table-private.h"
+#include "mitogen-test-util.h"
 
 /* Streams are opaque to the table: counted references on small structs
  * show that it keeps exactly what it holds. */
@@ -253,7 +254,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
   g_test_add_func ("/route-table/routes-and-refs", test_routes_and_refs);
   g_test_add_func ("/route-table/child-ids-are-unique", test_child_ids_are_unique);
   g_test_add_func ("/route-table/next-id-skips-used", test_next_id_skips_used);

@@ -579,7 +579,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
   TEST ("/router/handle/allocate-unique", test_allocate_handle_unique);
   TEST ("/router/handle/add-allocates", test_add_handler_allocates);

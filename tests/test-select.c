@@ -346,7 +346,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
 #define ADD(path, func) \
   g_test_add (path, MitogenTestFixture, NULL, mitogen_test_fixture_setup, func, \

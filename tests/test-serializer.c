@@ -163,7 +163,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
   g_test_add_data_func ("/serializer/gvariant/round-trip", "gvariant", test_round_trip);
   g_test_add_data_func ("/serializer/json/round-trip", "json", test_round_trip);

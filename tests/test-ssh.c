@@ -657,7 +657,7 @@ main (int    argc,
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
   start_sshd ();
 
 #define ADD(p, func) \

@@ -117,97 +117,6 @@ test_fake_transport_init (TestFakeTransport *self)
 {
 }
 
-/* ---- expected log messages --------------------------------------------- */
-
-/* The engine logs with structured logging, which g_test_expect_message()
- * does not see: this writer swallows the warnings a test expects and hands
- * everything else to the default writer (where warnings are fatal). */
-typedef struct
-{
-  char           *domain;
-  GLogLevelFlags  level;
-  char           *pattern;
-} ExpectedLog;
-
-static GMutex expected_lock;
-static GQueue expected_logs = G_QUEUE_INIT;  /* ExpectedLog*, guarded */
-
-static GLogWriterOutput
-expecting_writer (GLogLevelFlags   level,
-                  const GLogField *fields,
-                  gsize            n_fields,
-                  gpointer         user_data)
-{
-  const char *domain = NULL;
-  const char *message = NULL;
-  gboolean matched = FALSE;
-
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (g_str_equal (fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0)
-        domain = fields[i].value;
-      else if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
-        message = fields[i].value;
-    }
-
-  g_mutex_lock (&expected_lock);
-  for (GList *l = expected_logs.head; l != NULL && message != NULL; l = l->next)
-    {
-      ExpectedLog *e = l->data;
-
-      if (g_strcmp0 (e->domain, domain) == 0 && (level & e->level) != 0 &&
-          g_pattern_match_simple (e->pattern, message))
-        {
-          g_queue_delete_link (&expected_logs, l);
-          g_free (e->domain);
-          g_free (e->pattern);
-          g_free (e);
-          matched = TRUE;
-          break;
-        }
-    }
-  g_mutex_unlock (&expected_lock);
-
-  if (matched)
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
-static void
-expect_log (const char     *domain,
-            GLogLevelFlags  level,
-            const char     *pattern)
-{
-  ExpectedLog *e = g_new0 (ExpectedLog, 1);
-
-  e->domain = g_strdup (domain);
-  e->level = level;
-  e->pattern = g_strdup (pattern);
-  g_mutex_lock (&expected_lock);
-  g_queue_push_tail (&expected_logs, e);
-  g_mutex_unlock (&expected_lock);
-}
-
-/* Waits a while for the expected messages: some come from other processes. */
-static void
-assert_expected_logs (void)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
-  ExpectedLog *missing;
-
-  for (;;)
-    {
-      g_mutex_lock (&expected_lock);
-      missing = g_queue_peek_head (&expected_logs);
-      g_mutex_unlock (&expected_lock);
-      if (missing == NULL)
-        return;
-      if (g_get_monotonic_time () > deadline)
-        g_error ("expected a log message matching “%s”, none came", missing->pattern);
-      g_usleep (1000);
-    }
-}
-
 /* ---- fixture ----------------------------------------------------------- */
 
 typedef struct
@@ -556,11 +465,11 @@ expect_stream_closed (Fixture    *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) later = NULL;
 
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
   g_assert_true (write_all (fixture->peer, frame, size));
 
   g_assert_true (mitogen_test_wait_disconnected (fixture->fake, WAIT_MSEC));
-  assert_expected_logs ();
+  mitogen_test_assert_expected_logs ();
 
   /* The call that was waiting on it fails, promptly. */
   msg = mitogen_receiver_get (pending, 2000, NULL, &error);
@@ -636,10 +545,10 @@ test_over_limit_frame (Fixture       *fixture,
   /* The second one has 4096. */
   frame = encode_frame (fixture, 0, mitogen_context_get_id (small), mitogen_context_get_id (small),
                         2000, 0, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, payload, sizeof payload, 1));
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*exceeds the limit of 4096*");
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*exceeds the limit of 4096*");
   g_assert_true (write_all (small_peer, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame)));
   g_assert_true (mitogen_test_wait_disconnected (small, WAIT_MSEC));
-  assert_expected_logs ();
+  mitogen_test_assert_expected_logs ();
 
   g_assert_true (mitogen_context_is_connected (fixture->fake));
   assert_real_context_works (fixture);
@@ -749,7 +658,7 @@ expect_forged_dropped (Fixture *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *pattern = g_strdup_printf ("*claiming to come from context %u*forged*", src_id);
 
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
   send_value (fixture, src_id, auth_id, mitogen_receiver_get_handle (recv),
               g_variant_new_string ("forged"));
   /* A genuine frame behind it proves the forged one was read (and so
@@ -759,7 +668,7 @@ expect_forged_dropped (Fixture *fixture,
 
   msg = mitogen_receiver_get (recv, WAIT_MSEC, NULL, &error);
   g_assert_no_error (error);
-  assert_expected_logs ();
+  mitogen_test_assert_expected_logs ();
   {
     g_autoptr(GVariant) value = mitogen_message_unpack (msg, &error);
 
@@ -814,7 +723,7 @@ test_sibling_call_refused (Fixture       *fixture,
   /* The sibling says so in its log, which reaches us with its name. */
   pattern = g_strdup_printf ("[%s] refused a call from context %u*",
                              mitogen_context_get_name (fixture->real), fake_id (fixture));
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
   g_assert_true (write_all (fixture->peer, g_bytes_get_data (call, NULL), g_bytes_get_size (call)));
 
   reply = read_frame (fixture);
@@ -825,7 +734,7 @@ test_sibling_call_refused (Fixture       *fixture,
   value = mitogen_message_unpack (reply, &error);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
   g_assert_nonnull (strstr (error->message, "refused"));
-  assert_expected_logs ();
+  mitogen_test_assert_expected_logs ();
   assert_real_context_works (fixture);
 }
 
@@ -845,11 +754,11 @@ test_route_announcements (Fixture       *fixture,
 
   /* Claiming a context that lives elsewhere (the real one) is refused,
    * and so is withdrawing it: the real context carries on. */
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused ADD_ROUTE*");
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused ADD_ROUTE*");
   send_value (fixture, me, me, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", real_id, "hijack"));
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused DEL_ROUTE*");
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused DEL_ROUTE*");
   send_value (fixture, me, me, MITOGEN_HANDLE_DEL_ROUTE, g_variant_new ("(u)", real_id));
-  assert_expected_logs ();
+  mitogen_test_assert_expected_logs ();
   assert_real_context_works (fixture);
 
   /* A context below the fake one is accepted: messages for it now go down
@@ -866,7 +775,7 @@ test_route_announcements (Fixture       *fixture,
    * through its parent, which keeps what it passes on. */
   get_module = encode_frame (fixture, 0, 777, 777, MITOGEN_HANDLE_GET_MODULE, 4004,
                              g_variant_new ("(s)", "anything"));
-  expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused GET_MODULE*");
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused GET_MODULE*");
   g_assert_true (write_all (fixture->peer, g_bytes_get_data (get_module, NULL),
                             g_bytes_get_size (get_module)));
   reply = read_frame (fixture);
@@ -875,15 +784,14 @@ test_route_announcements (Fixture       *fixture,
   value = mitogen_message_unpack (reply, &error);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
   g_assert_nonnull (strstr (error->message, "direct children"));
-  assert_expected_logs ();
+  mitogen_test_assert_expected_logs ();
 }
 
 int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_writer_func (expecting_writer, NULL, NULL);
+  mitogen_test_init (&argc, &argv);
 
   mitogen_register_transport (TEST_TYPE_FAKE_TRANSPORT, "fake", 0);
 

@@ -1271,7 +1271,7 @@ main (int    argc,
     }
   system_enabled = g_strcmp0 (g_getenv ("MITOGEN_TEST_SYSTEM"), "1") == 0;
 
-  g_test_init (&argc, &argv, NULL);
+  mitogen_test_init (&argc, &argv);
 
   g_test_add_func ("/sudo/matcher/sudo-prompts", test_matcher_sudo_prompts);
   g_test_add_func ("/sudo/matcher/translated", test_matcher_translated);

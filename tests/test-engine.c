@@ -1,6 +1,6 @@
 /* test-engine.c: the engine's contract with its users' threads and
- * lifetimes: where signals are emitted, how shutdown waits, what a broker
- * shutdown does, what the router keeps.
+ * lifetimes: where signals are emitted, what a broker shutdown does, what
+ * the router keeps.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -169,96 +169,6 @@ test_lost_in_owner_context (Fixture       *fixture,
   g_signal_handlers_disconnect_by_data (fixture->router, &seen);
 }
 
-/* ---- shutdown ------------------------------------------------------------ */
-
-/* Busy contexts exit after their current call: the wait times out. */
-static void
-test_shutdown_timeout (Fixture       *fixture,
-                       gconstpointer  data)
-{
-  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autoptr(GError) error = NULL;
-  gint64 start;
-
-  mitogen_context_call_no_reply (ctx, "core.sleep", g_variant_new ("(d)", 3.0));
-  start = g_get_monotonic_time ();
-  g_assert_false (mitogen_context_shutdown (ctx, 200, NULL, &error));
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
-  g_assert_true (mitogen_context_is_connected (ctx));
-
-  /* Once the call is over it goes, as asked. */
-  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
-}
-
-static gboolean
-cancel_later (gpointer data)
-{
-  g_cancellable_cancel (data);
-  return G_SOURCE_REMOVE;
-}
-
-static gpointer
-cancel_after_100ms (gpointer data)
-{
-  g_usleep (100000);
-  g_cancellable_cancel (data);
-  return NULL;
-}
-
-static void
-test_shutdown_cancelled (Fixture       *fixture,
-                         gconstpointer  data)
-{
-  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
-  GThread *canceller;
-
-  mitogen_context_call_no_reply (ctx, "core.sleep", g_variant_new ("(d)", 3.0));
-  canceller = g_thread_new ("canceller", cancel_after_100ms, cancellable);
-  g_assert_false (mitogen_context_shutdown (ctx, -1, cancellable, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_thread_join (canceller);
-  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
-}
-
-typedef struct
-{
-  gboolean done;
-  gboolean ok;
-  GError  *error;
-} ShutdownResult;
-
-static void
-on_shutdown (GObject      *source,
-             GAsyncResult *result,
-             gpointer      data)
-{
-  ShutdownResult *r = data;
-
-  r->ok = mitogen_context_shutdown_finish (MITOGEN_CONTEXT (source), result, &r->error);
-  r->done = TRUE;
-}
-
-static void
-test_shutdown_async_cancelled (Fixture       *fixture,
-                               gconstpointer  data)
-{
-  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  ShutdownResult r = { FALSE, };
-
-  mitogen_context_call_no_reply (ctx, "core.sleep", g_variant_new ("(d)", 3.0));
-  mitogen_context_shutdown_async (ctx, cancellable, on_shutdown, &r);
-  g_timeout_add (100, cancel_later, cancellable);
-  g_assert_true (mitogen_test_iterate_until (&r.done, WAIT_MSEC));
-  g_assert_false (r.ok);
-  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&r.error);
-  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
-}
-
 /* ---- what the router keeps ----------------------------------------------- */
 
 static void
@@ -377,9 +287,6 @@ main (int    argc,
   TEST ("/engine/signals/added-async", test_added_async);
   TEST ("/engine/signals/added-from-worker", test_added_from_worker);
   TEST ("/engine/signals/lost", test_lost_in_owner_context);
-  TEST ("/engine/shutdown/timeout", test_shutdown_timeout);
-  TEST ("/engine/shutdown/cancelled", test_shutdown_cancelled);
-  TEST ("/engine/shutdown/async-cancelled", test_shutdown_async_cancelled);
   TEST ("/engine/table/gone-contexts-leave", test_gone_contexts_leave_table);
   TEST ("/engine/table/context-by-id-keeps-nothing", test_context_by_id_keeps_nothing);
   g_test_add_func ("/engine/dup-router", test_dup_router);

@@ -444,6 +444,78 @@ test_log_bad_level (Fixture       *fixture,
   g_assert_true (mitogen_context_is_connected (ctx));
 }
 
+/* ---- shutdown ------------------------------------------------------------ */
+
+/* Busy contexts exit after their current call: the wait times out. */
+static void
+test_shutdown_timeout (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  mitogen_context_call_no_reply (ctx, "core.sleep", g_variant_new ("(d)", 3.0));
+  start = g_get_monotonic_time ();
+  g_assert_false (mitogen_context_shutdown (ctx, 200, NULL, &error));
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_true (mitogen_context_is_connected (ctx));
+
+  /* Once the call is over it goes, as asked. */
+  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
+}
+
+static gboolean
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+cancel_after_100ms (gpointer data)
+{
+  g_usleep (100000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static void
+test_shutdown_cancelled (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  GThread *canceller;
+
+  mitogen_context_call_no_reply (ctx, "core.sleep", g_variant_new ("(d)", 3.0));
+  canceller = g_thread_new ("canceller", cancel_after_100ms, cancellable);
+  g_assert_false (mitogen_context_shutdown (ctx, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_thread_join (canceller);
+  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
+}
+
+static void
+test_shutdown_async_cancelled (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  ShutdownResult r = { FALSE, };
+
+  mitogen_context_call_no_reply (ctx, "core.sleep", g_variant_new ("(d)", 3.0));
+  mitogen_context_shutdown_async (ctx, cancellable, on_shutdown_done, &r);
+  g_timeout_add (100, cancel_later, cancellable);
+  g_assert_true (mitogen_test_iterate_until (&r.done, WAIT_MSEC));
+  g_assert_false (r.ok);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -459,6 +531,9 @@ main (int    argc,
   TEST ("/lifecycle/sequential-20", test_sequential_contexts);
   TEST ("/lifecycle/disconnect-all", test_disconnect_all);
   g_test_add_func ("/lifecycle/router-unref-ends-contexts", test_router_unref_ends_contexts);
+  TEST ("/lifecycle/shutdown/timeout", test_shutdown_timeout);
+  TEST ("/lifecycle/shutdown/cancelled", test_shutdown_cancelled);
+  TEST ("/lifecycle/shutdown/async-cancelled", test_shutdown_async_cancelled);
   TEST ("/lifecycle/shutdown-async", test_shutdown_async);
   TEST ("/lifecycle/log/forwarded", test_log_forwarded);
   TEST ("/lifecycle/log/debug-needs-option", test_log_debug_needs_option);

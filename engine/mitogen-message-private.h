@@ -89,6 +89,11 @@ MitogenMessage *_mitogen_message_make_error_reply (MitogenMessage *msg,
  * @fallback. */
 int             _mitogen_message_get_remote_code (MitogenMessage *msg,
                                                   int             fallback);
+/* Caller side (mitogen-call.c): asks @context to cancel the call whose
+ * reply goes to @reply_to here, with a MITOGEN_HANDLE_CANCEL_CALL message.
+ * Best-effort: a call already answered, or a lost context, ignores it. */
+void            _mitogen_call_send_cancel    (MitogenContext    *context,
+                                              guint32            reply_to);
 /* Raw bytes frames (bootstrap/ready) carry a plain GVariant, not a body. */
 MitogenMessage *_mitogen_message_new_raw     (guint32            dst_id,
                                               guint32            src_id,

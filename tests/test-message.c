@@ -4,6 +4,7 @@
  */
 #include "mitogen-test-util.h"
 #include "mitogen-message-private.h"
+#include "mitogen-router-private.h"
 
 static MitogenSerializer *
 gvariant_serializer (void)
@@ -581,6 +582,79 @@ test_mangled_bodies (void)
       }
 }
 
+/* ---- cancel messages --------------------------------------------------- */
+
+/* Sends a cancel for @reply_to to @ctx as if it came from @src_id on the
+ * authority of @auth_id, as a hostile context could. */
+static void
+send_forged_cancel (MitogenRouter  *router,
+                    MitogenContext *ctx,
+                    guint32         reply_to,
+                    guint32         src_id,
+                    guint32         auth_id)
+{
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (mitogen_context_get_id (ctx),
+                                                       MITOGEN_HANDLE_CANCEL_CALL,
+                                                       g_variant_new_uint32 (reply_to));
+
+  msg->src_id = src_id;
+  msg->auth_id = auth_id;
+  msg->src_fixed = TRUE;
+  g_assert_true (_mitogen_router_send (router, msg, NULL));
+}
+
+/* Only the context that made a call may cancel it: a cancel naming the
+ * call's reply handle from another source, or with another authority, is
+ * ignored; the caller's own cancel works (here through a begin_call
+ * receiver, whose reply is the call's cancelled error). */
+static void
+test_cancel_forged_source (void)
+{
+  MitogenTestFixture fixture;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+  guint32 handle;
+
+  mitogen_test_fixture_setup (&fixture, NULL);
+  ctx = mitogen_test_local (fixture.router);
+
+  start = g_get_monotonic_time ();
+  recv = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 0.5));
+  handle = mitogen_receiver_get_handle (recv);
+  send_forged_cancel (fixture.router, ctx, handle, 4242, 4242);
+  send_forged_cancel (fixture.router, ctx, handle, 0, 4242);
+  send_forged_cancel (fixture.router, ctx, handle + 1, 0, 0);
+  reply = mitogen_receiver_get (recv, 10000, NULL, &error);
+  g_assert_no_error (error);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (value, G_VARIANT_TYPE_UNIT));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 450 * 1000);
+  g_clear_object (&recv);
+  g_clear_pointer (&reply, mitogen_message_unref);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* The genuine cancel, from the caller itself. */
+  start = g_get_monotonic_time ();
+  recv = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 30.0));
+  g_usleep (100 * 1000);
+  _mitogen_call_send_cancel (ctx, mitogen_receiver_get_handle (recv));
+  reply = mitogen_receiver_get (recv, 10000, NULL, &error);
+  g_assert_no_error (error);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+
+  g_clear_object (&recv);
+  g_clear_object (&ctx);
+  mitogen_test_fixture_teardown (&fixture, NULL);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -604,6 +678,7 @@ main (int    argc,
   g_test_add_func ("/message/error/remote-code", test_remote_code);
   g_test_add_func ("/message/untrusted/forged-error-records", test_forged_error_records);
   g_test_add_func ("/message/untrusted/unknown-domains-bounded", test_unknown_domains_bounded);
+  g_test_add_func ("/message/cancel/forged-source", test_cancel_forged_source);
 
   return g_test_run ();
 }

@@ -1,0 +1,43 @@
+/* mitogen-call-private.h: the queue of calls a context runs, and the
+ * cancel message that reaches into it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "mitogen-private.h"
+
+G_BEGIN_DECLS
+
+/* The calls a context accepted and has not answered yet, in arrival
+ * order. The broker thread pushes; one thread (the agent's main thread)
+ * takes and runs them. While a call waits or runs, its caller may cancel
+ * it with a message to MITOGEN_HANDLE_CANCEL_CALL, which the queue
+ * handles on the broker thread. */
+typedef struct _MitogenCallQueue MitogenCallQueue;
+
+/* Registers the MITOGEN_HANDLE_CANCEL_CALL handler on @router. */
+MitogenCallQueue *_mitogen_call_queue_new   (MitogenRouter    *router,
+                                             const char       *context_name);
+void              _mitogen_call_queue_free  (MitogenCallQueue *queue);
+/* Broker thread: queues a CALL_FUNCTION message. */
+void              _mitogen_call_queue_push  (MitogenCallQueue *queue,
+                                             MitogenMessage   *msg);
+/* Takes the next call, runs it and sends its reply; FALSE once the queue
+ * is closed and empty. Calls cancelled while they waited are skipped. */
+gboolean          _mitogen_call_queue_run_next (MitogenCallQueue *queue);
+guint             _mitogen_call_queue_size  (MitogenCallQueue *queue);
+/* No more calls are accepted; those queued still run. */
+void              _mitogen_call_queue_close (MitogenCallQueue *queue);
+
+/* Runs one CALL_FUNCTION message with @cancellable as the call's own
+ * (nullable) and sends its reply. */
+void              _mitogen_call_run_message_full (MitogenRouter  *router,
+                                                  MitogenMessage *msg,
+                                                  const char     *context_name,
+                                                  GCancellable   *cancellable);
+
+/* _mitogen_call_send_cancel() is declared in mitogen-message-private.h,
+ * for the callers in mitogen-context.c. */
+
+G_END_DECLS

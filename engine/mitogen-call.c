@@ -563,6 +563,15 @@ _mitogen_call_queue_free (MitogenCallQueue *queue)
   g_free (queue);
 }
 
+/* Forgets @pc, unless its key now names another call. Lock held. */
+static void
+forget_unlocked (MitogenCallQueue *queue,
+                 PendingCall      *pc)
+{
+  if (pc->key != 0 && g_hash_table_lookup (queue->pending, &pc->key) == pc)
+    g_hash_table_remove (queue->pending, &pc->key);
+}
+
 void
 _mitogen_call_queue_push (MitogenCallQueue *queue,
                           MitogenMessage   *msg)
@@ -580,16 +589,15 @@ _mitogen_call_queue_push (MitogenCallQueue *queue,
         g_hash_table_insert (queue->pending, &pc->key, g_atomic_rc_box_acquire (pc));
       g_mutex_unlock (&queue->lock);
     }
-  _mitogen_latch_put (queue->latch, pc);
-}
-
-/* Forgets @pc, unless its key now names another call. Lock held. */
-static void
-forget_unlocked (MitogenCallQueue *queue,
-                 PendingCall      *pc)
-{
-  if (pc->key != 0 && g_hash_table_lookup (queue->pending, &pc->key) == pc)
-    g_hash_table_remove (queue->pending, &pc->key);
+  /* A closed queue (the context shuts down) drops the call. */
+  g_atomic_rc_box_acquire (pc);
+  if (!_mitogen_latch_put (queue->latch, pc))
+    {
+      g_mutex_lock (&queue->lock);
+      forget_unlocked (queue, pc);
+      g_mutex_unlock (&queue->lock);
+    }
+  pending_call_release (pc);
 }
 
 gboolean

@@ -456,7 +456,9 @@ quark_from_wire (const char *domain)
 
   if (quark != 0)
     return quark;
-  if (g_atomic_int_add (&remote_quarks_made, 1) >= MAX_REMOTE_QUARKS)
+  /* Read first, so that a flood past the budget cannot wrap the count. */
+  if (g_atomic_int_get (&remote_quarks_made) >= MAX_REMOTE_QUARKS ||
+      g_atomic_int_add (&remote_quarks_made, 1) >= MAX_REMOTE_QUARKS)
     return 0;
   return g_quark_from_string (domain);
 }

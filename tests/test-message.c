@@ -496,8 +496,10 @@ test_remote_code (void)
   g_autoptr(MitogenSerializer) serializer = gvariant_serializer ();
   g_autoptr(GError) auth = g_error_new_literal (MITOGEN_ERROR, MITOGEN_ERROR_AUTH, "no");
   g_autoptr(GError) io = g_error_new_literal (G_IO_ERROR, MITOGEN_ERROR_AUTH, "no");
-  g_autoptr(MitogenMessage) auth_msg = round_trip (mitogen_message_new_error (1, 1000, auth), serializer);
-  g_autoptr(MitogenMessage) io_msg = round_trip (mitogen_message_new_error (1, 1000, io), serializer);
+  g_autoptr(MitogenMessage) auth_sent = mitogen_message_new_error (1, 1000, auth);
+  g_autoptr(MitogenMessage) io_sent = mitogen_message_new_error (1, 1000, io);
+  g_autoptr(MitogenMessage) auth_msg = round_trip (auth_sent, serializer);
+  g_autoptr(MitogenMessage) io_msg = round_trip (io_sent, serializer);
 
   g_assert_cmpint (_mitogen_message_get_remote_code (auth_msg, -1), ==, MITOGEN_ERROR_AUTH);
   g_assert_cmpint (_mitogen_message_get_remote_code (io_msg, -1), ==, -1);

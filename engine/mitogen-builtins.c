@@ -89,6 +89,50 @@ core_getenv (MitogenCall *call, GVariant *args, gpointer data, GError **error)
                               g_getenv (name) ? g_variant_new_string (g_getenv (name)) : NULL);
 }
 
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  gboolean woken;  /* guarded by @lock */
+} Sleeper;
+
+/* Runs in the thread that cancels (the broker's, for a cancel message). */
+static void
+sleeper_wake (GCancellable *cancellable,
+              gpointer      data)
+{
+  Sleeper *sleeper = data;
+
+  g_mutex_lock (&sleeper->lock);
+  sleeper->woken = TRUE;
+  g_cond_signal (&sleeper->cond);
+  g_mutex_unlock (&sleeper->lock);
+}
+
+/* Sleeps @usec, or less if @cancellable fires; FALSE when it did. */
+static gboolean
+sleep_unless_cancelled (gint64        usec,
+                        GCancellable *cancellable)
+{
+  gint64 deadline = g_get_monotonic_time () + usec;
+  Sleeper sleeper = { .woken = FALSE };
+  gulong handler;
+
+  g_mutex_init (&sleeper.lock);
+  g_cond_init (&sleeper.cond);
+  /* Called at once when @cancellable has already fired. */
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (sleeper_wake), &sleeper, NULL);
+  g_mutex_lock (&sleeper.lock);
+  while (!sleeper.woken && g_cond_wait_until (&sleeper.cond, &sleeper.lock, deadline))
+    ;
+  g_mutex_unlock (&sleeper.lock);
+  /* Waits for a wake-up running in another thread to return. */
+  g_cancellable_disconnect (cancellable, handler);
+  g_mutex_clear (&sleeper.lock);
+  g_cond_clear (&sleeper.cond);
+  return !g_cancellable_is_cancelled (cancellable);
+}
+
 static GVariant *
 core_sleep (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
@@ -103,7 +147,13 @@ core_sleep (MitogenCall *call, GVariant *args, gpointer data, GError **error)
                    "core.sleep: %g seconds is out of range", seconds);
       return NULL;
     }
-  g_usleep ((gulong) (seconds * G_USEC_PER_SEC));
+  if (!sleep_unless_cancelled ((gint64) (seconds * G_USEC_PER_SEC),
+                               mitogen_call_get_cancellable (call)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                   "core.sleep: cancelled by its caller");
+      return NULL;
+    }
   return NULL;
 }
 
@@ -168,9 +218,38 @@ core_zeros (MitogenCall *call, GVariant *args, gpointer data, GError **error)
                                    g_bytes_new_take (g_malloc0 (MAX (n, 1)), n), TRUE);
 }
 
+/* A program that cannot be started is a G_IO_ERROR, as for any file:
+ * callers check G_IO_ERROR_NOT_FOUND, not GLib's spawn codes. */
+static void
+set_spawn_error (GError **error,
+                 GError  *spawn_error)
+{
+  GIOErrorEnum code = G_IO_ERROR_FAILED;
+
+  if (spawn_error->domain == G_SPAWN_ERROR)
+    switch (spawn_error->code)
+      {
+      case G_SPAWN_ERROR_NOENT:
+        code = G_IO_ERROR_NOT_FOUND;
+        break;
+      case G_SPAWN_ERROR_ACCES:
+      case G_SPAWN_ERROR_PERM:
+        code = G_IO_ERROR_PERMISSION_DENIED;
+        break;
+      case G_SPAWN_ERROR_NOTDIR:
+        code = G_IO_ERROR_NOT_DIRECTORY;
+        break;
+      default:
+        break;
+      }
+  g_set_error_literal (error, G_IO_ERROR, code, spawn_error->message);
+}
+
 /* proc.run (argv, options) → (status, stdout, stderr). Options: "stdin"
  * (ay), "cwd" (s), "env" (a{ss}, added to the agent's environment),
- * "timeout" (d seconds). status is the exit code, or -N for signal N. */
+ * "timeout" (d seconds). status is the exit code, or -N for signal N.
+ * A program that cannot be started fails with G_IO_ERROR (NOT_FOUND for a
+ * missing one); a cancelled call kills the child. */
 static GVariant *
 proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
@@ -183,6 +262,7 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   g_autoptr(GBytes) err = NULL;
   g_autoptr(GVariant) env = NULL;
   g_autofree const char **argv = NULL;
+  g_autoptr(GError) spawn_error = NULL;
   const char *cwd = NULL;
   int status;
 
@@ -224,12 +304,20 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
     /* communicate() needs a buffer for a piped stdin; empty means EOF. */
     stdin_bytes = g_bytes_new_static ("", 0);
 
-  proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &spawn_error);
   if (proc == NULL)
-    return NULL;
+    {
+      set_spawn_error (error, spawn_error);
+      return NULL;
+    }
   if (!g_subprocess_communicate (proc, stdin_bytes, mitogen_call_get_cancellable (call),
                                  &out, &err, error))
-    return NULL;
+    {
+      /* Cancelled (or the pipes broke): the child must not outlive the call. */
+      g_subprocess_force_exit (proc);
+      g_subprocess_wait (proc, NULL, NULL);
+      return NULL;
+    }
 
   if (g_subprocess_get_if_exited (proc))
     status = g_subprocess_get_exit_status (proc);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "mitogen-call-private.h"
 #include "mitogen-context-private.h"
 #include "mitogen-message-private.h"
 
@@ -386,10 +387,16 @@ mitogen_context_call_no_reply (MitogenContext *context,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for an error
  *
- * Calls a function in @context and waits for its result. A remote error is
- * %MITOGEN_ERROR_CALL naming the context, the function and the error; a
- * context lost before it answers is %MITOGEN_ERROR_CHANNEL. Must not be
- * called on the broker thread.
+ * Calls a function in @context and waits for its result. A remote error
+ * keeps its domain and code, with a message naming the context and the
+ * function (see mitogen_message_unpack()); a context lost before it
+ * answers is %MITOGEN_ERROR_CHANNEL. Must not be called on the broker
+ * thread.
+ *
+ * Cancelling @cancellable fails the call at once with
+ * %G_IO_ERROR_CANCELLED and cancels it in @context too: a call still
+ * queued there is dropped, a running one sees its
+ * mitogen_call_get_cancellable() fire.
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  */
@@ -403,6 +410,7 @@ mitogen_context_call (MitogenContext  *context,
   g_autoptr(MitogenReceiver) recv = NULL;
   g_autoptr(MitogenMessage) reply = NULL;
   g_autoptr(MitogenRouter) router = NULL;
+  GError *local_error = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
   g_return_val_if_fail (function != NULL, NULL);
@@ -419,10 +427,15 @@ mitogen_context_call (MitogenContext  *context,
     return NULL;
 
   recv = mitogen_context_begin_call (context, function, args);
-  reply = mitogen_receiver_get (recv, -1, cancellable, error);
+  reply = mitogen_receiver_get (recv, -1, cancellable, &local_error);
   mitogen_receiver_close (recv);
   if (reply == NULL)
-    return NULL;
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        _mitogen_call_send_cancel (context, mitogen_receiver_get_handle (recv));
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
   return mitogen_message_unpack (reply, error);
 }
 
@@ -440,6 +453,9 @@ call_got_reply (GObject      *source,
   mitogen_receiver_close (MITOGEN_RECEIVER (source));
   if (reply == NULL)
     {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        _mitogen_call_send_cancel (g_task_get_source_object (task),
+                                   mitogen_receiver_get_handle (MITOGEN_RECEIVER (source)));
       g_task_return_error (task, error);
       return;
     }
@@ -459,7 +475,8 @@ call_got_reply (GObject      *source,
  * @callback: called in the caller's thread-default main context
  * @user_data: data for @callback
  *
- * Calls a function without blocking; see mitogen_context_call().
+ * Calls a function without blocking; see mitogen_context_call(). Cancelling
+ * @cancellable cancels the call in @context too.
  */
 void
 mitogen_context_call_async (MitogenContext      *context,

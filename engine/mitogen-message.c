@@ -212,7 +212,7 @@ error_record (const GError *error,
  * @error: the error to carry
  *
  * Creates a message that carries an error; mitogen_message_unpack() of it
- * fails with %MITOGEN_ERROR_CALL and the error's text.
+ * fails with the error's domain, code and text (see mitogen_message_unpack()).
  *
  * Returns: (transfer full): a new message
  */
@@ -444,29 +444,126 @@ _mitogen_message_encode (MitogenMessage     *msg,
   return encoded;
 }
 
+/* The longest error domain accepted from the wire. GLib's own are under
+ * 40 bytes; anything much longer is not a quark name but an attack. */
+#define MAX_REMOTE_DOMAIN 128
+
+/* How many error domains the wire may add to this process's quark table.
+ * Quarks live for ever, so a hostile context sending a new domain with
+ * every error would otherwise grow it without end. */
+#define MAX_REMOTE_QUARKS 256
+
+static gint remote_quarks_made;  /* atomic */
+
+/* Quark names as GLib and libraries write them ("g-io-error-quark"). */
+static gboolean
+domain_is_plausible (const char *domain)
+{
+  gsize len = strlen (domain);
+
+  if (len == 0 || len > MAX_REMOTE_DOMAIN)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (domain[i]) && domain[i] != '-' && domain[i] != '_' && domain[i] != '.')
+      return FALSE;
+  return TRUE;
+}
+
+/* The quark for a domain named on the wire, or 0 when this process does
+ * not know it and may not learn more domains from the wire. */
+static GQuark
+quark_from_wire (const char *domain)
+{
+  GQuark quark = g_quark_try_string (domain);
+
+  if (quark != 0)
+    return quark;
+  /* Read first, so that a flood past the budget cannot wrap the count. */
+  if (g_atomic_int_get (&remote_quarks_made) >= MAX_REMOTE_QUARKS ||
+      g_atomic_int_add (&remote_quarks_made, 1) >= MAX_REMOTE_QUARKS)
+    return 0;
+  return g_quark_from_string (domain);
+}
+
+typedef enum {
+  RECORD_OK,          /* domain and code are the remote error's */
+  RECORD_NO_DOMAIN,   /* an error record without a domain: MITOGEN_ERROR_CALL */
+  RECORD_UNKNOWN,     /* a domain past the quark budget: MITOGEN_ERROR_CALL */
+  RECORD_MALFORMED,   /* garbage: MITOGEN_ERROR_PROTOCOL */
+} RecordStatus;
+
+/* Reads the domain and code of an error record. Any bytes may arrive
+ * here: every field is checked before use. */
+static RecordStatus
+record_domain_and_code (GVariant  *record,
+                        GQuark    *domain,
+                        gint      *code)
+{
+  g_autoptr(GVariant) domain_v = g_variant_lookup_value (record, "domain", NULL);
+  g_autoptr(GVariant) code_v = g_variant_lookup_value (record, "code", NULL);
+  const char *name;
+  gint32 value;
+
+  if (domain_v == NULL)
+    return RECORD_NO_DOMAIN;
+  if (!g_variant_is_of_type (domain_v, G_VARIANT_TYPE_STRING) ||
+      code_v == NULL || !g_variant_is_of_type (code_v, G_VARIANT_TYPE_INT32))
+    return RECORD_MALFORMED;
+  name = g_variant_get_string (domain_v, NULL);
+  value = g_variant_get_int32 (code_v);
+  /* GError codes are enum values, never negative. */
+  if (!domain_is_plausible (name) || value < 0)
+    return RECORD_MALFORMED;
+  if (g_str_equal (name, g_quark_to_string (MITOGEN_ERROR)) && value > MITOGEN_ERROR_PROTOCOL)
+    return RECORD_MALFORMED;
+  *domain = quark_from_wire (name);
+  *code = value;
+  return *domain != 0 ? RECORD_OK : RECORD_UNKNOWN;
+}
+
+/* Turns a remote error record into a GError that keeps the remote domain
+ * and code. The message is "context NAME: FUNCTION: TEXT" (parts the
+ * record lacks are left out), so the caller sees where it failed. */
 static void
 set_call_error (GError   **error,
                 GVariant  *record)
 {
-  const char *message = "unknown error";
+  const char *text = "unknown error";
   const char *context = NULL;
   const char *function = NULL;
-  GVariantDict dict;
+  g_autoptr(GString) message = g_string_new (NULL);
+  GQuark domain = MITOGEN_ERROR;
+  gint code = MITOGEN_ERROR_CALL;
 
-  g_variant_dict_init (&dict, record);
-  g_variant_dict_lookup (&dict, "message", "&s", &message);
-  g_variant_dict_lookup (&dict, "context", "&s", &context);
-  g_variant_dict_lookup (&dict, "function", "&s", &function);
+  g_variant_lookup (record, "message", "&s", &text);
+  g_variant_lookup (record, "context", "&s", &context);
+  g_variant_lookup (record, "function", "&s", &function);
+  if (context != NULL)
+    g_string_append_printf (message, "context %s: ", context);
+  if (function != NULL)
+    g_string_append_printf (message, "%s: ", function);
 
-  if (context != NULL && function != NULL)
-    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                 "%s() failed in context %s: %s", function, context, message);
-  else if (context != NULL)
-    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                 "call failed in context %s: %s", context, message);
-  else
-    g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, message);
-  g_variant_dict_clear (&dict);
+  switch (record_domain_and_code (record, &domain, &code))
+    {
+    case RECORD_OK:
+      break;
+    case RECORD_NO_DOMAIN:
+      domain = MITOGEN_ERROR;
+      code = MITOGEN_ERROR_CALL;
+      break;
+    case RECORD_UNKNOWN:
+      domain = MITOGEN_ERROR;
+      code = MITOGEN_ERROR_CALL;
+      break;
+    case RECORD_MALFORMED:
+    default:
+      domain = MITOGEN_ERROR;
+      code = MITOGEN_ERROR_PROTOCOL;
+      g_string_append (message, "malformed remote error: ");
+      break;
+    }
+  g_string_append (message, text);
+  g_set_error_literal (error, domain, code, message->str);
 }
 
 /**
@@ -475,9 +572,13 @@ set_call_error (GError   **error,
  * @error: return location for an error
  *
  * Decodes the message's value. A dead message fails with
- * %MITOGEN_ERROR_CHANNEL and its reason; an error raised by a remote
- * function fails with %MITOGEN_ERROR_CALL naming the context, the function
- * and the remote error; undecodable data fails with %MITOGEN_ERROR_PROTOCOL.
+ * %MITOGEN_ERROR_CHANNEL and its reason. An error raised by a remote
+ * function fails with that error's own domain and code (a %G_IO_ERROR_NOT_FOUND
+ * raised in a context is %G_IO_ERROR_NOT_FOUND here) and the message
+ * "context NAME: FUNCTION: TEXT". A record without a domain, or with a
+ * domain this process does not know once it has learnt 256 from the wire,
+ * fails with %MITOGEN_ERROR_CALL; a record with a garbage domain or code,
+ * and undecodable data, fail with %MITOGEN_ERROR_PROTOCOL.
  *
  * Returns: (transfer full): the value, or %NULL with @error set
  */
@@ -563,8 +664,8 @@ _mitogen_message_get_remote_code (MitogenMessage *msg,
   g_autoptr(GVariant) kind_v = NULL;
   g_autoptr(GVariant) boxed = NULL;
   g_autoptr(GVariant) record = NULL;
-  const char *domain = NULL;
-  gint32 code;
+  GQuark domain = 0;
+  gint code = 0;
 
   if (body == NULL)
     return fallback;
@@ -573,10 +674,8 @@ _mitogen_message_get_remote_code (MitogenMessage *msg,
   record = g_variant_get_variant (boxed);
   if (g_variant_get_byte (kind_v) != MITOGEN_BODY_ERROR ||
       !g_variant_is_of_type (record, G_VARIANT_TYPE_VARDICT) ||
-      !g_variant_lookup (record, "domain", "&s", &domain) ||
-      !g_variant_lookup (record, "code", "i", &code) ||
-      g_quark_try_string (domain) != MITOGEN_ERROR ||
-      code <= MITOGEN_ERROR_CALL || code > MITOGEN_ERROR_PROTOCOL)
+      record_domain_and_code (record, &domain, &code) != RECORD_OK ||
+      domain != MITOGEN_ERROR || code <= MITOGEN_ERROR_CALL)
     return fallback;
   return code;
 }

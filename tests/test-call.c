@@ -417,7 +417,7 @@ test_call_async_cancelled (Fixture       *fixture,
   run_loop_with_timeout (loop, WAIT_MSEC);
   g_assert_null (r.result);
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  /* The caller stops waiting at once; the remote call runs on. */
+  /* The caller stops waiting at once (and the remote call is cancelled). */
   g_assert_cmpint (r.done_at - start, <, 400 * 1000);
   g_clear_error (&r.error);
 
@@ -802,9 +802,281 @@ test_proc_run_missing_program (Fixture       *fixture,
                                    "/nonexistent/mitogen-no-such-program", NULL }),
                                  NULL, &error);
   g_assert_null (result);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
-  g_assert_nonnull (strstr (error->message, "proc.run"));
+  /* A missing program is G_IO_ERROR_NOT_FOUND in the context, and here. */
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  {
+    g_autofree char *prefix = g_strdup_printf ("context %s: proc.run: ",
+                                               mitogen_context_get_name (ctx));
+    g_assert_true (g_str_has_prefix (error->message, prefix));
+  }
   g_assert_nonnull (strstr (error->message, "mitogen-no-such-program"));
+}
+
+/* ---- remote errors keep their domain and code -------------------------- */
+
+static void
+add_test_module (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mitogen_add_module ("testmod", g_getenv ("MITOGEN_TEST_MODULE"), &error));
+  g_assert_no_error (error);
+}
+
+/* Calls testmod.raise, which fails with exactly @domain and @code. */
+static GError *
+raise_in (MitogenContext *ctx,
+          const char     *domain,
+          int             code,
+          const char     *text)
+{
+  GError *error = NULL;
+  g_autoptr(GVariant) result = mitogen_context_call (ctx, "testmod.raise",
+                                                     g_variant_new ("(sis)", domain, code, text),
+                                                     NULL, &error);
+
+  g_assert_null (result);
+  g_assert_nonnull (error);
+  return error;
+}
+
+static void
+check_domains_preserved (MitogenContext *ctx)
+{
+  g_autofree char *prefix = g_strdup_printf ("context %s: testmod.raise: ",
+                                             mitogen_context_get_name (ctx));
+  g_autoptr(GError) io = raise_in (ctx, g_quark_to_string (G_IO_ERROR),
+                                   G_IO_ERROR_NOT_FOUND, "no such file");
+  g_autoptr(GError) file = raise_in (ctx, g_quark_to_string (G_FILE_ERROR),
+                                     G_FILE_ERROR_ACCES, "denied");
+  g_autoptr(GError) missing = NULL;
+  g_autoptr(GVariant) result = NULL;
+
+  g_assert_error (io, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpstr (io->message + strlen (prefix), ==, "no such file");
+  g_assert_true (g_str_has_prefix (io->message, prefix));
+  g_assert_error (file, G_FILE_ERROR, G_FILE_ERROR_ACCES);
+
+  /* Every MITOGEN_ERROR code stays itself. */
+  for (int code = MITOGEN_ERROR_FAILED; code <= MITOGEN_ERROR_PROTOCOL; code++)
+    {
+      g_autoptr(GError) error = raise_in (ctx, g_quark_to_string (MITOGEN_ERROR), code, "m");
+
+      g_assert_error (error, MITOGEN_ERROR, code);
+    }
+
+  /* A real missing program, by the built-in proc.run. */
+  result = mitogen_context_call (ctx, "proc.run",
+                                 g_variant_new ("(^as)", (const char *[]) {
+                                   "/nonexistent/mitogen-no-such-program", NULL }),
+                                 NULL, &missing);
+  g_assert_null (result);
+  g_assert_error (missing, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+static void
+test_error_domain_preserved (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+
+  add_test_module ();
+  check_domains_preserved (ctx);
+}
+
+/* Only the value inside the body changes: the JSON serializer carries the
+ * domain and the code as well. */
+static void
+test_error_domain_preserved_json (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  GVariantDict options;
+
+  add_test_module ();
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert (&options, "serializer", "s", "json");
+  ctx = mitogen_router_local (fixture->router, g_variant_dict_end (&options), NULL, &error);
+  g_assert_no_error (error);
+  check_domains_preserved (ctx);
+}
+
+/* A context may raise any domain and code it likes; those no GError may
+ * carry end as a clean MITOGEN_ERROR_PROTOCOL that keeps the text. */
+static void
+test_error_hostile_domain (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autofree char *overlong = g_strnfill (4096, 'x');
+  struct {
+    const char *domain;
+    int         code;
+  } cases[] = {
+    { overlong, 1 },
+    { "spaces are not in quark names", 1 },
+    { "g-io-error-quark", -5 },
+    { "mitogen-error-quark", 4711 },
+  };
+
+  add_test_module ();
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = raise_in (ctx, cases[i].domain, cases[i].code, "the text");
+
+      g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
+      g_assert_true (g_str_has_suffix (error->message, "the text"));
+    }
+  /* Still serving. */
+  g_variant_unref (call_ok (ctx, "core.ping", NULL));
+}
+
+/* ---- cancellation reaches the context ---------------------------------- */
+
+static gpointer
+cancel_after_100ms (gpointer data)
+{
+  g_usleep (100 * 1000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* The context is free again: a ping answers within a second. */
+static void
+assert_answers_promptly (MitogenContext *ctx)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  g_variant_unref (call_ok (ctx, "core.ping", NULL));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+}
+
+static void
+test_cancel_reaches_context (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  GThread *canceller;
+  gint64 start = g_get_monotonic_time ();
+
+  canceller = g_thread_new ("canceller", cancel_after_100ms, cancellable);
+  result = mitogen_context_call (ctx, "core.sleep", g_variant_new ("(d)", 30.0),
+                                 cancellable, &error);
+  g_thread_join (canceller);
+  g_assert_null (result);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+
+  /* Without the cancel on the wire this ping would wait 30 s. */
+  assert_answers_promptly (ctx);
+}
+
+static gboolean
+cancel_on_timeout (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_cancel_async_reaches_context (Fixture       *fixture,
+                                   gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  AsyncResult r = { loop, };
+  gint64 start = g_get_monotonic_time ();
+
+  mitogen_context_call_async (ctx, "core.sleep", g_variant_new ("(d)", 30.0), cancellable,
+                              on_call_done, &r);
+  g_timeout_add (100, cancel_on_timeout, cancellable);
+  run_loop_with_timeout (loop, WAIT_MSEC);
+  g_assert_null (r.result);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (r.done_at - start, <, G_USEC_PER_SEC);
+  g_clear_error (&r.error);
+
+  assert_answers_promptly (ctx);
+}
+
+/* A call cancelled while it waits behind another is dropped: it never
+ * runs, so it does not hold up what comes after it. */
+static void
+test_cancel_queued_call (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GCancellable) first_cancel = g_cancellable_new ();
+  g_autoptr(GCancellable) queued_cancel = g_cancellable_new ();
+  AsyncResult first = { loop, };
+  AsyncResult queued = { loop, };
+
+  mitogen_context_call_async (ctx, "core.sleep", g_variant_new ("(d)", 30.0), first_cancel,
+                              on_call_done, &first);
+  mitogen_context_call_async (ctx, "core.sleep", g_variant_new ("(d)", 30.0), queued_cancel,
+                              on_call_done, &queued);
+  /* The queued one first, while the first still runs. */
+  g_cancellable_cancel (queued_cancel);
+  run_loop_with_timeout (loop, WAIT_MSEC);
+  g_assert_error (queued.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (first.error);
+  g_assert_null (first.result);
+
+  g_timeout_add (100, cancel_on_timeout, first_cancel);
+  run_loop_with_timeout (loop, WAIT_MSEC);
+  g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&first.error);
+  g_clear_error (&queued.error);
+
+  assert_answers_promptly (ctx);
+}
+
+/* A cancelled proc.run kills its child rather than leaving it behind. */
+static void
+test_cancel_kills_proc_run_child (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  AsyncResult r = { loop, };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mitogen-test-XXXXXX", &error);
+  g_autofree char *pidfile = g_build_filename (dir, "pid", NULL);
+  g_autofree char *script = g_strdup_printf ("echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30",
+                                             pidfile, pidfile, pidfile);
+  g_autofree char *text = NULL;
+  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
+  int pid;
+
+  g_assert_no_error (error);
+  mitogen_context_call_async (ctx, "proc.run",
+                              g_variant_new ("(^as)", (const char *[]) { "sh", "-c", script, NULL }),
+                              cancellable, on_call_done, &r);
+  /* Wait for the child to be there before cancelling. */
+  while (!g_file_get_contents (pidfile, &text, NULL, NULL))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  pid = atoi (text);
+  g_assert_cmpint (pid, >, 0);
+  g_assert_true (mitogen_test_pid_alive (pid));
+
+  g_cancellable_cancel (cancellable);
+  run_loop_with_timeout (loop, WAIT_MSEC);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_true (mitogen_test_wait_pid_gone (pid, WAIT_MSEC));
+  assert_answers_promptly (ctx);
+  g_unlink (pidfile);
+  g_rmdir (dir);
 }
 
 /* ---- the broker thread ------------------------------------------------- */
@@ -886,6 +1158,13 @@ main (int    argc,
   TEST ("/call/proc-run", test_proc_run);
   TEST ("/call/proc-run/missing-program", test_proc_run_missing_program);
   TEST ("/call/on-broker-fails", test_call_on_broker_fails);
+  TEST ("/call/error/domain-preserved", test_error_domain_preserved);
+  TEST ("/call/error/domain-preserved-json", test_error_domain_preserved_json);
+  TEST ("/call/error/hostile-domain", test_error_hostile_domain);
+  TEST ("/call/cancel/reaches-context", test_cancel_reaches_context);
+  TEST ("/call/cancel/async-reaches-context", test_cancel_async_reaches_context);
+  TEST ("/call/cancel/queued-call-dropped", test_cancel_queued_call);
+  TEST ("/call/cancel/kills-proc-run-child", test_cancel_kills_proc_run_child);
 
   return g_test_run ();
 }

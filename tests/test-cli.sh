@@ -110,7 +110,7 @@ check "an -o without '=' fails clearly" \
 
 "$MITOGEN" call -o name=foo local core.fail "'x'" 2>"$tmp/err"
 check "-o name=foo names the context (a plain string value)" \
-  grep -q 'in context foo:' "$tmp/err"
+  grep -q 'context foo: core.fail: x' "$tmp/err"
 
 check "-o values that are GVariant text work too" \
   test "$("$MITOGEN" call -o "name='bar'" local core.ping)" = "()"

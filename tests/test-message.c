@@ -3,7 +3,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "mitogen-test-util.h"
+#include "mitogen-call-private.h"
 #include "mitogen-message-private.h"
+#include "mitogen-router-private.h"
 
 static MitogenSerializer *
 gvariant_serializer (void)
@@ -234,7 +236,8 @@ test_error_round_trip (void)
   g_assert_false (mitogen_message_is_dead (copy));
   value = mitogen_message_unpack (copy, &error);
   g_assert_null (value);
-  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
+  /* The domain and the code cross the wire, not only the text. */
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_cmpstr (error->message, ==, "%s no such thing");
 }
 
@@ -261,7 +264,7 @@ test_error_reply_names_context (void)
   value = mitogen_message_unpack (copy, &error);
   g_assert_null (value);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
-  g_assert_cmpstr (error->message, ==, "fs.write() failed in context web1: disk on fire");
+  g_assert_cmpstr (error->message, ==, "context web1: fs.write: disk on fire");
 }
 
 static void
@@ -363,6 +366,146 @@ test_body_of_wrong_type (void)
     }
 }
 
+/* Every MITOGEN_ERROR code crosses as itself, through both serializers. */
+static void
+test_error_codes_preserved (void)
+{
+  const char *names[] = { "gvariant", "json" };
+
+  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
+    {
+      g_autoptr(GError) lookup_error = NULL;
+      g_autoptr(MitogenSerializer) serializer = mitogen_serializer_lookup (names[n], &lookup_error);
+
+      g_assert_no_error (lookup_error);
+      for (int code = MITOGEN_ERROR_FAILED; code <= MITOGEN_ERROR_PROTOCOL; code++)
+        {
+          g_autoptr(GError) raised = g_error_new (MITOGEN_ERROR, code, "code %d", code);
+          g_autoptr(MitogenMessage) msg = mitogen_message_new_error (3, 1500, raised);
+          g_autoptr(MitogenMessage) copy = round_trip (msg, serializer);
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GVariant) value = mitogen_message_unpack (copy, &error);
+
+          g_assert_null (value);
+          g_assert_error (error, MITOGEN_ERROR, code);
+          g_assert_cmpstr (error->message, ==, raised->message);
+        }
+    }
+}
+
+static GVariant *
+error_body (const char *domain,
+            GVariant   *code)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "message", "s", "the remote text");
+  g_variant_dict_insert (&dict, "context", "s", "hostile.1");
+  g_variant_dict_insert (&dict, "function", "s", "evil.f");
+  if (domain != NULL)
+    g_variant_dict_insert (&dict, "domain", "s", domain);
+  if (code != NULL)
+    g_variant_dict_insert_value (&dict, "code", code);
+  return g_variant_new ("(yv)", MITOGEN_BODY_ERROR, g_variant_dict_end (&dict));
+}
+
+/* A hostile context may send any error record: whatever it holds, unpack
+ * fails cleanly with a MITOGEN_ERROR and keeps the remote text. */
+static void
+test_forged_error_records (void)
+{
+  g_autoptr(MitogenSerializer) serializer = gvariant_serializer ();
+  g_autofree char *overlong = g_strnfill (100000, 'q');
+  g_autofree char *mitogen_domain = g_strdup (g_quark_to_string (MITOGEN_ERROR));
+  struct {
+    const char *domain;
+    GVariant   *code;
+    int         expected;
+  } cases[] = {
+    /* No domain, as from an older peer: a plain call error. */
+    { NULL, NULL, MITOGEN_ERROR_CALL },
+    { NULL, g_variant_new_int32 (3), MITOGEN_ERROR_CALL },
+    /* A domain without a code, or a code of the wrong type. */
+    { "g-io-error-quark", NULL, MITOGEN_ERROR_PROTOCOL },
+    { "g-io-error-quark", g_variant_new_string ("1"), MITOGEN_ERROR_PROTOCOL },
+    { "g-io-error-quark", g_variant_new_uint64 (1), MITOGEN_ERROR_PROTOCOL },
+    /* Garbage and overlong domains. */
+    { "", g_variant_new_int32 (1), MITOGEN_ERROR_PROTOCOL },
+    { "bad domain\n", g_variant_new_int32 (1), MITOGEN_ERROR_PROTOCOL },
+    { "caf\xc3\xa9-quark", g_variant_new_int32 (1), MITOGEN_ERROR_PROTOCOL },
+    { overlong, g_variant_new_int32 (1), MITOGEN_ERROR_PROTOCOL },
+    /* Codes out of range. */
+    { "g-io-error-quark", g_variant_new_int32 (-1), MITOGEN_ERROR_PROTOCOL },
+    { "g-io-error-quark", g_variant_new_int32 (G_MININT32), MITOGEN_ERROR_PROTOCOL },
+    { mitogen_domain, g_variant_new_int32 (MITOGEN_ERROR_PROTOCOL + 1), MITOGEN_ERROR_PROTOCOL },
+    { mitogen_domain, g_variant_new_int32 (G_MAXINT32), MITOGEN_ERROR_PROTOCOL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(MitogenMessage) msg = message_from_variant (serializer,
+                                                            error_body (cases[i].domain,
+                                                                        cases[i].code));
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = mitogen_message_unpack (msg, &error);
+
+      g_assert_null (value);
+      g_assert_error (error, MITOGEN_ERROR, cases[i].expected);
+      g_assert_true (g_str_has_prefix (error->message, "context hostile.1: evil.f: "));
+      g_assert_true (g_str_has_suffix (error->message, "the remote text"));
+      /* The router's code lookup never takes a forged code either. */
+      g_assert_cmpint (_mitogen_message_get_remote_code (msg, -7), ==, -7);
+    }
+}
+
+/* A domain this process never heard of becomes a quark, up to a budget:
+ * quarks are never freed, so a flood of new domains ends as call errors. */
+static void
+test_unknown_domains_bounded (void)
+{
+  g_autoptr(MitogenSerializer) serializer = gvariant_serializer ();
+  guint kept = 0;
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree char *domain = g_strdup_printf ("mitogen-test-flood-%u-quark", i);
+      g_autoptr(MitogenMessage) msg = message_from_variant (serializer,
+                                                            error_body (domain, g_variant_new_int32 (4)));
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = mitogen_message_unpack (msg, &error);
+
+      g_assert_null (value);
+      if (error->domain == MITOGEN_ERROR)
+        g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
+      else
+        {
+          g_assert_cmpstr (g_quark_to_string (error->domain), ==, domain);
+          g_assert_cmpint (error->code, ==, 4);
+          kept++;
+        }
+    }
+  g_assert_cmpuint (kept, >, 0);
+  g_assert_cmpuint (kept, <=, 256);
+}
+
+/* The remote code the router uses for nested connects: MITOGEN codes
+ * above CALL only, never another domain's. */
+static void
+test_remote_code (void)
+{
+  g_autoptr(MitogenSerializer) serializer = gvariant_serializer ();
+  g_autoptr(GError) auth = g_error_new_literal (MITOGEN_ERROR, MITOGEN_ERROR_AUTH, "no");
+  g_autoptr(GError) io = g_error_new_literal (G_IO_ERROR, MITOGEN_ERROR_AUTH, "no");
+  g_autoptr(MitogenMessage) auth_sent = mitogen_message_new_error (1, 1000, auth);
+  g_autoptr(MitogenMessage) io_sent = mitogen_message_new_error (1, 1000, io);
+  g_autoptr(MitogenMessage) auth_msg = round_trip (auth_sent, serializer);
+  g_autoptr(MitogenMessage) io_msg = round_trip (io_sent, serializer);
+
+  g_assert_cmpint (_mitogen_message_get_remote_code (auth_msg, -1), ==, MITOGEN_ERROR_AUTH);
+  g_assert_cmpint (_mitogen_message_get_remote_code (io_msg, -1), ==, -1);
+}
+
 static void
 test_undecodable_data (void)
 {
@@ -442,6 +585,79 @@ test_mangled_bodies (void)
       }
 }
 
+/* ---- cancel messages --------------------------------------------------- */
+
+/* Sends a cancel for @reply_to to @ctx as if it came from @src_id on the
+ * authority of @auth_id, as a hostile context could. */
+static void
+send_forged_cancel (MitogenRouter  *router,
+                    MitogenContext *ctx,
+                    guint32         reply_to,
+                    guint32         src_id,
+                    guint32         auth_id)
+{
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (mitogen_context_get_id (ctx),
+                                                       MITOGEN_HANDLE_CANCEL_CALL,
+                                                       g_variant_new_uint32 (reply_to));
+
+  msg->src_id = src_id;
+  msg->auth_id = auth_id;
+  msg->src_fixed = TRUE;
+  g_assert_true (_mitogen_router_send (router, msg, NULL));
+}
+
+/* Only the context that made a call may cancel it: a cancel naming the
+ * call's reply handle from another source, or with another authority, is
+ * ignored; the caller's own cancel works (here through a begin_call
+ * receiver, whose reply is the call's cancelled error). */
+static void
+test_cancel_forged_source (void)
+{
+  MitogenTestFixture fixture;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+  guint32 handle;
+
+  mitogen_test_fixture_setup (&fixture, NULL);
+  ctx = mitogen_test_local (fixture.router);
+
+  start = g_get_monotonic_time ();
+  recv = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 0.5));
+  handle = mitogen_receiver_get_handle (recv);
+  send_forged_cancel (fixture.router, ctx, handle, 4242, 4242);
+  send_forged_cancel (fixture.router, ctx, handle, 0, 4242);
+  send_forged_cancel (fixture.router, ctx, handle + 1, 0, 0);
+  reply = mitogen_receiver_get (recv, 10000, NULL, &error);
+  g_assert_no_error (error);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (value, G_VARIANT_TYPE_UNIT));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 450 * 1000);
+  g_clear_object (&recv);
+  g_clear_pointer (&reply, mitogen_message_unref);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* The genuine cancel, from the caller itself. */
+  start = g_get_monotonic_time ();
+  recv = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 30.0));
+  g_usleep (100 * 1000);
+  _mitogen_call_send_cancel (ctx, mitogen_receiver_get_handle (recv));
+  reply = mitogen_receiver_get (recv, 10000, NULL, &error);
+  g_assert_no_error (error);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+
+  g_clear_object (&recv);
+  g_clear_object (&ctx);
+  mitogen_test_fixture_teardown (&fixture, NULL);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -461,6 +677,11 @@ main (int    argc,
   g_test_add_func ("/message/untrusted/wrong-type", test_body_of_wrong_type);
   g_test_add_func ("/message/untrusted/undecodable", test_undecodable_data);
   g_test_add_func ("/message/untrusted/mangled", test_mangled_bodies);
+  g_test_add_func ("/message/error/codes-preserved", test_error_codes_preserved);
+  g_test_add_func ("/message/error/remote-code", test_remote_code);
+  g_test_add_func ("/message/untrusted/forged-error-records", test_forged_error_records);
+  g_test_add_func ("/message/untrusted/unknown-domains-bounded", test_unknown_domains_bounded);
+  g_test_add_func ("/message/cancel/forged-source", test_cancel_forged_source);
 
   return g_test_run ();
 }

@@ -3,7 +3,8 @@
  * The agent reads its parameters from the first frame on its standard
  * input, answers with a ready frame, then runs the functions its parent
  * calls, one at a time in arrival order, on this main thread, while its
- * broker thread keeps routing. It exits when its parent's stream closes.
+ * broker thread keeps routing and takes cancel messages for the calls
+ * that wait or run. It exits when its parent's stream closes.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -20,7 +21,6 @@
 #include "mitogen-bootstrap-private.h"
 #include "mitogen-call-private.h"
 #include "mitogen-connect-private.h"
-#include "mitogen-latch-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-router-private.h"
 #include "mitogen-stream-private.h"
@@ -31,7 +31,7 @@
 typedef struct
 {
   MitogenRouter *router;
-  MitogenLatch  *calls;        /* CALL_FUNCTION messages for the main thread */
+  MitogenCallQueue *calls;     /* CALL_FUNCTION messages for the main thread */
   char          *name;         /* this context's name, for errors and logs */
   GLogLevelFlags forward_level;/* least severe level forwarded to the master */
 } Agent;
@@ -125,7 +125,7 @@ on_call_function (MitogenMessage *msg,
         _mitogen_router_send (agent.router, dead, NULL);
       return;
     }
-  _mitogen_latch_put (agent.calls, mitogen_message_ref (msg));
+  _mitogen_call_queue_push (agent.calls, msg);
 }
 
 /* Broker thread: the parent asks us to exit after the current call. */
@@ -137,7 +137,7 @@ on_shutdown (MitogenMessage *msg,
       !_mitogen_router_is_ancestor (agent.router, mitogen_message_get_auth_id (msg)))
     return;
   g_debug ("shutdown requested by context %u", mitogen_message_get_src_id (msg));
-  _mitogen_latch_close (agent.calls);
+  _mitogen_call_queue_close (agent.calls);
 }
 
 /* Broker thread: without a parent there is nobody to serve. Exit at once,
@@ -277,7 +277,6 @@ main (int    argc,
 
   agent.name = boot->name != NULL ? g_strdup (boot->name) : default_name (boot->transport);
   agent.forward_level = boot->debug ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO;
-  agent.calls = _mitogen_latch_new ((GDestroyNotify) mitogen_message_unref);
 
   broker = mitogen_broker_new ();
   stream = _mitogen_stream_new (broker, in_fd, out_fd, NULL, "parent");
@@ -299,6 +298,8 @@ main (int    argc,
   if (max_size > 0 && max_size <= G_MAXUINT32)
     mitogen_router_set_max_message_size (agent.router, max_size);
   g_object_set (agent.router, "unidirectional", boot->unidirectional, NULL);
+  /* Also takes MITOGEN_HANDLE_CANCEL_CALL, on which callers cancel calls. */
+  agent.calls = _mitogen_call_queue_new (agent.router, agent.name);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_CALL_FUNCTION, NULL,
                               on_call_function, NULL, NULL);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_SHUTDOWN, NULL,
@@ -309,17 +310,8 @@ main (int    argc,
   send_ready (stream, boot->context_id, boot->parent_id, agent.name, NULL);
   _mitogen_router_attach_parent (agent.router, stream, on_parent_lost, NULL);
 
-  for (;;)
-    {
-      g_autoptr(MitogenMessage) msg = _mitogen_latch_get (agent.calls, -1, NULL, NULL);
-
-      if (msg == NULL)
-        break;
-      /* Let the broker write a burst of replies in one go while more calls
-       * wait; the last reply of a burst goes straight out. */
-      _mitogen_stream_set_thread_batching (_mitogen_latch_size (agent.calls) > 0);
-      _mitogen_call_run_message (agent.router, msg, agent.name);
-    }
+  while (_mitogen_call_queue_run_next (agent.calls))
+    ;
 
   /* Shut down: let the last replies reach the parent, then go. */
   _mitogen_stream_flush (stream);

@@ -80,6 +80,16 @@ G_BEGIN_DECLS
  */
 #define MITOGEN_HANDLE_CALL_SERVICE    110
 /**
+ * MITOGEN_HANDLE_CANCEL_CALL:
+ *
+ * Reserved handle: cancel a call. The body is a `u`, the `reply_to` handle
+ * of the call to cancel; only the context that made the call (the same
+ * source and authority) may cancel it. A call still queued is answered
+ * with %G_IO_ERROR_CANCELLED at once; a running call's
+ * mitogen_call_get_cancellable() fires.
+ */
+#define MITOGEN_HANDLE_CANCEL_CALL     111
+/**
  * MITOGEN_IS_DEAD:
  *
  * The `reply_to` value of a dead message: the handle it was sent to is gone

@@ -59,6 +59,47 @@ def remote_error_is_a_call_error(router):
 
 
 @test
+def remote_error_keeps_its_domain_and_code(router):
+    ctx = router.connect_context('local', None, None, None)
+    try:
+        ctx.call('proc.run', GLib.Variant('(as)', (['/nonexistent/mitogen-py'],)), None)
+    except GLib.Error as e:
+        assert e.domain == 'g-io-error-quark', e.domain
+        assert e.code == int(Gio.IOErrorEnum.NOT_FOUND), e.code
+        assert e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND), e
+        prefix = 'context %s: proc.run: ' % ctx.get_name()
+        assert e.message.startswith(prefix), e.message
+    else:
+        raise AssertionError('proc.run of a missing program did not fail')
+
+
+@test
+def cancelling_a_call_frees_the_context(router):
+    ctx = router.connect_context('local', None, None, None)
+    cancellable = Gio.Cancellable()
+    GLib.timeout_add(100, lambda: cancellable.cancel() and False)
+    loop = GLib.MainLoop()
+    errors = []
+
+    def done(source, result):
+        try:
+            source.call_finish(result)
+        except GLib.Error as e:
+            errors.append(e)
+        loop.quit()
+
+    start = time.monotonic()
+    ctx.call_async('core.sleep', GLib.Variant('(d)', (30.0,)), cancellable, done)
+    GLib.timeout_add(5000, loop.quit)
+    loop.run()
+    assert errors and errors[0].matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED), errors
+    assert time.monotonic() - start < 1.0
+    start = time.monotonic()
+    ctx.call('core.ping', None, None)
+    assert time.monotonic() - start < 1.0
+
+
+@test
 def call_async_in_a_main_loop(router):
     ctx = router.connect_context('local', None, None, None)
     loop = GLib.MainLoop()

@@ -53,12 +53,32 @@ testmod_call_context (MitogenCall *call, GVariant *args, gpointer data, GError *
   return g_variant_new_string (result != NULL ? "ok" : local_error->message);
 }
 
+/* testmod.raise (s domain, i code, s message): fails with exactly that
+ * error, whatever the domain and code. Lets the tests play a hostile or
+ * foreign context whose errors the master must take apart safely. */
+static GVariant *
+testmod_raise (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  const char *domain, *message;
+  gint32 code;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sis)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, "testmod.raise takes (sis)");
+      return NULL;
+    }
+  g_variant_get (args, "(&si&s)", &domain, &code, &message);
+  g_set_error_literal (error, g_quark_from_string (domain), code, message);
+  return NULL;
+}
+
 static void
 register_functions (void)
 {
   mitogen_register_function ("testmod.add", testmod_add, NULL, NULL);
   mitogen_register_function ("testmod.whoami", testmod_whoami, NULL, NULL);
   mitogen_register_function ("testmod.call_context", testmod_call_context, NULL, NULL);
+  mitogen_register_function ("testmod.raise", testmod_raise, NULL, NULL);
 }
 
 MITOGEN_DEFINE_MODULE (register_functions)

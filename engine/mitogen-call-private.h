@@ -1,5 +1,4 @@
-/* mitogen-call-private.h: running incoming calls: the queue of calls a
- * context runs, and the cancel message that reaches into it.
+/* mitogen-call-private.h: running one incoming call.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -9,47 +8,16 @@
 
 G_BEGIN_DECLS
 
-MitogenCall    *_mitogen_call_new               (MitogenRouter  *router,
-                                                 MitogenContext *caller,
-                                                 MitogenMessage *msg,
-                                                 const char     *function);
-/* Runs one CALL_FUNCTION message and sends its reply. */
-void            _mitogen_call_run_message       (MitogenRouter  *router,
-                                                 MitogenMessage *msg,
-                                                 const char     *context_name);
-
-/* The calls a context accepted and has not answered yet, in arrival
- * order. The broker thread pushes; one thread (the agent's main thread)
- * takes and runs them. While a call waits or runs, its caller may cancel
- * it with a message to MITOGEN_HANDLE_CANCEL_CALL, which the queue
- * handles on the broker thread. */
-typedef struct _MitogenCallQueue MitogenCallQueue;
-
-/* Registers the MITOGEN_HANDLE_CANCEL_CALL handler on @router. */
-MitogenCallQueue *_mitogen_call_queue_new   (MitogenRouter    *router,
-                                             const char       *context_name);
-void              _mitogen_call_queue_free  (MitogenCallQueue *queue);
-/* Broker thread: queues a CALL_FUNCTION message. */
-void              _mitogen_call_queue_push  (MitogenCallQueue *queue,
-                                             MitogenMessage   *msg);
-/* Takes the next call, runs it and sends its reply; FALSE once the queue
- * is closed and empty. Calls cancelled while they waited are skipped. */
-gboolean          _mitogen_call_queue_run_next (MitogenCallQueue *queue);
-guint             _mitogen_call_queue_size  (MitogenCallQueue *queue);
-/* No more calls are accepted; those queued still run. */
-void              _mitogen_call_queue_close (MitogenCallQueue *queue);
-
-/* Runs one CALL_FUNCTION message with @cancellable as the call's own
- * (nullable) and sends its reply. */
-void              _mitogen_call_run_message_full (MitogenRouter  *router,
-                                                  MitogenMessage *msg,
-                                                  const char     *context_name,
-                                                  GCancellable   *cancellable);
-
-/* Caller side: asks @context to cancel the call whose reply goes to
- * @reply_to here, with a MITOGEN_HANDLE_CANCEL_CALL message. Best-effort:
- * a call already answered, or a lost context, ignores it. */
-void              _mitogen_call_send_cancel (MitogenContext *context,
-                                             guint32         reply_to);
+/* Runs one CALL_FUNCTION message: finds its function (fetching its module
+ * if need be) and runs it with @cancellable (nullable) as the call's own.
+ * The reply goes out when the function answers: when it returns, or later
+ * if it deferred. @done_func (nullable) runs once the call is answered,
+ * on whichever thread answered it. */
+void _mitogen_call_run_message (MitogenRouter  *router,
+                                MitogenMessage *msg,
+                                const char     *context_name,
+                                GCancellable   *cancellable,
+                                GDestroyNotify  done_func,
+                                gpointer        done_data);
 
 G_END_DECLS

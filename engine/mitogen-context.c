@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-call-private.h"
+#include "mitogen-call-queue-private.h"
 #include "mitogen-context-private.h"
 #include "mitogen-message-private.h"
 

@@ -1128,6 +1128,89 @@ test_call_on_broker_fails (Fixture       *fixture,
   g_cond_clear (&bc.cond);
 }
 
+/* ---- answers that come later (MitogenCall as the reply handle) --------- */
+
+/* A deferred call answers from another thread; the context serves other
+ * calls meanwhile. */
+static void
+test_return_later (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenReceiver) later = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  add_test_module ();
+  ctx = mitogen_test_local (fixture->router);
+  later = mitogen_context_begin_call (ctx, "testmod.later", g_variant_new ("(db)", 0.5, FALSE));
+  start = g_get_monotonic_time ();
+  pong = call_ok (ctx, "core.ping", NULL);
+  /* Not stuck behind the half-second answer. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 400 * 1000);
+  reply = mitogen_receiver_get (later, WAIT_MSEC, NULL, &error);
+  g_assert_no_error (error);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "later");
+}
+
+/* A function that lets go of a deferred call without answering: its
+ * caller hears so instead of waiting for ever. */
+static void
+test_return_later_dropped (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+
+  add_test_module ();
+  ctx = mitogen_test_local (fixture->router);
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*testmod.later let go of its call*");
+  value = mitogen_context_call (ctx, "testmod.later", g_variant_new ("(db)", 0.05, TRUE),
+                                NULL, &error);
+  g_assert_null (value);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
+  g_assert_nonnull (strstr (error->message, "without answering"));
+}
+
+/* Cancelling a deferred call reaches it until it answers. */
+static void
+test_return_later_cancelled (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GThread *canceller;
+  gint64 deadline;
+  gint32 pending = -1;
+
+  add_test_module ();
+  ctx = mitogen_test_local (fixture->router);
+  canceller = g_thread_new ("canceller", cancel_after_100ms, cancellable);
+  value = mitogen_context_call (ctx, "testmod.later", g_variant_new ("(db)", 30.0, FALSE),
+                                cancellable, &error);
+  g_thread_join (canceller);
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  /* The function's own thread saw the cancellable fire and answered. */
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (pending != 0 && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GVariant) n = call_ok (ctx, "testmod.pending", NULL);
+
+      pending = g_variant_get_int32 (n);
+      g_usleep (10 * 1000);
+    }
+  g_assert_cmpint (pending, ==, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1165,6 +1248,9 @@ main (int    argc,
   TEST ("/call/cancel/async-reaches-context", test_cancel_async_reaches_context);
   TEST ("/call/cancel/queued-call-dropped", test_cancel_queued_call);
   TEST ("/call/cancel/kills-proc-run-child", test_cancel_kills_proc_run_child);
+  TEST ("/call/later/answers", test_return_later);
+  TEST ("/call/later/dropped", test_return_later_dropped);
+  TEST ("/call/later/cancelled", test_return_later_cancelled);
 
   return g_test_run ();
 }

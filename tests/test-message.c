@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "mitogen-test-util.h"
-#include "mitogen-call-private.h"
+#include "mitogen-call-queue-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-router-private.h"
 

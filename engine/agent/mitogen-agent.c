@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "mitogen-bootstrap-private.h"
-#include "mitogen-call-private.h"
+#include "mitogen-call-queue-private.h"
 #include "mitogen-connect-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-router-private.h"

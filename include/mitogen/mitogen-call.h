@@ -28,7 +28,8 @@ G_BEGIN_DECLS
  * A function that contexts can call by its "module.name".
  *
  * Returns: (transfer full) (nullable): the result (a floating reference is
- *   sunk), or %NULL with @error set; %NULL without an error means "no value"
+ *   sunk), or %NULL with @error set; %NULL without an error means "no value",
+ *   or, after mitogen_call_return_later(), "the answer comes later"
  */
 typedef GVariant *(*MitogenFunction) (MitogenCall  *call,
                                       GVariant     *args,
@@ -45,6 +46,14 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenMessage *mitogen_call_get_message  (MitogenCall     *call);
 MITOGEN_AVAILABLE_IN_ALL
 GCancellable   *mitogen_call_get_cancellable (MitogenCall  *call);
+MITOGEN_AVAILABLE_IN_ALL
+void            mitogen_call_return_later (MitogenCall     *call);
+MITOGEN_AVAILABLE_IN_ALL
+void            mitogen_call_return_value (MitogenCall     *call,
+                                           GVariant        *value);
+MITOGEN_AVAILABLE_IN_ALL
+void            mitogen_call_return_error (MitogenCall     *call,
+                                           const GError    *error);
 
 MITOGEN_AVAILABLE_IN_ALL
 gboolean        mitogen_register_function (const char      *name,

@@ -72,9 +72,77 @@ testmod_raise (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   return NULL;
 }
 
+static gint later_pending;  /* atomic: answer_later threads still running */
+
+typedef struct
+{
+  MitogenCall *call;     /* owned until answered */
+  double       seconds;
+  gboolean     drop;     /* let go without answering */
+} Later;
+
+/* A thread of its own answers the deferred call. */
+static gpointer
+answer_later (gpointer data)
+{
+  Later *later = data;
+  GCancellable *cancellable = mitogen_call_get_cancellable (later->call);
+  gint64 deadline = g_get_monotonic_time () + (gint64) (later->seconds * G_USEC_PER_SEC);
+
+  while (g_get_monotonic_time () < deadline && !g_cancellable_is_cancelled (cancellable))
+    g_usleep (1000);
+  if (later->drop)
+    ;
+  else if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                     "testmod.later was cancelled");
+      mitogen_call_return_error (later->call, error);
+    }
+  else
+    mitogen_call_return_value (later->call, g_variant_new_string ("later"));
+  g_object_unref (later->call);
+  g_free (later);
+  g_atomic_int_add (&later_pending, -1);
+  return NULL;
+}
+
+/* testmod.pending () → i: deferred calls not answered yet. */
+static GVariant *
+testmod_pending (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  return g_variant_new_int32 (g_atomic_int_get (&later_pending));
+}
+
+/* testmod.later (d seconds, b drop) → s "later", answered from another
+ * thread after @seconds while this context goes on with other calls; with
+ * @drop, the call is let go of without an answer. */
+static GVariant *
+testmod_later (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  Later *later;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(db)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, "testmod.later takes (db)");
+      return NULL;
+    }
+  later = g_new0 (Later, 1);
+  g_variant_get (args, "(db)", &later->seconds, &later->drop);
+  later->call = g_object_ref (call);
+  /* The cancellable is made by the thread that runs the call. */
+  mitogen_call_get_cancellable (call);
+  mitogen_call_return_later (call);
+  g_atomic_int_inc (&later_pending);
+  g_thread_unref (g_thread_new ("testmod.later", answer_later, later));
+  return NULL;
+}
+
 static void
 register_functions (void)
 {
+  mitogen_register_function ("testmod.later", testmod_later, NULL, NULL);
+  mitogen_register_function ("testmod.pending", testmod_pending, NULL, NULL);
   mitogen_register_function ("testmod.add", testmod_add, NULL, NULL);
   mitogen_register_function ("testmod.whoami", testmod_whoami, NULL, NULL);
   mitogen_register_function ("testmod.call_context", testmod_call_context, NULL, NULL);

@@ -17,7 +17,7 @@ typedef struct
   MitogenMessage *msg;          /* owned; immutable */
   guint64         key;          /* immutable; 0 when it cannot be cancelled */
   gboolean        cancelled;    /* guarded by the queue's lock */
-  GCancellable   *cancellable;  /* owned; guarded by the queue's lock; set
+  MitogenCallCancel *cancel;    /* owned; guarded by the queue's lock; set
                                  * when the call starts running */
 } PendingCall;
 
@@ -38,7 +38,7 @@ pending_call_clear (gpointer data)
   PendingCall *pc = data;
 
   mitogen_message_unref (pc->msg);
-  g_clear_object (&pc->cancellable);
+  g_clear_pointer (&pc->cancel, _mitogen_call_cancel_unref);
 }
 
 static void
@@ -109,7 +109,7 @@ on_cancel_call (MitogenMessage *msg,
 {
   MitogenCallQueue *queue = data;
   g_autoptr(GVariant) value = NULL;
-  g_autoptr(GCancellable) running = NULL;
+  g_autoptr(MitogenCallCancel) running = NULL;
   PendingCall *pc;
   guint64 key;
   gboolean answer = FALSE;
@@ -130,8 +130,8 @@ on_cancel_call (MitogenMessage *msg,
   if (pc != NULL && pc->msg->auth_id == msg->auth_id && !pc->cancelled)
     {
       pc->cancelled = TRUE;
-      if (pc->cancellable != NULL)
-        running = g_object_ref (pc->cancellable);
+      if (pc->cancel != NULL)
+        running = _mitogen_call_cancel_ref (pc->cancel);
       else
         answer = TRUE;
       g_atomic_rc_box_acquire (pc);
@@ -147,7 +147,7 @@ on_cancel_call (MitogenMessage *msg,
     }
   /* Outside the lock: cancel handlers run here, in this thread. */
   if (running != NULL)
-    g_cancellable_cancel (running);
+    _mitogen_call_cancel_fire (running);
   else if (answer)
     answer_cancelled (queue, pc);
   pending_call_release (pc);
@@ -242,7 +242,7 @@ gboolean
 _mitogen_call_queue_run_next (MitogenCallQueue *queue)
 {
   PendingCall *pc = _mitogen_latch_get (queue->latch, -1, NULL, NULL);
-  g_autoptr(GCancellable) cancellable = NULL;
+  g_autoptr(MitogenCallCancel) cancel = NULL;
   gboolean cancelled;
 
   if (pc == NULL)
@@ -251,8 +251,8 @@ _mitogen_call_queue_run_next (MitogenCallQueue *queue)
   g_mutex_lock (&queue->lock);
   cancelled = pc->cancelled;
   if (!cancelled)
-    pc->cancellable = g_cancellable_new ();
-  cancellable = pc->cancellable != NULL ? g_object_ref (pc->cancellable) : NULL;
+    pc->cancel = _mitogen_call_cancel_new ();
+  cancel = pc->cancel != NULL ? _mitogen_call_cancel_ref (pc->cancel) : NULL;
   if (cancelled)
     forget_unlocked (queue, pc);
   g_mutex_unlock (&queue->lock);
@@ -268,7 +268,7 @@ _mitogen_call_queue_run_next (MitogenCallQueue *queue)
       done->queue = queue;
       done->pc = g_atomic_rc_box_acquire (pc);
       /* A call answered later stays cancellable until it is answered. */
-      _mitogen_call_run_message (queue->router, pc->msg, queue->context_name, cancellable,
+      _mitogen_call_run_message (queue->router, pc->msg, queue->context_name, cancel,
                                  call_done, done);
     }
   pending_call_release (pc);

@@ -33,8 +33,7 @@ struct _MitogenCall
   MitogenMessage *message;      /* owned; immutable */
   char           *function;     /* immutable */
   char           *context_name; /* immutable: names this context in errors */
-  GCancellable   *cancellable;  /* owned, created on first use (by the
-                                 * function's thread) unless given */
+  MitogenCallCancel *cancel;    /* owned; its GCancellable made on first use */
   gint            state;        /* atomic: CALL_RUNNING, _DEFERRED, _ANSWERED */
   GDestroyNotify  done_func;    /* immutable: runs once the call is answered */
   gpointer        done_data;    /* immutable */
@@ -68,7 +67,7 @@ mitogen_call_finalize (GObject *object)
   g_clear_object (&self->router);
   g_clear_object (&self->caller);
   g_clear_pointer (&self->message, mitogen_message_unref);
-  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->cancel, _mitogen_call_cancel_unref);
   g_free (self->function);
   g_free (self->context_name);
   G_OBJECT_CLASS (mitogen_call_parent_class)->finalize (object);
@@ -90,7 +89,7 @@ call_new (MitogenRouter  *router,
           MitogenMessage *msg,
           const char     *function,
           const char     *context_name,
-          GCancellable   *cancellable,
+          MitogenCallCancel *cancel,
           GDestroyNotify  done_func,
           gpointer        done_data)
 {
@@ -101,7 +100,7 @@ call_new (MitogenRouter  *router,
   self->message = mitogen_message_ref (msg);
   self->function = g_strdup (function);
   self->context_name = g_strdup (context_name);
-  self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  self->cancel = cancel != NULL ? _mitogen_call_cancel_ref (cancel) : _mitogen_call_cancel_new ();
   self->done_func = done_func;
   self->done_data = done_data;
   return self;
@@ -183,9 +182,75 @@ GCancellable *
 mitogen_call_get_cancellable (MitogenCall *call)
 {
   g_return_val_if_fail (MITOGEN_IS_CALL (call), NULL);
-  if (call->cancellable == NULL)
-    call->cancellable = g_cancellable_new ();
-  return call->cancellable;
+  return _mitogen_call_cancel_get (call->cancel);
+}
+
+struct _MitogenCallCancel
+{
+  gint          fired;        /* atomic */
+  GCancellable *cancellable;  /* atomic pointer; owned; made on first use */
+};
+
+MitogenCallCancel *
+_mitogen_call_cancel_new (void)
+{
+  return g_atomic_rc_box_new0 (MitogenCallCancel);
+}
+
+MitogenCallCancel *
+_mitogen_call_cancel_ref (MitogenCallCancel *cancel)
+{
+  return g_atomic_rc_box_acquire (cancel);
+}
+
+static void
+call_cancel_clear (gpointer data)
+{
+  MitogenCallCancel *cancel = data;
+
+  g_clear_object (&cancel->cancellable);
+}
+
+void
+_mitogen_call_cancel_unref (MitogenCallCancel *cancel)
+{
+  g_atomic_rc_box_release_full (cancel, call_cancel_clear);
+}
+
+/* Whichever of fire and get comes second cancels the GCancellable: fire
+ * sets @fired before it looks for one, get installs one before it looks
+ * at @fired. */
+void
+_mitogen_call_cancel_fire (MitogenCallCancel *cancel)
+{
+  GCancellable *cancellable;
+
+  g_atomic_int_set (&cancel->fired, TRUE);
+  cancellable = g_atomic_pointer_get (&cancel->cancellable);
+  if (cancellable != NULL)
+    g_cancellable_cancel (cancellable);
+}
+
+GCancellable *
+_mitogen_call_cancel_get (MitogenCallCancel *cancel)
+{
+  GCancellable *cancellable = g_atomic_pointer_get (&cancel->cancellable);
+
+  if (cancellable == NULL)
+    {
+      GCancellable *made = g_cancellable_new ();
+
+      if (g_atomic_pointer_compare_and_exchange (&cancel->cancellable, NULL, made))
+        cancellable = made;
+      else
+        {
+          g_object_unref (made);
+          cancellable = g_atomic_pointer_get (&cancel->cancellable);
+        }
+    }
+  if (g_atomic_int_get (&cancel->fired))
+    g_cancellable_cancel (cancellable);
+  return cancellable;
 }
 
 /* Sends the one answer: a value, or @error. Any thread. */
@@ -351,7 +416,7 @@ void
 _mitogen_call_run_message (MitogenRouter  *router,
                            MitogenMessage *msg,
                            const char     *context_name,
-                           GCancellable   *cancellable,
+                           MitogenCallCancel *cancel,
                            GDestroyNotify  done_func,
                            gpointer        done_data)
 {
@@ -368,7 +433,7 @@ _mitogen_call_run_message (MitogenRouter  *router,
       function = g_variant_get_string (name, NULL);
       reg = find_function (router, function, &error);
     }
-  call = call_new (router, msg, function, context_name, cancellable, done_func, done_data);
+  call = call_new (router, msg, function, context_name, cancel, done_func, done_data);
   if (reg != NULL)
     result = _mitogen_registration_invoke (reg, call, g_variant_n_children (args) > 0 ? args : NULL,
                                            &error);

@@ -24,8 +24,11 @@ G_BEGIN_DECLS
  * MitogenError:
  * @MITOGEN_ERROR_FAILED: a generic failure, such as a blocking call made
  *   on the broker thread or a missing plugin
- * @MITOGEN_ERROR_CALL: a function raised an error in the remote context; the
- *   message names the context, the function and the remote error
+ * @MITOGEN_ERROR_CALL: a call failed in the remote context without an error
+ *   domain of its own (no such function, bad arguments, an error from an
+ *   older peer). An error a function raises keeps its own domain and code
+ *   in the caller (a %G_IO_ERROR_NOT_FOUND stays one); either way the
+ *   message reads "context NAME: FUNCTION: TEXT"
  * @MITOGEN_ERROR_CHANNEL: the other end went away: a dead message, a context
  *   lost, a closed receiver
  * @MITOGEN_ERROR_STREAM: a stream could not be set up or broke

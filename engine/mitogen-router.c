@@ -727,16 +727,17 @@ emit_in_owner_context (MitogenRouter  *router,
  * the table, and the signals go out. Broker thread, no lock held. */
 void
 _mitogen_router_routes_lost (MitogenRouter *router,
-                    GArray        *ids)
+                             GArray        *ids)
 {
   g_autoptr(GPtrArray) contexts = _mitogen_context_table_take (router->contexts, ids);
 
+  /* Lost before anyone waiting hears of it: a caller woken by the failure
+   * sees the context disconnected. */
+  for (guint i = 0; i < contexts->len; i++)
+    _mitogen_context_set_lost (contexts->pdata[i]);
   _mitogen_handler_table_fail_respondents (router->handlers, ids, router->context_id);
   for (guint i = 0; i < contexts->len; i++)
-    {
-      _mitogen_context_set_lost (contexts->pdata[i]);
-      emit_in_owner_context (router, signals[SIGNAL_CONTEXT_LOST], contexts->pdata[i]);
-    }
+    emit_in_owner_context (router, signals[SIGNAL_CONTEXT_LOST], contexts->pdata[i]);
 }
 
 void

@@ -29,7 +29,6 @@
 #include "mitogen-router-private.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MSEC 30000
-#define ALLOCATE_ID_TIMEOUT_MSEC 30000
 
 typedef struct
 {
@@ -38,7 +37,7 @@ typedef struct
   GVariant          *options;         /* owned, nullable: an a{sv} */
   MitogenContext    *via;             /* owned, nullable */
   gboolean           blocking;        /* run the transport's step on this thread */
-  guint32            id;              /* 0 until allocated */
+  guint32            id;              /* 0 until allocated (or told, via) */
 
   MitogenConnectOptions opts;         /* the options every transport shares */
   gint64             deadline;        /* monotonic µs: the whole start */
@@ -230,28 +229,8 @@ static void connect_got_id (GObject *source, GAsyncResult *result, gpointer data
 static void connect_send_bootstrap (GTask *task);
 static void connect_got_ready (GObject *source, GAsyncResult *result, gpointer data);
 
-/* A new context id: the master's own counter, or one asked of the master
- * by an agent. Then @next runs. */
-static void
-connect_allocate_id (GTask *task,
-                     void (*next) (GTask *task))
-{
-  Connect *c = g_task_get_task_data (task);
-  MitogenRouteTable *table = _mitogen_router_get_route_table (c->router);
-
-  if (c->id != 0 || !_mitogen_route_table_has_parent (table))
-    {
-      if (c->id == 0)
-        c->id = _mitogen_route_table_next_id (table);
-      next (task);
-      return;
-    }
-  g_object_set_data (G_OBJECT (task), "mitogen-next", (gpointer) next);
-  _mitogen_request_async (c->router, 0, MITOGEN_HANDLE_ALLOCATE_ID, NULL, G_VARIANT_TYPE ("(u)"),
-                          ALLOCATE_ID_TIMEOUT_MSEC, g_task_get_cancellable (task),
-                          connect_got_id, task);
-}
-
+/* A new context id, granted to this router (the master's counter, or
+ * asked of the parent, which asks its own), then the bootstrap. */
 static void
 connect_got_id (GObject      *source,
                 GAsyncResult *result,
@@ -259,25 +238,22 @@ connect_got_id (GObject      *source,
 {
   GTask *task = data;
   Connect *c = g_task_get_task_data (task);
-  void (*next) (GTask *) = (void (*) (GTask *)) g_object_get_data (G_OBJECT (task), "mitogen-next");
-  g_autoptr(GVariant) answer = NULL;
   GError *error = NULL;
 
-  answer = _mitogen_request_finish (result, &error);
-  if (answer == NULL)
-    {
-      g_prefix_error (&error, "allocating a context id: ");
-      connect_fail (task, error);
-      return;
-    }
-  g_variant_get (answer, "(u)", &c->id);
-  next (task);
+  c->id = _mitogen_control_allocate_id_finish (result, &error);
+  if (c->id == 0)
+    connect_fail (task, error);
+  else
+    connect_send_bootstrap (task);
 }
 
 static void
 connect_have_stream (GTask *task)
 {
-  connect_allocate_id (task, connect_send_bootstrap);
+  Connect *c = g_task_get_task_data (task);
+
+  _mitogen_control_allocate_id_async (c->router, _mitogen_router_get_route_table (c->router),
+                                      g_task_get_cancellable (task), connect_got_id, task);
 }
 
 static GBytes *
@@ -395,9 +371,9 @@ connect_got_ready (GObject      *source,
 static void connect_via_call (GTask *task);
 static void connect_via_answered (GObject *source, GAsyncResult *result, gpointer data);
 
-/* The id comes from here (the master, or an agent that asks the master),
- * and the ADD_ROUTE that @via sends up reaches us before its reply does,
- * since both travel the same streams in order. */
+/* @via allocates the id itself, through its parent chain, so that every
+ * router on the way records whose it is; its ADD_ROUTE reaches us before
+ * its reply does, since both travel the same streams in order. */
 static void
 connect_via_call (GTask *task)
 {
@@ -406,8 +382,23 @@ connect_via_call (GTask *task)
   GVariant *options = c->options != NULL ? c->options : g_variant_new ("a{sv}", NULL);
 
   recv = mitogen_context_begin_call (c->via, "core.connect",
-                                     g_variant_new ("(s@a{sv}u)", c->transport_name, options, c->id));
+                                     g_variant_new ("(s@a{sv})", c->transport_name, options));
   mitogen_receiver_get_async (recv, -1, g_task_get_cancellable (task), connect_via_answered, task);
+}
+
+/* The new id must have been announced through the stream that leads to
+ * @via: a context cannot name one it did not start. */
+static gboolean
+routed_through_via (Connect *c)
+{
+  MitogenRouteTable *table = _mitogen_router_get_route_table (c->router);
+  gpointer to_new = _mitogen_route_table_ref_route (table, c->id);
+  gpointer to_via = _mitogen_route_table_ref_route (table, mitogen_context_get_id (c->via));
+  gboolean ok = to_new != NULL && to_new == to_via && !_mitogen_route_table_is_parent (table, to_new);
+
+  _mitogen_route_table_unref_stream (table, to_new);
+  _mitogen_route_table_unref_stream (table, to_via);
+  return ok;
 }
 
 static void
@@ -446,7 +437,9 @@ connect_via_answered (GObject      *source,
       return;
     }
   if (!g_variant_is_of_type (info, G_VARIANT_TYPE_VARDICT) ||
-      !g_variant_lookup (info, "name", "&s", &remote_name))
+      !g_variant_lookup (info, "name", "&s", &remote_name) ||
+      !g_variant_lookup (info, "context_id", "u", &c->id) ||
+      !routed_through_via (c))
     {
       connect_fail (task, g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
                                        "connecting %s via %s: malformed answer",
@@ -462,14 +455,12 @@ connect_via_answered (GObject      *source,
 
 /* ---- the whole start --------------------------------------------------- */
 
-/* Starts the machine; @callback gets the task. @id is 0 unless a parent
- * chose it (core.connect). */
+/* Starts the machine; @callback gets the task. */
 static void
 connect_start (MitogenRouter       *router,
                const char          *transport,
                GVariant            *options,
                MitogenContext      *via,
-               guint32              id,
                gboolean             blocking,
                GCancellable        *cancellable,
                GAsyncReadyCallback  callback,
@@ -485,7 +476,6 @@ connect_start (MitogenRouter       *router,
   c->transport_name = g_strdup (transport);
   c->options = options != NULL ? g_variant_ref_sink (options) : NULL;
   c->via = via != NULL ? g_object_ref (via) : NULL;
-  c->id = id;
   c->blocking = blocking;
 
   if (c->options != NULL && !g_variant_is_of_type (c->options, G_VARIANT_TYPE_VARDICT))
@@ -497,7 +487,7 @@ connect_start (MitogenRouter       *router,
     }
   if (via != NULL)
     {
-      connect_allocate_id (task, connect_via_call);
+      connect_via_call (task);
       return;
     }
   if (!_mitogen_connect_options_read (&c->opts, c->options, DEFAULT_CONNECT_TIMEOUT_MSEC, &error) ||
@@ -539,7 +529,6 @@ connect_blocking (MitogenRouter   *router,
                   const char      *transport,
                   GVariant        *options,
                   MitogenContext  *via,
-                  guint32          id,
                   GCancellable    *cancellable,
                   GError         **error)
 {
@@ -548,7 +537,7 @@ connect_blocking (MitogenRouter   *router,
   g_autoptr(MitogenContext) ctx = NULL;
 
   g_main_context_push_thread_default (context);
-  connect_start (router, transport, options, via, id, TRUE, cancellable, store_result, &result);
+  connect_start (router, transport, options, via, TRUE, cancellable, store_result, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
@@ -596,7 +585,7 @@ mitogen_router_connect_context (MitogenRouter   *router,
   if (!_mitogen_check_not_broker (mitogen_router_get_broker (router),
                                   "mitogen_router_connect_context()", error))
     return NULL;
-  return connect_blocking (router, transport, options, via, 0, cancellable, error);
+  return connect_blocking (router, transport, options, via, cancellable, error);
 }
 
 static void
@@ -650,7 +639,7 @@ mitogen_router_connect_context_async (MitogenRouter       *router,
 
   task = g_task_new (router, cancellable, callback, user_data);
   g_task_set_source_tag (task, mitogen_router_connect_context_async);
-  connect_start (router, transport, options, via, 0, FALSE, cancellable, connect_async_done, task);
+  connect_start (router, transport, options, via, FALSE, cancellable, connect_async_done, task);
 }
 
 /**
@@ -695,8 +684,9 @@ mitogen_router_local (MitogenRouter  *router,
 
 /* ---- what a parent calls in an agent ------------------------------------ */
 
-/* core.connect (s transport, a{sv} options, u id) → a{sv}: what a parent
- * calls to make this context start a child for it. */
+/* core.connect (s transport, a{sv} options) → a{sv}: what a parent calls
+ * to make this context start a child for it: the child's ready frame,
+ * with the "context_id" this context allocated for it. */
 static GVariant *
 core_connect (MitogenCall  *call,
               GVariant     *args,
@@ -707,26 +697,22 @@ core_connect (MitogenCall  *call,
   g_autoptr(MitogenContext) ctx = NULL;
   g_autoptr(GVariant) options = NULL;
   const char *transport;
-  guint32 id;
+  GVariantDict info;
 
-  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv}u)")))
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv})")))
     {
       g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                           "core.connect takes (s transport, a{sv} options, u id)");
+                           "core.connect takes (s transport, a{sv} options)");
       return NULL;
     }
-  g_variant_get (args, "(&s@a{sv}u)", &transport, &options, &id);
-  if (id == 0)
-    {
-      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                           "core.connect: context id 0 is the master's");
-      return NULL;
-    }
-  ctx = connect_blocking (router, transport, options, NULL, id,
+  g_variant_get (args, "(&s@a{sv})", &transport, &options);
+  ctx = connect_blocking (router, transport, options, NULL,
                           mitogen_call_get_cancellable (call), error);
   if (ctx == NULL)
     return NULL;
-  return g_variant_ref (mitogen_context_get_remote_info (ctx));
+  g_variant_dict_init (&info, mitogen_context_get_remote_info (ctx));
+  g_variant_dict_insert (&info, "context_id", "u", mitogen_context_get_id (ctx));
+  return g_variant_dict_end (&info);
 }
 
 /* core.disconnect (u id): close the stream to a direct child. */

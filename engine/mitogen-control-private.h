@@ -18,7 +18,7 @@ typedef void (*MitogenRoutesLostFunc) (MitogenRouter *router,
 /* Installs the handlers of FORWARD_LOG, ADD_ROUTE, DEL_ROUTE, ALLOCATE_ID,
  * GET_MODULE and the refusal of calls from below. @table must outlive the
  * router's handlers. */
-void _mitogen_control_install        (MitogenRouter         *router,
+void     _mitogen_control_install        (MitogenRouter         *router,
                                       MitogenRouteTable     *table,
                                       MitogenRoutesLostFunc  routes_lost);
 /* Tells the parent, if any, that context @id below us is now reachable
@@ -30,5 +30,16 @@ void _mitogen_control_announce_added (MitogenRouter         *router,
 void _mitogen_control_announce_lost  (MitogenRouter         *router,
                                       MitogenRouteTable     *table,
                                       guint32                id);
+
+/* A context id for a child this router starts itself: the master's next
+ * one, or one asked of the parent (which grants it to us). The id is
+ * granted here, so adopting the child succeeds. 0 with @error on failure. */
+void     _mitogen_control_allocate_id_async  (MitogenRouter        *router,
+                                              MitogenRouteTable    *table,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+guint32  _mitogen_control_allocate_id_finish (GAsyncResult         *result,
+                                              GError              **error);
 
 G_END_DECLS

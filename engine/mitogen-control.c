@@ -15,6 +15,12 @@
 #include "mitogen-control-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-module-private.h"
+#include "mitogen-request-private.h"
+
+/* Ids a direct child may hold, granted and not yet used, so that a child
+ * cannot drain the id space or the master's memory. */
+#define GRANT_QUOTA 256
+#define ALLOCATE_TIMEOUT_MSEC 30000
 
 typedef struct
 {
@@ -135,24 +141,165 @@ on_del_route (MitogenMessage *msg,
   control->routes_lost (control->router, ids);
 }
 
-/* The master hands out context ids to agents that start contexts. */
+/* ---- context ids -------------------------------------------------------- */
+
+typedef struct
+{
+  MitogenRouter  *router;    /* owned */
+  MitogenRouteTable *table;  /* the router's */
+  MitogenMessage *request;   /* owned: the child's ALLOCATE_ID */
+  gpointer        child;     /* owned reference to the child's stream */
+} Allocation;
+
+static void
+allocation_free (Allocation *a)
+{
+  g_object_unref (a->router);
+  mitogen_message_unref (a->request);
+  _mitogen_route_table_unref_stream (a->table, a->child);
+  g_free (a);
+}
+
+/* Grants @id to the child that asked and tells it, or says why not. */
+static void
+allocation_answer (Allocation   *a,
+                   guint32       id,
+                   const GError *error)
+{
+  g_autoptr(MitogenMessage) reply = NULL;
+
+  if (error == NULL && !_mitogen_route_table_grant (a->table, id, a->child, GRANT_QUOTA))
+    {
+      g_warning ("refused ALLOCATE_ID from context %u: id %u cannot be granted "
+                 "(%u unused ids held)", a->request->src_id, id,
+                 _mitogen_route_table_count_grants (a->table, a->child));
+      reply = _mitogen_message_make_dead_reply (a->request, "refused by policy: id quota reached");
+    }
+  else if (error != NULL)
+    reply = _mitogen_message_make_dead_reply (a->request, error->message);
+  else
+    reply = _mitogen_message_make_reply (a->request, g_variant_new ("(u)", id));
+  if (reply != NULL)
+    mitogen_router_route (a->router, reply, NULL);
+}
+
+static void
+allocation_got_id (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  Allocation *a = data;
+  g_autoptr(GVariant) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 id = 0;
+
+  answer = _mitogen_request_finish (result, &error);
+  if (answer != NULL)
+    g_variant_get (answer, "(u)", &id);
+  allocation_answer (a, id, error);
+  allocation_free (a);
+}
+
+/* ALLOCATE_ID, from a direct child only: the master hands out the next
+ * id; any other router asks its own parent first. Either way the id is
+ * granted to that child, which alone may then announce it. */
 static void
 on_allocate_id (MitogenMessage *msg,
                 gpointer        data)
 {
   Control *control = data;
-  g_autoptr(MitogenMessage) reply = NULL;
+  Allocation *a;
 
   if (mitogen_message_is_dead (msg) || msg->reply_to == 0)
     return;
-  if (_mitogen_route_table_has_parent (control->table))
+  if (!_mitogen_route_table_is_direct_child (control->table, msg->src_id))
     {
-      refuse (control, msg, "only the master allocates context ids");
+      g_warning ("refused ALLOCATE_ID from context %u: not a direct child", msg->src_id);
+      refuse (control, msg, "refused by policy: ids are given to direct children only");
       return;
     }
-  reply = _mitogen_message_make_reply (msg, g_variant_new ("(u)",
-                                       _mitogen_route_table_next_id (control->table)));
-  mitogen_router_route (control->router, reply, NULL);
+  a = g_new0 (Allocation, 1);
+  a->router = g_object_ref (control->router);
+  a->table = control->table;
+  a->request = mitogen_message_ref (msg);
+  a->child = _mitogen_route_table_ref_child (control->table, msg->src_id);
+  if (_mitogen_route_table_count_grants (control->table, a->child) >= GRANT_QUOTA)
+    {
+      allocation_answer (a, 0, NULL);
+      allocation_free (a);
+      return;
+    }
+  if (!_mitogen_route_table_has_parent (control->table))
+    {
+      allocation_answer (a, _mitogen_route_table_next_id (control->table), NULL);
+      allocation_free (a);
+      return;
+    }
+  _mitogen_request_async (control->router, _mitogen_route_table_get_parent_id (control->table),
+                          MITOGEN_HANDLE_ALLOCATE_ID, NULL, G_VARIANT_TYPE ("(u)"),
+                          ALLOCATE_TIMEOUT_MSEC, NULL, allocation_got_id, a);
+}
+
+static void
+own_id_answered (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  MitogenRouteTable *table = g_task_get_task_data (task);
+  g_autoptr(GVariant) answer = NULL;
+  GError *error = NULL;
+  guint32 id;
+
+  answer = _mitogen_request_finish (result, &error);
+  if (answer == NULL)
+    {
+      g_prefix_error (&error, "allocating a context id: ");
+      g_task_return_error (task, error);
+      return;
+    }
+  g_variant_get (answer, "(u)", &id);
+  if (!_mitogen_route_table_grant (table, id, NULL, 0))
+    {
+      g_task_return_new_error (task, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                               "the parent gave context id %u, which is in use here", id);
+      return;
+    }
+  g_task_return_int (task, id);
+}
+
+void
+_mitogen_control_allocate_id_async (MitogenRouter       *router,
+                                    MitogenRouteTable   *table,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  guint32 id;
+
+  g_task_set_source_tag (task, _mitogen_control_allocate_id_async);
+  g_task_set_task_data (task, table, NULL);
+  if (_mitogen_route_table_has_parent (table))
+    {
+      _mitogen_request_async (router, _mitogen_route_table_get_parent_id (table),
+                              MITOGEN_HANDLE_ALLOCATE_ID, NULL, G_VARIANT_TYPE ("(u)"),
+                              ALLOCATE_TIMEOUT_MSEC, cancellable, own_id_answered, task);
+      return;
+    }
+  id = _mitogen_route_table_next_id (table);
+  _mitogen_route_table_grant (table, id, NULL, 0);
+  g_task_return_int (task, id);
+  g_object_unref (task);
+}
+
+guint32
+_mitogen_control_allocate_id_finish (GAsyncResult  *result,
+                                     GError       **error)
+{
+  gssize id = g_task_propagate_int (G_TASK (result), error);
+
+  return id > 0 ? (guint32) id : 0;
 }
 
 /* Modules go to direct children only: a request from further down comes

@@ -14,6 +14,10 @@ typedef struct
   gpointer            user_data;      /* immutable */
   GDestroyNotify      notify;         /* immutable */
   gint64              respondent;     /* immutable; context id, or -1 */
+  GArray             *path;           /* immutable, nullable; guint32 ids on the
+                                       * way to @respondent, whose dead notices
+                                       * (a bounce) are accepted too */
+  gint                warned;         /* atomic: a stranger's message was logged */
 } Handler;
 
 struct _MitogenHandlerTable
@@ -38,6 +42,7 @@ handler_unref (gpointer data)
     return;
   if (h->notify != NULL)
     h->notify (h->user_data);
+  g_clear_pointer (&h->path, g_array_unref);
   g_free (h);
 }
 
@@ -63,6 +68,7 @@ void
 _mitogen_handler_table_add (MitogenHandlerTable *table,
                             guint32              handle,
                             gint64               respondent,
+                            GArray              *path,
                             MitogenHandlerFunc   func,
                             gpointer             user_data,
                             GDestroyNotify       notify)
@@ -74,6 +80,7 @@ _mitogen_handler_table_add (MitogenHandlerTable *table,
   h->user_data = user_data;
   h->notify = notify;
   h->respondent = respondent;
+  h->path = path != NULL ? g_array_ref (path) : NULL;
 
   g_mutex_lock (&table->lock);
   g_hash_table_replace (table->handlers, GUINT_TO_POINTER (handle), h);
@@ -95,9 +102,29 @@ _mitogen_handler_table_remove (MitogenHandlerTable *table,
     handler_unref (h);
 }
 
+static gboolean
+id_in (GArray *ids,
+       gint64  id);
+
+/* Replies only from the respondent: a handler that expects one takes
+ * messages from it alone, and dead notices also from this router (a
+ * local failure) and from the routers on the way to it (a bounce). */
+static gboolean
+sender_is_expected (Handler        *h,
+                    MitogenMessage *msg,
+                    guint32         own_id)
+{
+  if (h->respondent < 0 || msg->src_id == h->respondent)
+    return TRUE;
+  if (!mitogen_message_is_dead (msg))
+    return FALSE;
+  return msg->src_id == own_id || (h->path != NULL && id_in (h->path, msg->src_id));
+}
+
 gboolean
 _mitogen_handler_table_dispatch (MitogenHandlerTable *table,
-                                 MitogenMessage      *msg)
+                                 MitogenMessage      *msg,
+                                 guint32              own_id)
 {
   Handler *h;
 
@@ -109,6 +136,17 @@ _mitogen_handler_table_dispatch (MitogenHandlerTable *table,
 
   if (h == NULL)
     return FALSE;
+  if (!sender_is_expected (h, msg, own_id))
+    {
+      if (g_atomic_int_compare_and_exchange (&h->warned, FALSE, TRUE))
+        g_warning ("context %u: dropped a message for handle %u from context %u: it expects "
+                   "context %u", own_id, msg->handle, msg->src_id, (guint32) h->respondent);
+      else
+        g_debug ("context %u: dropped another message for handle %u from context %u",
+                 own_id, msg->handle, msg->src_id);
+      handler_unref (h);
+      return TRUE;
+    }
   h->func (msg, h->user_data);
   handler_unref (h);
   return TRUE;

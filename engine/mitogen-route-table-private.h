@@ -48,13 +48,17 @@ gboolean           _mitogen_route_table_is_parent    (MitogenRouteTable  *table,
                                                       gpointer            stream);
 
 /* A new direct child with id @id behind @stream. FALSE (nothing changed)
- * when @id is taken, is ours, or is an ancestor's. */
+ * when @id was not granted here (_mitogen_route_table_grant() with no
+ * child), is taken, is ours, or is an ancestor's. Uses up the grant. */
 gboolean           _mitogen_route_table_add_child    (MitogenRouteTable  *table,
                                                       gpointer            stream,
                                                       guint32             id);
 /* The stream to direct child @id (a reference), or NULL. */
 gpointer           _mitogen_route_table_ref_child    (MitogenRouteTable  *table,
                                                       guint32             id);
+/* Drops a reference handed out by the ref functions below. */
+void               _mitogen_route_table_unref_stream (MitogenRouteTable  *table,
+                                                      gpointer            stream);
 /* Every stream: children and the parent, each with a reference. */
 GPtrArray         *_mitogen_route_table_ref_streams  (MitogenRouteTable  *table,
                                                       gboolean            with_parent);
@@ -78,8 +82,8 @@ gboolean           _mitogen_route_table_is_direct_child (MitogenRouteTable *tabl
                                                          guint32            src_id);
 
 /* Direct child @child_id says @id was started below it. Refused (FALSE)
- * unless @child_id is a direct child and @id is free or already routed
- * through that child, and is neither ours nor an ancestor's. */
+ * unless @child_id is a direct child, @id was granted to it and is not
+ * routed yet, and is neither ours nor an ancestor's. Uses up the grant. */
 gboolean           _mitogen_route_table_announce     (MitogenRouteTable  *table,
                                                       guint32             child_id,
                                                       guint32             id);
@@ -94,7 +98,22 @@ gboolean           _mitogen_route_table_drop_stream  (MitogenRouteTable  *table,
                                                       gpointer            stream,
                                                       GArray             *lost_ids);
 
-/* The master's counter of context ids; never returns 0 or an id in use. */
+/* Ids have owners: a context id is granted, by the master and then by
+ * each router on the way down, to the router that asked for it (@child
+ * NULL) or to the direct child @child whose subtree asked; only its owner
+ * may then start (add_child) or announce (announce) a context with it.
+ * FALSE when @id is ours, an ancestor's, in use, lost or granted already,
+ * or @child already holds @quota unused grants (0: no quota). */
+gboolean           _mitogen_route_table_grant        (MitogenRouteTable  *table,
+                                                      guint32             id,
+                                                      gpointer            child,
+                                                      guint               quota);
+/* How many granted ids @child (NULL: this router) has not used yet. */
+guint              _mitogen_route_table_count_grants (MitogenRouteTable  *table,
+                                                      gpointer            child);
+
+/* The master's counter of context ids; never returns 0 or an id that is
+ * in use, granted or was lost. */
 guint32            _mitogen_route_table_next_id      (MitogenRouteTable  *table);
 
 G_END_DECLS

@@ -19,8 +19,15 @@ struct _MitogenRouteTable
   GHashTable     *routes;         /* lock; id → stream (borrowed: @children holds it) */
   GHashTable     *children;       /* lock; stream (owned reference) → direct child id */
   GHashTable     *lost;           /* lock; set of ids that were lost */
+  GHashTable     *grants;         /* lock; id → the child stream it was given to,
+                                   * or GRANTED_HERE, until it is used */
+  GHashTable     *grant_counts;   /* lock; child stream → ids given, not yet used */
   guint32         next_id;        /* lock; the master's next context id */
 };
+
+/* The owner of an id this router asked for itself. */
+#define GRANTED_HERE ((gpointer) &grant_here_marker)
+static const char grant_here_marker = 0;
 
 MitogenRouteTable *
 _mitogen_route_table_new (MitogenRefFunc stream_ref,
@@ -35,6 +42,8 @@ _mitogen_route_table_new (MitogenRefFunc stream_ref,
   table->routes = g_hash_table_new (NULL, NULL);
   table->children = g_hash_table_new (NULL, NULL);
   table->lost = g_hash_table_new (NULL, NULL);
+  table->grants = g_hash_table_new (NULL, NULL);
+  table->grant_counts = g_hash_table_new (NULL, NULL);
   table->next_id = 1;
   return table;
 }
@@ -71,6 +80,8 @@ _mitogen_route_table_free (MitogenRouteTable *table)
   g_hash_table_unref (table->routes);
   g_hash_table_unref (table->children);
   g_hash_table_unref (table->lost);
+  g_hash_table_unref (table->grants);
+  g_hash_table_unref (table->grant_counts);
   g_array_unref (table->ancestors);
   g_mutex_clear (&table->lock);
   g_free (table);
@@ -188,6 +199,26 @@ _mitogen_route_table_is_parent (MitogenRouteTable *table,
   return is;
 }
 
+/* Uses up the grant of @id if it went to @owner. Lock held. */
+static gboolean
+take_grant_unlocked (MitogenRouteTable *table,
+                     guint32            id,
+                     gpointer           owner)
+{
+  gpointer key = GUINT_TO_POINTER (id);
+  guint count;
+
+  if (g_hash_table_lookup (table->grants, key) != owner || owner == NULL)
+    return FALSE;
+  g_hash_table_remove (table->grants, key);
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (table->grant_counts, owner));
+  if (count > 1)
+    g_hash_table_insert (table->grant_counts, owner, GUINT_TO_POINTER (count - 1));
+  else
+    g_hash_table_remove (table->grant_counts, owner);
+  return TRUE;
+}
+
 /* An id nobody may take below us: ours, the parent's, an ancestor's. */
 static gboolean
 id_is_reserved_unlocked (MitogenRouteTable *table,
@@ -208,12 +239,12 @@ _mitogen_route_table_add_child (MitogenRouteTable *table,
   g_mutex_lock (&table->lock);
   ok = !id_is_reserved_unlocked (table, id) &&
        !g_hash_table_contains (table->routes, GUINT_TO_POINTER (id)) &&
-       !g_hash_table_contains (table->children, stream);
+       !g_hash_table_contains (table->children, stream) &&
+       take_grant_unlocked (table, id, GRANTED_HERE);
   if (ok)
     {
       g_hash_table_insert (table->children, stream, GUINT_TO_POINTER (id));
       g_hash_table_insert (table->routes, GUINT_TO_POINTER (id), stream);
-      g_hash_table_remove (table->lost, GUINT_TO_POINTER (id));
     }
   g_mutex_unlock (&table->lock);
   if (ok)
@@ -244,6 +275,13 @@ _mitogen_route_table_ref_child (MitogenRouteTable *table,
   stream = ref_stream (table, child_stream_unlocked (table, id));
   g_mutex_unlock (&table->lock);
   return stream;
+}
+
+void
+_mitogen_route_table_unref_stream (MitogenRouteTable *table,
+                                   gpointer           stream)
+{
+  unref_stream (table, stream);
 }
 
 GPtrArray *
@@ -335,13 +373,10 @@ _mitogen_route_table_announce (MitogenRouteTable *table,
   g_mutex_lock (&table->lock);
   stream = child_stream_unlocked (table, child_id);
   existing = g_hash_table_lookup (table->routes, GUINT_TO_POINTER (id));
-  ok = stream != NULL && (existing == NULL || existing == stream) &&
-       !id_is_reserved_unlocked (table, id);
+  ok = stream != NULL && existing == NULL && !id_is_reserved_unlocked (table, id) &&
+       take_grant_unlocked (table, id, stream);
   if (ok)
-    {
-      g_hash_table_replace (table->routes, GUINT_TO_POINTER (id), stream);
-      g_hash_table_remove (table->lost, GUINT_TO_POINTER (id));
-    }
+    g_hash_table_insert (table->routes, GUINT_TO_POINTER (id), stream);
   g_mutex_unlock (&table->lock);
   return ok;
 }
@@ -390,6 +425,11 @@ _mitogen_route_table_drop_stream (MitogenRouteTable *table,
       }
   if (g_hash_table_steal (table->children, stream))
     dropped = stream;
+  g_hash_table_iter_init (&iter, table->grants);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (value == stream)
+      g_hash_table_iter_remove (&iter);
+  g_hash_table_remove (table->grant_counts, stream);
   was_parent = stream != NULL && stream == table->parent;
   if (was_parent)
     {
@@ -401,6 +441,46 @@ _mitogen_route_table_drop_stream (MitogenRouteTable *table,
   return was_parent;
 }
 
+gboolean
+_mitogen_route_table_grant (MitogenRouteTable *table,
+                            guint32            id,
+                            gpointer           child,
+                            guint              quota)
+{
+  gpointer owner = child != NULL ? child : GRANTED_HERE;
+  guint count;
+  gboolean ok;
+
+  g_mutex_lock (&table->lock);
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (table->grant_counts, owner));
+  ok = id != 0 && !id_is_reserved_unlocked (table, id) &&
+       !g_hash_table_contains (table->grants, GUINT_TO_POINTER (id)) &&
+       !g_hash_table_contains (table->routes, GUINT_TO_POINTER (id)) &&
+       !g_hash_table_contains (table->lost, GUINT_TO_POINTER (id)) &&
+       (child == NULL || g_hash_table_contains (table->children, child)) &&
+       (quota == 0 || count < quota);
+  if (ok)
+    {
+      g_hash_table_insert (table->grants, GUINT_TO_POINTER (id), owner);
+      g_hash_table_insert (table->grant_counts, owner, GUINT_TO_POINTER (count + 1));
+    }
+  g_mutex_unlock (&table->lock);
+  return ok;
+}
+
+guint
+_mitogen_route_table_count_grants (MitogenRouteTable *table,
+                                   gpointer           child)
+{
+  guint count;
+
+  g_mutex_lock (&table->lock);
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (table->grant_counts,
+                                                 child != NULL ? child : GRANTED_HERE));
+  g_mutex_unlock (&table->lock);
+  return count;
+}
+
 guint32
 _mitogen_route_table_next_id (MitogenRouteTable *table)
 {
@@ -410,7 +490,9 @@ _mitogen_route_table_next_id (MitogenRouteTable *table)
   do
     id = table->next_id++;
   while (id == 0 || id_is_reserved_unlocked (table, id) ||
-         g_hash_table_contains (table->routes, GUINT_TO_POINTER (id)));
+         g_hash_table_contains (table->routes, GUINT_TO_POINTER (id)) ||
+         g_hash_table_contains (table->grants, GUINT_TO_POINTER (id)) ||
+         g_hash_table_contains (table->lost, GUINT_TO_POINTER (id)));
   g_mutex_unlock (&table->lock);
   return id;
 }

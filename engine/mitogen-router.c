@@ -446,12 +446,34 @@ mitogen_router_allocate_handle (MitogenRouter *router)
   return (guint32) g_atomic_int_add (&router->next_handle, 1);
 }
 
+/* The routers that may bounce a message on its way to @respondent: our
+ * ancestors (anything that goes up passes them, and they are trusted
+ * anyway) and the contexts @respondent was started through. */
+static GArray *
+path_to (MitogenRouter  *router,
+         MitogenContext *respondent)
+{
+  GArray *path = _mitogen_route_table_dup_lineage (router->table);
+
+  g_array_remove_index (path, 0);
+  for (MitogenContext *via = mitogen_context_get_via (respondent); via != NULL;
+       via = mitogen_context_get_via (via))
+    {
+      guint32 via_id = mitogen_context_get_id (via);
+
+      g_array_append_val (path, via_id);
+    }
+  return path;
+}
+
 /**
  * mitogen_router_add_handler:
  * @router: a router
  * @handle: the handle to serve, or 0 to allocate one
- * @respondent: (nullable): the context expected to answer; when it is
- *   lost, @func receives one dead message and the handler is removed
+ * @respondent: (nullable): the context expected to answer: only its
+ *   messages reach @func (and dead notices from the routers on the way to
+ *   it); anything else is dropped and logged. When it is lost, @func
+ *   receives one dead message and the handler is removed
  * @func: (scope notified) (closure user_data) (destroy notify): called on
  *   the broker thread for each message
  * @user_data: data for @func
@@ -470,13 +492,15 @@ mitogen_router_add_handler (MitogenRouter      *router,
                             GDestroyNotify      notify)
 {
   gint64 expected = respondent != NULL ? (gint64) mitogen_context_get_id (respondent) : -1;
+  g_autoptr(GArray) path = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_ROUTER (router), 0);
   g_return_val_if_fail (func != NULL, 0);
 
   if (handle == 0)
     handle = mitogen_router_allocate_handle (router);
-  _mitogen_handler_table_add (router->handlers, handle, expected, func, user_data, notify);
+  path = respondent != NULL ? path_to (router, respondent) : NULL;
+  _mitogen_handler_table_add (router->handlers, handle, expected, path, func, user_data, notify);
 
   /* Waiting on a context that is already gone: say so at once. */
   if (expected >= 0 && _mitogen_route_table_is_lost (router->table, expected))
@@ -516,7 +540,8 @@ _mitogen_router_dispatch_local (MitogenRouter  *router,
 {
   g_autoptr(MitogenMessage) dead = NULL;
 
-  if (_mitogen_handler_table_dispatch (router->handlers, msg) || mitogen_message_is_dead (msg))
+  if (_mitogen_handler_table_dispatch (router->handlers, msg, router->context_id) ||
+      mitogen_message_is_dead (msg))
     return;
   g_debug ("context %u: no handler for handle %u (from context %u)",
            router->context_id, msg->handle, msg->src_id);

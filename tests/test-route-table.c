@@ -50,9 +50,21 @@ master_with_children (FakeStream *a,
 {
   MitogenRouteTable *t = _mitogen_route_table_new (fake_ref, fake_unref);
 
+  /* Ids this router asked for itself, as connecting does. */
+  g_assert_true (_mitogen_route_table_grant (t, 1, NULL, 0));
+  g_assert_true (_mitogen_route_table_grant (t, 2, NULL, 0));
   g_assert_true (_mitogen_route_table_add_child (t, a, 1));
   g_assert_true (_mitogen_route_table_add_child (t, b, 2));
   return t;
+}
+
+/* Grants @id to the direct child behind @stream. */
+static void
+grant_to (MitogenRouteTable *t,
+          FakeStream        *stream,
+          guint32            id)
+{
+  g_assert_true (_mitogen_route_table_grant (t, id, stream, 16));
 }
 
 static void
@@ -81,11 +93,16 @@ test_child_ids_are_unique (void)
   FakeStream a = { 0, "a" }, b = { 0, "b" }, c = { 0, "c" };
   MitogenRouteTable *t = master_with_children (&a, &b);
 
-  /* Taken, ours, and the same stream twice are refused. */
+  /* Taken, ours, never granted, and the same stream twice are refused. */
   g_assert_false (_mitogen_route_table_add_child (t, &c, 1));
   g_assert_false (_mitogen_route_table_add_child (t, &c, 0));
+  g_assert_false (_mitogen_route_table_add_child (t, &c, 7));
+  g_assert_true (_mitogen_route_table_grant (t, 5, NULL, 0));
   g_assert_false (_mitogen_route_table_add_child (t, &a, 5));
-  g_assert_cmpint (c.refs, ==, 0);
+  /* A grant is used once. */
+  g_assert_true (_mitogen_route_table_add_child (t, &c, 5));
+  g_assert_cmpint (c.refs, ==, 1);
+  g_assert_false (_mitogen_route_table_grant (t, 5, NULL, 0));
   _mitogen_route_table_free (t);
 }
 
@@ -108,13 +125,20 @@ test_announce_rules (void)
   MitogenRouteTable *t = master_with_children (&a, &b);
   gpointer s;
 
-  /* Child 1 announces 10 below it; 10 is then reached through it. */
+  /* Child 1 announces 10 below it, granted to it; 10 is then reached
+   * through it. */
+  g_assert_false (_mitogen_route_table_announce (t, 1, 10));
+  grant_to (t, &a, 10);
   g_assert_true (_mitogen_route_table_announce (t, 1, 10));
   s = _mitogen_route_table_ref_route (t, 10);
   g_assert_true (s == &a);
   fake_unref (s);
-  /* Child 2 may not claim 10, nor child 1's own id, nor the master's. */
+  /* Child 2 may not claim 10, nor child 1's own id, nor the master's, nor
+   * an id granted to child 1, nor 10 again. */
   g_assert_false (_mitogen_route_table_announce (t, 2, 10));
+  grant_to (t, &a, 11);
+  g_assert_false (_mitogen_route_table_announce (t, 2, 11));
+  g_assert_false (_mitogen_route_table_announce (t, 1, 10));
   g_assert_false (_mitogen_route_table_announce (t, 2, 1));
   g_assert_false (_mitogen_route_table_announce (t, 2, 0));
   /* Something below a child is no direct child: it may not announce. */
@@ -131,6 +155,7 @@ test_withdraw_rules (void)
   FakeStream a = { 0, "a" }, b = { 0, "b" };
   MitogenRouteTable *t = master_with_children (&a, &b);
 
+  grant_to (t, &a, 10);
   g_assert_true (_mitogen_route_table_announce (t, 1, 10));
   /* Only the child it is routed through may withdraw it, and a child may
    * not withdraw itself. */
@@ -139,9 +164,10 @@ test_withdraw_rules (void)
   g_assert_true (_mitogen_route_table_withdraw (t, 1, 10));
   g_assert_true (_mitogen_route_table_is_lost (t, 10));
   g_assert_null (_mitogen_route_table_ref_route (t, 10));
-  /* Announced again, it is back. */
-  g_assert_true (_mitogen_route_table_announce (t, 1, 10));
-  g_assert_false (_mitogen_route_table_is_lost (t, 10));
+  /* A lost id is never given again, nor announced again. */
+  g_assert_false (_mitogen_route_table_grant (t, 10, &a, 16));
+  g_assert_false (_mitogen_route_table_announce (t, 1, 10));
+  g_assert_true (_mitogen_route_table_is_lost (t, 10));
   _mitogen_route_table_free (t);
 }
 
@@ -153,9 +179,14 @@ test_drop_stream (void)
   g_autoptr(GArray) lost = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GPtrArray) left = NULL;
 
+  grant_to (t, &a, 10);
+  grant_to (t, &a, 11);
+  grant_to (t, &a, 12);
   g_assert_true (_mitogen_route_table_announce (t, 1, 10));
   g_assert_true (_mitogen_route_table_announce (t, 1, 11));
   g_assert_false (_mitogen_route_table_drop_stream (t, &a, lost));
+  /* Its unused grants go with it. */
+  g_assert_cmpuint (_mitogen_route_table_count_grants (t, &a), ==, 0);
   g_assert_cmpuint (lost->len, ==, 3);
   g_assert_cmpint (a.refs, ==, 0);
   for (guint32 id = 10; id <= 11; id++)
@@ -179,6 +210,7 @@ agent_table (FakeStream *parent,
 
   _mitogen_route_table_set_identity (t, 5, 3, ancestors);
   _mitogen_route_table_set_parent (t, parent);
+  g_assert_true (_mitogen_route_table_grant (t, 6, NULL, 0));
   g_assert_true (_mitogen_route_table_add_child (t, child, 6));
   return t;
 }
@@ -202,10 +234,15 @@ test_agent_ancestry (void)
   s = _mitogen_route_table_ref_route (t, 42);
   g_assert_true (s == &up);
   fake_unref (s);
-  /* A child may never claim an ancestor's id, the master's included. */
+  /* A child may never claim an ancestor's id, the master's included; such
+   * ids cannot even be granted. */
   g_assert_false (_mitogen_route_table_announce (t, 6, 0));
   g_assert_false (_mitogen_route_table_announce (t, 6, 3));
   g_assert_false (_mitogen_route_table_announce (t, 6, 5));
+  g_assert_false (_mitogen_route_table_grant (t, 0, &down, 16));
+  g_assert_false (_mitogen_route_table_grant (t, 3, &down, 16));
+  g_assert_false (_mitogen_route_table_grant (t, 5, &down, 16));
+  grant_to (t, &down, 7);
   g_assert_true (_mitogen_route_table_announce (t, 6, 7));
   _mitogen_route_table_free (t);
   g_assert_cmpint (up.refs, ==, 0);
@@ -217,6 +254,7 @@ test_source_check (void)
   FakeStream up = { 0, "parent" }, down = { 0, "child" };
   MitogenRouteTable *t = agent_table (&up, &down);
 
+  grant_to (t, &down, 7);
   g_assert_true (_mitogen_route_table_announce (t, 6, 7));
   /* From the child: itself or below it, source and authority alike. */
   g_assert_true (_mitogen_route_table_source_is_plausible (t, &down, 6, 6));
@@ -250,6 +288,25 @@ test_parent_dropped (void)
   _mitogen_route_table_free (t);
 }
 
+static void
+test_grant_quota (void)
+{
+  FakeStream a = { 0, "a" }, b = { 0, "b" };
+  MitogenRouteTable *t = master_with_children (&a, &b);
+
+  for (guint32 i = 0; i < 4; i++)
+    g_assert_true (_mitogen_route_table_grant (t, 100 + i, &a, 4));
+  /* A fifth unused id is one too many; another child is not affected. */
+  g_assert_false (_mitogen_route_table_grant (t, 104, &a, 4));
+  g_assert_true (_mitogen_route_table_grant (t, 104, &b, 4));
+  /* Using one makes room for one. */
+  g_assert_true (_mitogen_route_table_announce (t, 1, 100));
+  g_assert_true (_mitogen_route_table_grant (t, 105, &a, 4));
+  /* Grants only go to children this router has. */
+  g_assert_false (_mitogen_route_table_grant (t, 106, (gpointer) "stranger", 4));
+  _mitogen_route_table_free (t);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -264,5 +321,6 @@ main (int    argc,
   g_test_add_func ("/route-table/agent-ancestry", test_agent_ancestry);
   g_test_add_func ("/route-table/source-check", test_source_check);
   g_test_add_func ("/route-table/parent-dropped", test_parent_dropped);
+  g_test_add_func ("/route-table/grant-quota", test_grant_quota);
   return g_test_run ();
 }

@@ -738,6 +738,26 @@ test_sibling_call_refused (Fixture       *fixture,
   assert_real_context_works (fixture);
 }
 
+/* Asks the master for a context id, as the fake agent. */
+static guint32
+allocate_id (Fixture *fixture)
+{
+  guint32 me = fake_id (fixture);
+  g_autoptr(GBytes) ask = encode_frame (fixture, 0, me, me, MITOGEN_HANDLE_ALLOCATE_ID, 6006, NULL);
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 id;
+
+  g_assert_true (write_all (fixture->peer, g_bytes_get_data (ask, NULL), g_bytes_get_size (ask)));
+  reply = read_frame (fixture);
+  g_assert_cmpuint (mitogen_message_get_handle (reply), ==, 6006);
+  value = mitogen_message_unpack (reply, &error);
+  g_assert_no_error (error);
+  g_variant_get (value, "(u)", &id);
+  return id;
+}
+
 /* Route changes come only from a direct child, about its own subtree. */
 static void
 test_route_announcements (Fixture       *fixture,
@@ -751,6 +771,7 @@ test_route_announcements (Fixture       *fixture,
   g_autoptr(MitogenMessage) reply = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) value = NULL;
+  guint32 grandchild;
 
   /* Claiming a context that lives elsewhere (the real one) is refused,
    * and so is withdrawing it: the real context carries on. */
@@ -761,19 +782,25 @@ test_route_announcements (Fixture       *fixture,
   mitogen_test_assert_expected_logs ();
   assert_real_context_works (fixture);
 
-  /* A context below the fake one is accepted: messages for it now go down
-   * the fake's stream. */
+  /* An id nobody gave it is refused, even one nobody uses. */
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused ADD_ROUTE for context 777*");
   send_value (fixture, me, me, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", 777, "grandchild"));
-  msg = mitogen_message_new (777, 5555, g_variant_new_int32 (1));
+  mitogen_test_assert_expected_logs ();
+
+  /* A context below the fake one, with an id the master gave it, is
+   * accepted: messages for it now go down the fake's stream. */
+  grandchild = allocate_id (fixture);
+  send_value (fixture, me, me, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", grandchild, "grandchild"));
+  msg = mitogen_message_new (grandchild, 5555, g_variant_new_int32 (1));
   for (int i = 0; i < 100 && !mitogen_router_route (fixture->base.router, msg, NULL); i++)
     g_usleep (10000);
   routed = read_frame (fixture);
-  g_assert_cmpuint (mitogen_message_get_dst_id (routed), ==, 777);
+  g_assert_cmpuint (mitogen_message_get_dst_id (routed), ==, grandchild);
   g_assert_cmpuint (mitogen_message_get_handle (routed), ==, 5555);
 
   /* But that grandchild may not ask for modules itself: it must go
    * through its parent, which keeps what it passes on. */
-  get_module = encode_frame (fixture, 0, 777, 777, MITOGEN_HANDLE_GET_MODULE, 4004,
+  get_module = encode_frame (fixture, 0, grandchild, grandchild, MITOGEN_HANDLE_GET_MODULE, 4004,
                              g_variant_new ("(s)", "anything"));
   mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused GET_MODULE*");
   g_assert_true (write_all (fixture->peer, g_bytes_get_data (get_module, NULL),

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdlib.h>
+#include <glib/gstdio.h>
 
 #include "mitogen-test-util.h"
 
@@ -80,19 +81,99 @@ assert_all_well (Fixture        *f,
   assert_answers_as_itself (innocent);
 }
 
-/* Waits for the reply on @pending (a call to core.sleep) and checks that
- * it is the real one: "()", not something a sibling slipped in. */
-static void
-assert_real_sleep_result (MitogenReceiver *pending)
+/* A call that a context answers only when the test says so, whatever
+ * the machine's speed: proc.run of a shell that waits for a file, then
+ * prints its parent's pid (the context's). */
+typedef struct
+{
+  char *dir;   /* a private directory */
+  char *file;  /* its "open" file, made by open_gate() */
+} Gate;
+
+static MitogenReceiver *
+begin_gated_call (MitogenContext *ctx,
+                  Gate           *gate)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenMessage) reply = mitogen_receiver_get (pending, 10000, NULL, &error);
-  g_autoptr(GVariant) value = NULL;
+  const char *argv[] = {
+    "sh", "-c",
+    /* At most 20 s, so that a lost test does not leave it behind. */
+    "i=0; while [ ! -e \"$1\" ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done; echo $PPID",
+    "gate", NULL, NULL };
 
+  gate->dir = g_dir_make_tmp ("mitogen-hostile-XXXXXX", &error);
+  g_assert_no_error (error);
+  gate->file = g_build_filename (gate->dir, "open", NULL);
+  argv[4] = gate->file;
+  return mitogen_context_begin_call (ctx, "proc.run", g_variant_new ("(^as)", argv));
+}
+
+static void
+open_gate (Gate *gate)
+{
+  g_assert_true (g_file_set_contents (gate->file, "", 0, NULL));
+}
+
+static void
+gate_clear (Gate *gate)
+{
+  g_remove (gate->file);
+  g_rmdir (gate->dir);
+  g_clear_pointer (&gate->file, g_free);
+  g_clear_pointer (&gate->dir, g_free);
+}
+
+/* What is waiting in @recv, in words. */
+static char *
+describe_next (MitogenReceiver *recv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenMessage) msg = mitogen_receiver_get (recv, 0, NULL, &error);
+  g_autoptr(GVariant) value = NULL;
+  g_autofree char *text = NULL;
+
+  if (msg == NULL)
+    return g_strdup_printf ("a dead message: %s", error->message);
+  value = mitogen_message_unpack (msg, &error);
+  if (value == NULL)
+    return g_strdup_printf ("an error from context %u: %s",
+                            mitogen_message_get_src_id (msg), error->message);
+  text = g_variant_print (value, TRUE);
+  return g_strdup_printf ("a value from context %u: %s", mitogen_message_get_src_id (msg), text);
+}
+
+/* Opens the gate, waits for the reply on @pending and checks that it is
+ * the real one, from @ctx, not something another context slipped in. */
+static void
+assert_real_gated_result (MitogenReceiver *pending,
+                          Gate            *gate,
+                          MitogenContext  *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) out = NULL;
+  g_autofree char *text = NULL;
+  gint32 status;
+
+  /* Nothing came before the real answer could. */
+  if (!mitogen_receiver_is_empty (pending))
+    {
+      g_autofree char *early = describe_next (pending);
+
+      g_assert_cmpstr (early, ==, "nothing before the real answer");
+    }
+  open_gate (gate);
+  reply = mitogen_receiver_get (pending, 30000, NULL, &error);
   g_assert_no_error (error);
   value = mitogen_message_unpack (reply, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (g_variant_get_type_string (value), ==, "()");
+  g_assert_cmpstr (g_variant_get_type_string (value), ==, "(iayay)");
+  g_variant_get (value, "(i@ay@ay)", &status, &out, NULL);
+  g_assert_cmpint (status, ==, 0);
+  text = g_strndup (g_variant_get_data (out), g_variant_get_size (out));
+  g_assert_cmpint (atoi (text), ==, mitogen_test_context_pid (ctx));
+  gate_clear (gate);
 }
 
 /* ---- log expectations -------------------------------------------------- */
@@ -287,6 +368,7 @@ test_sibling_sprays_master_handles (Fixture       *f,
   g_autoptr(MitogenContext) innocent = NULL;
   g_autoptr(MitogenReceiver) pending = NULL;
   g_autofree char *pattern = NULL;
+  Gate gate = { 0 };
   guint32 handle;
 
   g_object_set (f->router, "unidirectional", c->unidirectional, NULL);
@@ -295,7 +377,7 @@ test_sibling_sprays_master_handles (Fixture       *f,
   innocent = mitogen_test_local (f->router);
   turn_hostile (b);
 
-  pending = mitogen_context_begin_call (a, "core.sleep", g_variant_new ("(d)", 1.0));
+  pending = begin_gated_call (a, &gate);
   handle = mitogen_receiver_get_handle (pending);
   g_assert_cmpuint (handle, >=, SPRAY_FIRST);
   g_assert_cmpuint (handle, <=, SPRAY_LAST);
@@ -306,7 +388,7 @@ test_sibling_sprays_master_handles (Fixture       *f,
   g_assert_cmpuint (spray (b, 0, g_variant_new_string ("forged by a sibling"), c->dead),
                     ==, SPRAY_LAST - SPRAY_FIRST);
 
-  assert_real_sleep_result (pending);
+  assert_real_gated_result (pending, &gate, a);
   assert_logged ();
   assert_all_well (f, innocent);
 }
@@ -685,10 +767,11 @@ test_forged_source (Fixture       *f,
   g_autoptr(MitogenContext) a = mitogen_test_local (f->router);
   g_autoptr(MitogenContext) b = mitogen_test_local (f->router);
   g_autoptr(MitogenReceiver) pending = NULL;
+  Gate gate = { 0 };
   guint32 handle;
 
   turn_hostile (b);
-  pending = mitogen_context_begin_call (a, "core.sleep", g_variant_new ("(d)", 0.5));
+  pending = begin_gated_call (a, &gate);
   handle = mitogen_receiver_get_handle (pending);
 
   expect_warning ("*forged source*");
@@ -702,7 +785,7 @@ test_forged_source (Fixture       *f,
                   call_tuple ("core.getpid"));
   assert_logged ();
 
-  assert_real_sleep_result (pending);
+  assert_real_gated_result (pending, &gate, a);
   assert_answers_as_itself (b);
   assert_all_well (f, a);
 }
@@ -842,14 +925,15 @@ test_cancel_from_sibling (Fixture       *f,
   g_autoptr(MitogenContext) a = mitogen_test_local (f->router);
   g_autoptr(MitogenContext) b = mitogen_test_local (f->router);
   g_autoptr(MitogenReceiver) pending = NULL;
+  Gate gate = { 0 };
   guint32 handle;
 
   turn_hostile (b);
-  pending = mitogen_context_begin_call (a, "core.sleep", g_variant_new ("(d)", 0.5));
+  pending = begin_gated_call (a, &gate);
   handle = mitogen_receiver_get_handle (pending);
   for (guint32 guess = handle - 2; guess <= handle + 2; guess++)
     send_from (b, id_of (a), MITOGEN_HANDLE_CANCEL_CALL, g_variant_new_uint32 (guess));
-  assert_real_sleep_result (pending);
+  assert_real_gated_result (pending, &gate, a);
   assert_all_well (f, a);
 }
 

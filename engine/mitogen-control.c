@@ -27,6 +27,8 @@ typedef struct
   MitogenRouter         *router;       /* unowned: the handlers die with it */
   MitogenRouteTable     *table;        /* unowned; the router's */
   MitogenRoutesLostFunc  routes_lost;  /* immutable */
+  GHashTable            *quota_warned; /* broker thread; ids of children told
+                                        * once that they hit the id quota */
 } Control;
 
 /* Answers @msg with a dead message saying @why, if it wants an answer. */
@@ -145,15 +147,19 @@ on_del_route (MitogenMessage *msg,
 
 typedef struct
 {
+  Control        *control;   /* owned reference */
   MitogenRouter  *router;    /* owned */
   MitogenRouteTable *table;  /* the router's */
   MitogenMessage *request;   /* owned: the child's ALLOCATE_ID */
   gpointer        child;     /* owned reference to the child's stream */
 } Allocation;
 
+static void control_release (gpointer data);
+
 static void
 allocation_free (Allocation *a)
 {
+  control_release (a->control);
   g_object_unref (a->router);
   mitogen_message_unref (a->request);
   _mitogen_route_table_unref_stream (a->table, a->child);
@@ -170,9 +176,12 @@ allocation_answer (Allocation   *a,
 
   if (error == NULL && !_mitogen_route_table_grant (a->table, id, a->child, GRANT_QUOTA))
     {
-      g_warning ("refused ALLOCATE_ID from context %u: id %u cannot be granted "
-                 "(%u unused ids held)", a->request->src_id, id,
-                 _mitogen_route_table_count_grants (a->table, a->child));
+      guint32 child = a->request->src_id;
+
+      /* Said once per child: a flood of requests is not a flood of logs. */
+      if (g_hash_table_add (a->control->quota_warned, GUINT_TO_POINTER (child)))
+        g_warning ("refused ALLOCATE_ID from context %u: it holds %u unused ids, the most "
+                   "a child may hold", child, _mitogen_route_table_count_grants (a->table, a->child));
       reply = _mitogen_message_make_dead_reply (a->request, "refused by policy: id quota reached");
     }
   else if (error != NULL)
@@ -219,6 +228,7 @@ on_allocate_id (MitogenMessage *msg,
       return;
     }
   a = g_new0 (Allocation, 1);
+  a->control = g_rc_box_acquire (control);
   a->router = g_object_ref (control->router);
   a->table = control->table;
   a->request = mitogen_message_ref (msg);
@@ -356,6 +366,20 @@ on_forward_log (MitogenMessage *msg,
   _mitogen_log_forwarded (mitogen_context_get_name (ctx), domain, level, text);
 }
 
+static void
+control_clear (gpointer data)
+{
+  Control *control = data;
+
+  g_hash_table_unref (control->quota_warned);
+}
+
+static void
+control_release (gpointer data)
+{
+  g_rc_box_release_full (data, control_clear);
+}
+
 void
 _mitogen_control_install (MitogenRouter         *router,
                           MitogenRouteTable     *table,
@@ -377,9 +401,10 @@ _mitogen_control_install (MitogenRouter         *router,
   control->router = router;
   control->table = table;
   control->routes_lost = routes_lost;
+  control->quota_warned = g_hash_table_new (NULL, NULL);
   /* Each handler holds the Control, whichever is replaced first. */
   for (gsize i = 0; i < G_N_ELEMENTS (handlers); i++)
     mitogen_router_add_handler (router, handlers[i].handle, NULL, handlers[i].func,
-                                g_rc_box_acquire (control), g_rc_box_release);
-  g_rc_box_release (control);
+                                g_rc_box_acquire (control), control_release);
+  control_release (control);
 }

@@ -36,7 +36,7 @@
 /* How long after the first dropped record the drop note is logged. */
 #define DROP_NOTE_DELAY_MSEC 1000
 
-#define TRUNCATED_MARKER "… [truncated]"
+#define TRUNCATED_MARKER "... [truncated]"
 
 /* ---- escaping ------------------------------------------------------------ */
 
@@ -424,13 +424,12 @@ schedule_drop_note (Limiter *l)
 }
 
 /* Takes one token from @context_id's bucket. Returns FALSE when it has
- * none (the record is dropped and counted); else TRUE, with *@owed set to
- * the drops not yet reported, which the caller reports first. */
+ * none: the record is dropped, and counted for the next drop note, which
+ * comes at most once a DROP_NOTE_DELAY_MSEC however long a flood lasts. */
 static gboolean
 admit (Limiter    *l,
        guint32     context_id,
-       const char *context,
-       guint64    *owed)
+       const char *context)
 {
   gint64 now = g_get_monotonic_time ();
   gboolean admitted;
@@ -441,11 +440,7 @@ admit (Limiter    *l,
   bucket_refill (b, now);
   admitted = b->tokens >= 1.0;
   if (admitted)
-    {
-      b->tokens -= 1.0;
-      *owed = b->dropped;
-      b->dropped = 0;
-    }
+    b->tokens -= 1.0;
   else
     {
       b->dropped++;
@@ -471,13 +466,10 @@ _mitogen_log_forwarded (MitogenRouter *router,
   g_autofree char *escaped_domain = NULL;
   g_autofree char *escaped = NULL;
   g_autofree char *text = NULL;
-  guint64 owed = 0;
   Line line;
 
-  if (!admit (limiter, context_id, context, &owed))
+  if (!admit (limiter, context_id, context))
     return;
-  if (owed > 0)
-    log_drop_note (context_id, context, owed);
 
   escaped_domain = _mitogen_log_escape (domain, MAX_DOMAIN_BYTES);
   escaped = _mitogen_log_escape (message, MAX_MESSAGE_BYTES);

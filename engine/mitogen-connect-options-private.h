@@ -14,7 +14,7 @@ typedef struct
   char     *serializer;    /* "serializer"; "gvariant" when absent */
   char     *agent_path;    /* "agent_path"; NULL: the router's default */
   char     *name;          /* "name"; NULL: the agent picks one */
-  char     *plugin_path;   /* "plugin_path"; else this process's own path */
+  char     *plugin_path;   /* "plugin_path"; NULL: see _mitogen_connect_options_plugin_path() */
   gboolean  debug;         /* "debug": forward debug messages too */
   int       timeout_msec;  /* "connect_timeout", in seconds on the wire */
 } MitogenConnectOptions;
@@ -25,6 +25,11 @@ gboolean _mitogen_connect_options_read  (MitogenConnectOptions *opts,
                                          GVariant              *options,
                                          int                    default_timeout_msec,
                                          GError               **error);
+/* Where a context started by @transport looks for plugins: the option,
+ * else, on a hop that stays on this machine, this process's
+ * MITOGEN_PLUGIN_PATH; NULL for none (and for an unknown @transport). */
+char    *_mitogen_connect_options_plugin_path (const MitogenConnectOptions *opts,
+                                               MitogenTransport            *transport);
 void     _mitogen_connect_options_clear (MitogenConnectOptions *opts);
 
 G_END_DECLS

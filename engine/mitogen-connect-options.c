@@ -66,11 +66,21 @@ _mitogen_connect_options_read (MitogenConnectOptions *opts,
   opts->debug = debug != NULL && g_variant_get_boolean (debug);
   if (opts->serializer == NULL)
     opts->serializer = g_strdup ("gvariant");
-  /* Where the new context looks for plugins: the option, else where this
-   * process looks. What it does not find there comes from here. */
-  if (opts->plugin_path == NULL && !getauxval (AT_SECURE))
-    opts->plugin_path = g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
   return TRUE;
+}
+
+char *
+_mitogen_connect_options_plugin_path (const MitogenConnectOptions *opts,
+                                      MitogenTransport            *transport)
+{
+  if (opts->plugin_path != NULL)
+    return g_strdup (opts->plugin_path);
+  /* This process's directories are paths of this machine: on another
+   * host they name nothing, or whatever someone put there. What the
+   * context does not find in its own directories comes from here. */
+  if (transport == NULL || mitogen_transport_crosses_host (transport) || getauxval (AT_SECURE))
+    return NULL;
+  return g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
 }
 
 void

@@ -269,7 +269,7 @@ connect_bootstrap_bytes (Connect *c)
   boot->transport = g_strdup (c->transport_name);
   boot->name = g_strdup (c->opts.name);
   boot->serializer = g_strdup (c->opts.serializer);
-  boot->plugin_path = g_strdup (c->opts.plugin_path);
+  boot->plugin_path = _mitogen_connect_options_plugin_path (&c->opts, c->transport);
   boot->max_message_size = mitogen_router_get_max_message_size (c->router);
   boot->debug = c->opts.debug;
   g_object_get (c->router, "unidirectional", &boot->unidirectional, NULL);

@@ -363,7 +363,8 @@ on_forward_log (MitogenMessage *msg,
     }
   g_variant_get (value, "(&si&s)", &domain, &level, &text);
   ctx = mitogen_router_context_by_id (control->router, msg->src_id);
-  _mitogen_log_forwarded (mitogen_context_get_name (ctx), domain, level, text);
+  _mitogen_log_forwarded (control->router, msg->src_id, mitogen_context_get_name (ctx),
+                          domain, level, text);
 }
 
 static void

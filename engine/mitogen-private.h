@@ -19,10 +19,30 @@ G_BEGIN_DECLS
 void     _mitogen_set_identity          (guint32 context_id,
                                          guint32 parent_id);
 
-/* Prefix for log lines that carry a context name (forwarded logs). */
-void     _mitogen_log_forwarded         (const char    *context_name,
+/* The longest log message a context forwards or the master prints. */
+#define MITOGEN_LOG_MAX_RECORD 4096
+
+/* Logs, escaped, rate-limited and at a level that cannot abort this
+ * process, a record context @context_id forwarded to @router; the strings
+ * are the peer's, unchecked (mitogen-log-forward.c). */
+void     _mitogen_log_forwarded         (MitogenRouter *router,
+                                         guint32        context_id,
+                                         const char    *context_name,
                                          const char    *domain,
-                                         GLogLevelFlags level,
+                                         gint32         level,
+                                         const char    *message);
+/* @text as one printable line of valid UTF-8, at most @max_bytes plus a
+ * marker when cut: control characters become escapes such as \n, \x1b. */
+char    *_mitogen_log_escape            (const char    *text,
+                                         gsize          max_bytes);
+/* What an agent forwards of @text: valid UTF-8, at most about
+ * MITOGEN_LOG_MAX_RECORD bytes. */
+char    *_mitogen_log_record_clamp      (const char    *text);
+/* Writes @message to the file of mitogen_log_to_file(), if @filter_level
+ * passes its level, shown as @shown_level (mitogen-utils.c). */
+void     _mitogen_log_file_write        (const char    *domain,
+                                         GLogLevelFlags filter_level,
+                                         GLogLevelFlags shown_level,
                                          const char    *message);
 
 /* Returns the agent program this process starts for local hops. */

@@ -57,6 +57,29 @@ mitogen_transport_open_stream (MitogenTransport  *self,
 }
 
 /**
+ * mitogen_transport_crosses_host:
+ * @self: a transport
+ *
+ * Tells whether the agents @self starts run on another host, where the
+ * paths and settings of this machine mean nothing. A context started by
+ * such a transport is not told this process's `MITOGEN_PLUGIN_PATH`
+ * unless the "plugin_path" option is given.
+ *
+ * Returns: what the transport's `crosses_host` method says, or %FALSE for
+ *   a transport without one
+ */
+gboolean
+mitogen_transport_crosses_host (MitogenTransport *self)
+{
+  MitogenTransportInterface *iface;
+
+  g_return_val_if_fail (MITOGEN_IS_TRANSPORT (self), FALSE);
+
+  iface = MITOGEN_TRANSPORT_GET_IFACE (self);
+  return iface->crosses_host != NULL && iface->crosses_host (self);
+}
+
+/**
  * mitogen_transport_options_get_timeout:
  * @options: (nullable): a transport's options, an `a{sv}`
  * @default_msec: what to use when "connect_timeout" is absent

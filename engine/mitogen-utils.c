@@ -87,7 +87,7 @@ _mitogen_default_agent_path (void)
  * mitogen_log_to_file() adds a handler for the library's own log domain that
  * writes a copy and hands the message on to GLib's default handler, and so
  * to the program's writer. Forwarded records are logged structured, which
- * no domain handler sees, so they are copied here directly. */
+ * no domain handler sees, so mitogen-log-forward.c copies them here. */
 
 static GMutex log_file_lock;
 static FILE *log_file;                 /* guarded by log_file_lock; NULL: no copy */
@@ -109,21 +109,22 @@ log_level_name (GLogLevelFlags level)
     }
 }
 
-static void
-log_file_write (const char     *domain,
-                GLogLevelFlags  level,
-                const char     *message)
+void
+_mitogen_log_file_write (const char     *domain,
+                         GLogLevelFlags  filter_level,
+                         GLogLevelFlags  shown_level,
+                         const char     *message)
 {
-  level &= G_LOG_LEVEL_MASK;
+  filter_level &= G_LOG_LEVEL_MASK;
   g_mutex_lock (&log_file_lock);
   /* Smaller flags are more severe. */
-  if (log_file != NULL && level <= log_file_level)
+  if (log_file != NULL && filter_level <= log_file_level)
     {
       g_autoptr(GDateTime) now = g_date_time_new_now_local ();
       g_autofree char *stamp = g_date_time_format (now, "%H:%M:%S.%f");
 
       fprintf (log_file, "%s %s-%s: %s\n", stamp, domain != NULL ? domain : "",
-               log_level_name (level), message);
+               log_level_name (shown_level), message);
       fflush (log_file);
     }
   g_mutex_unlock (&log_file_lock);
@@ -136,32 +137,8 @@ library_log_handler (const char     *domain,
                      const char     *message,
                      gpointer        user_data)
 {
-  log_file_write (domain, level, message);
+  _mitogen_log_file_write (domain, level, level, message);
   g_log_default_handler (domain, level, message, NULL);
-}
-
-void
-_mitogen_log_forwarded (const char     *context_name,
-                        const char     *domain,
-                        GLogLevelFlags  level,
-                        const char     *message)
-{
-  g_autofree char *text = g_strdup_printf ("[%s] %s", context_name, message);
-  const char *domain_or_ours = domain[0] ? domain : G_LOG_DOMAIN;
-  const GLogField fields[] = {
-    { "GLIB_DOMAIN", domain_or_ours, -1 },
-    { "MESSAGE", text, -1 },
-    { "MITOGEN_CONTEXT", context_name, -1 },
-  };
-
-  level &= G_LOG_LEVEL_MASK;
-  /* A remote error must not abort this process. */
-  if (level & G_LOG_LEVEL_ERROR)
-    level = G_LOG_LEVEL_CRITICAL;
-  if (level == 0)
-    level = G_LOG_LEVEL_MESSAGE;
-  log_file_write (domain_or_ours, level, text);
-  g_log_structured_array (level, fields, G_N_ELEMENTS (fields));
 }
 
 /**
@@ -174,7 +151,10 @@ _mitogen_log_forwarded (const char     *context_name,
  * Copies libmitogen's log to @path, one timestamped line per message: what
  * the library and its plugins log in this process (the "mitogen" log
  * domain), and the records other contexts forward to it, whatever their
- * domain, each prefixed with the name of the context that logged it.
+ * domain, each prefixed with the name of the context that logged it and
+ * the level it logged it at (`[local.4711] WARNING: ...`). For those,
+ * @level applies to the level in the context; the line itself is written
+ * escaped, as the master logs it (see %MITOGEN_HANDLE_FORWARD_LOG).
  *
  * This does not take over the process's log. The log writer stays the
  * program's (g_log_set_writer_func()), before or after this call, and still

@@ -154,13 +154,26 @@ mitogen_test_wait_pid_gone (int pid,
 
 typedef struct
 {
+  gboolean        forwarded;  /* from mitogen_test_expect_forwarded_log() */
   char           *context;    /* nullable: any (or no) MITOGEN_CONTEXT */
-  char           *domain;     /* nullable: messages without a domain */
-  GLogLevelFlags  level;
+  char           *domain;     /* nullable: messages without a domain; for a
+                               * forwarded one, the domain in the context */
+  GLogLevelFlags  level;      /* for a forwarded one, the level in the context */
   char           *pattern;
   gboolean        forbidden;  /* from mitogen_test_expect_no_log() */
   gboolean        met;
 } ExpectedLog;
+
+/* What the writer sees of one message. */
+typedef struct
+{
+  const char     *context;        /* MITOGEN_CONTEXT, or NULL */
+  const char     *domain;         /* GLIB_DOMAIN, or NULL */
+  GLogLevelFlags  level;
+  const char     *remote_domain;  /* MITOGEN_REMOTE_DOMAIN, or NULL */
+  const char     *remote_level;   /* MITOGEN_REMOTE_LEVEL: NULL if not forwarded */
+  const char     *message;
+} SeenLog;
 
 static GMutex expected_lock;
 static GCond expected_cond;         /* broadcast whenever an expectation is met */
@@ -178,17 +191,27 @@ expected_log_free (gpointer data)
   g_free (e);
 }
 
+static const char *remote_level_name (GLogLevelFlags level);
+
+/* A forwarded expectation matches a forwarded record by the domain and
+ * level it had in its context; any other matches a local record, or (if
+ * forbidden) any record, by what this process logged. */
 static gboolean
 expected_log_matches (const ExpectedLog *e,
-                      const char        *context,
-                      const char        *domain,
-                      GLogLevelFlags     level,
-                      const char        *message)
+                      const SeenLog     *seen)
 {
-  return (level & G_LOG_LEVEL_MASK) == e->level &&
-         g_strcmp0 (e->domain, domain) == 0 &&
-         (e->context == NULL || g_strcmp0 (e->context, context) == 0) &&
-         g_pattern_match_simple (e->pattern, message);
+  if (e->forwarded)
+    return seen->remote_level != NULL &&
+           g_strcmp0 (seen->remote_level, remote_level_name (e->level)) == 0 &&
+           g_strcmp0 (e->domain, seen->remote_domain) == 0 &&
+           (e->context == NULL || g_strcmp0 (e->context, seen->context) == 0) &&
+           g_pattern_match_simple (e->pattern, seen->message);
+  if (seen->remote_level != NULL && !e->forbidden)
+    return FALSE;
+  return (seen->level & G_LOG_LEVEL_MASK) == e->level &&
+         g_strcmp0 (e->domain, seen->domain) == 0 &&
+         (e->context == NULL || g_strcmp0 (e->context, seen->context) == 0) &&
+         g_pattern_match_simple (e->pattern, seen->message);
 }
 
 /* A field's value as a string, copied if it was not NUL-terminated. */
@@ -219,6 +242,13 @@ level_name (GLogLevelFlags level)
     }
 }
 
+/* As the master names a context's level in MITOGEN_REMOTE_LEVEL. */
+static const char *
+remote_level_name (GLogLevelFlags level)
+{
+  return (level & G_LOG_LEVEL_MASK) == G_LOG_LEVEL_MESSAGE ? "MESSAGE" : level_name (level);
+}
+
 typedef enum
 {
   LOG_PASSES,      /* neither expected nor a problem */
@@ -227,11 +257,9 @@ typedef enum
 } LogVerdict;
 
 static LogVerdict
-judge_log (const char     *context,
-           const char     *domain,
-           GLogLevelFlags  level,
-           const char     *message)
+judge_log (const SeenLog *seen)
 {
+  const GLogLevelFlags severe = G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING;
   LogVerdict verdict = LOG_PASSES;
 
   g_mutex_lock (&expected_lock);
@@ -239,7 +267,7 @@ judge_log (const char     *context,
     {
       ExpectedLog *e = expected_logs->pdata[i];
 
-      if ((e->met && !e->forbidden) || !expected_log_matches (e, context, domain, level, message))
+      if ((e->met && !e->forbidden) || !expected_log_matches (e, seen))
         continue;
       e->met = TRUE;
       verdict = e->forbidden ? LOG_FORBIDDEN : LOG_EXPECTED;
@@ -248,7 +276,14 @@ judge_log (const char     *context,
     g_cond_broadcast (&expected_cond);
   g_mutex_unlock (&expected_lock);
 
-  if (verdict == LOG_PASSES && (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)))
+  /* A forwarded record is never a warning of this process... */
+  if (seen->remote_level != NULL && (seen->level & severe))
+    return LOG_FORBIDDEN;
+  /* ...but an unexpected warning in a context fails the test as one here. */
+  if (verdict == LOG_PASSES &&
+      ((seen->level & severe) ||
+       (seen->remote_level != NULL && g_strv_contains ((const char * const[]) { "ERROR", "CRITICAL", "WARNING", NULL },
+                                                       seen->remote_level))))
     return LOG_FORBIDDEN;
   return verdict;
 }
@@ -263,10 +298,13 @@ test_log_writer (GLogLevelFlags   level,
   g_autofree char *context = field_value (fields, n_fields, "MITOGEN_CONTEXT");
   g_autofree char *domain = field_value (fields, n_fields, "GLIB_DOMAIN");
   g_autofree char *message = field_value (fields, n_fields, "MESSAGE");
+  g_autofree char *remote_domain = field_value (fields, n_fields, "MITOGEN_REMOTE_DOMAIN");
+  g_autofree char *remote_level = field_value (fields, n_fields, "MITOGEN_REMOTE_LEVEL");
   const char *text = message != NULL ? message : "";
+  SeenLog seen = { context, domain, level, remote_domain, remote_level, text };
   g_autofree char *failure = NULL;
 
-  switch (judge_log (context, domain, level, text))
+  switch (judge_log (&seen))
     {
     case LOG_EXPECTED:
       return G_LOG_WRITER_HANDLED;
@@ -307,7 +345,8 @@ end_of_test_check (gpointer data)
 }
 
 static void
-add_expected_log (const char     *context,
+add_expected_log (gboolean        forwarded,
+                  const char     *context,
                   const char     *domain,
                   GLogLevelFlags  level,
                   const char     *pattern,
@@ -316,6 +355,7 @@ add_expected_log (const char     *context,
   ExpectedLog *e = g_new0 (ExpectedLog, 1);
 
   g_assert_nonnull (expected_logs);  /* mitogen_test_init() was called */
+  e->forwarded = forwarded;
   e->context = g_strdup (context);
   e->domain = g_strdup (domain);
   e->level = level & G_LOG_LEVEL_MASK;
@@ -338,7 +378,7 @@ mitogen_test_expect_log (const char     *domain,
                          GLogLevelFlags  level,
                          const char     *pattern)
 {
-  add_expected_log (NULL, domain, level, pattern, FALSE);
+  add_expected_log (FALSE, NULL, domain, level, pattern, FALSE);
 }
 
 void
@@ -347,7 +387,7 @@ mitogen_test_expect_forwarded_log (const char     *context,
                                    GLogLevelFlags  level,
                                    const char     *pattern)
 {
-  add_expected_log (context, domain, level, pattern, FALSE);
+  add_expected_log (TRUE, context, domain, level, pattern, FALSE);
 }
 
 void
@@ -355,7 +395,7 @@ mitogen_test_expect_no_log (const char     *domain,
                             GLogLevelFlags  level,
                             const char     *pattern)
 {
-  add_expected_log (NULL, domain, level, pattern, TRUE);
+  add_expected_log (FALSE, NULL, domain, level, pattern, TRUE);
 }
 
 /* Called with expected_lock held. */

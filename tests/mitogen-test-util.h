@@ -70,7 +70,11 @@ void            mitogen_test_init             (int                *argc,
 void            mitogen_test_expect_log       (const char         *domain,
                                                GLogLevelFlags      level,
                                                const char         *pattern);
-/* The same, forwarded from the context named @context. */
+/* One record forwarded from the context named @context (NULL: any), which
+ * logged it at @level in @domain there; @pattern matches the line the
+ * master logs ("[NAME] LEVEL: text"). The master logs it at message level
+ * or below: a forwarded record at warning level or worse fails the test,
+ * as does an unexpected warning from a context. */
 void            mitogen_test_expect_forwarded_log (const char     *context,
                                                    const char     *domain,
                                                    GLogLevelFlags  level,

@@ -1170,7 +1170,8 @@ test_return_later_dropped (Fixture       *fixture,
 
   add_test_module ();
   ctx = mitogen_test_local (fixture->router);
-  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*testmod.later let go of its call*");
+  mitogen_test_expect_forwarded_log (mitogen_context_get_name (ctx), "mitogen", G_LOG_LEVEL_WARNING,
+                                     "*testmod.later let go of its call*");
   value = mitogen_context_call (ctx, "testmod.later", g_variant_new ("(db)", 0.05, TRUE),
                                 NULL, &error);
   g_assert_null (value);

@@ -374,21 +374,23 @@ test_log_forwarded (Fixture       *fixture,
   struct {
     const char     *level_name;
     GLogLevelFlags  level;
+    const char     *shown;
   } levels[] = {
-    { "critical", G_LOG_LEVEL_CRITICAL },
-    { "warning", G_LOG_LEVEL_WARNING },
-    { "message", G_LOG_LEVEL_MESSAGE },
-    { "info", G_LOG_LEVEL_INFO },
+    { "critical", G_LOG_LEVEL_CRITICAL, "CRITICAL" },
+    { "warning", G_LOG_LEVEL_WARNING, "WARNING" },
+    { "message", G_LOG_LEVEL_MESSAGE, "MESSAGE" },
+    { "info", G_LOG_LEVEL_INFO, "INFO" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
     {
       g_autofree char *text = g_strdup_printf ("forwarded %s record %u", levels[i].level_name,
                                                g_random_int ());
-      g_autofree char *line = g_strdup_printf ("[%s] %s", name, text);
+      g_autofree char *line = g_strdup_printf ("[%s] %s: %s", name, levels[i].shown, text);
 
-      /* At its level, saying which context spoke (in the text, and in the
-       * MITOGEN_CONTEXT field for the program's log writer). */
+      /* Saying which context spoke and at which level (in the text, and in
+       * the MITOGEN_CONTEXT and MITOGEN_REMOTE_LEVEL fields for the
+       * program's log writer), logged here at message level or below. */
       mitogen_test_expect_forwarded_log (name, "mitogen", levels[i].level, line);
       call_log (ctx, levels[i].level_name, text);
       g_assert_true (mitogen_test_wait_expected_logs (WAIT_MSEC));

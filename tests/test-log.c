@@ -90,7 +90,7 @@ provoke_forwarded_warning (MitogenContext *ctx)
   g_autofree char *text = g_strdup_printf ("forwarded warning %u", g_random_int ());
   g_autoptr(GVariant) result = NULL;
   g_autoptr(GError) error = NULL;
-  char *line = g_strdup_printf ("[%s] %s", name, text);
+  char *line = g_strdup_printf ("[%s] WARNING: %s", name, text);
 
   mitogen_test_expect_forwarded_log (name, "mitogen", G_LOG_LEVEL_WARNING, line);
   result = mitogen_context_call (ctx, "core.log", g_variant_new ("(ss)", "warning", text),

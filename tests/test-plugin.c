@@ -644,7 +644,8 @@ module_abi_child (void)
   router = mitogen_router_new (broker);
   ctx = mitogen_router_local (router, NULL, NULL, &error);
   g_assert_no_error (error);
-  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*badabi (from the parent context)*was built for*");
+  mitogen_test_expect_forwarded_log (mitogen_context_get_name (ctx), "mitogen", G_LOG_LEVEL_WARNING,
+                                     "*badabi (from the parent context)*was built for*");
   result = mitogen_context_call (ctx, "badabi.loaded", NULL, NULL, &error);
   g_assert_null (result);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);

@@ -315,6 +315,119 @@ test_no_plugin_dir (MitogenTestFixture *fixture,
   g_assert_nonnull (strstr (maps, "/cache-no-plugins/agent-"));
 }
 
+/* The agent's MITOGEN_PLUGIN_PATH, or NULL. */
+static char *
+context_plugin_path (MitogenContext *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) env = mitogen_context_call (ctx, "core.getenv",
+                                                  g_variant_new ("(s)", MITOGEN_PLUGIN_PATH_ENV),
+                                                  NULL, &error);
+  g_autoptr(GVariant) value = NULL;
+
+  g_assert_no_error (error);
+  value = g_variant_get_maybe (env);
+  return value != NULL ? g_variant_dup_string (value, NULL) : NULL;
+}
+
+/* Has @ctx start a context with the "planted" transport; returns the error. */
+static char *
+connect_planted_via (MitogenRouter  *router,
+                     MitogenContext *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) child = mitogen_router_connect_context (router, "planted", NULL, ctx,
+                                                                    NULL, &error);
+
+  g_assert_null (child);
+  g_assert_nonnull (error);
+  return g_strdup (error->message);
+}
+
+static gboolean
+maps_contain (MitogenContext *ctx,
+              const char     *needle)
+{
+  g_autofree char *maps_file = g_strdup_printf ("/proc/%d/maps", mitogen_test_context_pid (ctx));
+  g_autofree char *maps = NULL;
+
+  g_assert_true (g_file_get_contents (maps_file, &maps, NULL, NULL));
+  return strstr (maps, needle) != NULL;
+}
+
+/* Paths of the master's machine mean nothing on another host, or worse:
+ * whoever can write there decides what they hold. The master's
+ * MITOGEN_PLUGIN_PATH goes to hops on this machine only. Here the other
+ * host is this machine, so the plugin planted at the master's path is
+ * there for an ssh agent to find, if it were told to look. */
+static void
+test_plugin_path_stays_home (MitogenTestFixture *fixture,
+                             gconstpointer       data)
+{
+  g_autofree char *planted = NULL;
+  g_autofree char *planted_file = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *saved = g_strdup (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
+  g_autofree char *master_path = NULL;
+  g_autofree char *seen = NULL;
+  g_autofree char *why = NULL;
+  g_autoptr(MitogenContext) local = NULL;
+  g_autoptr(MitogenContext) remote = NULL;
+  g_autoptr(MitogenContext) remote_local = NULL;
+  g_autoptr(MitogenTransport) local_transport = mitogen_transport_lookup ("local", NULL);
+  g_autoptr(MitogenTransport) ssh_transport = mitogen_transport_lookup ("ssh", NULL);
+  g_autoptr(GError) error = NULL;
+  gsize len;
+
+  SKIP_WITHOUT_SSHD ();
+  g_assert_nonnull (saved);
+  planted = path ("planted");
+  planted_file = g_build_filename (planted, "mitogen-transport-planted.so", NULL);
+  g_assert_cmpint (g_mkdir (planted, 0700), ==, 0);
+  g_assert_true (g_file_get_contents (g_getenv ("MITOGEN_TEST_PLANTED_PLUGIN"), &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (planted_file, contents, len, NULL));
+
+  /* This process keeps the plugin directories it started with. */
+  mitogen_plugins_ensure_loaded ();
+  master_path = g_strjoin (":", planted, saved, NULL);
+  g_setenv (MITOGEN_PLUGIN_PATH_ENV, master_path, TRUE);
+  local = mitogen_router_connect_context (fixture->router, "local", NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  remote = mitogen_router_connect_context (fixture->router, "ssh",
+                                           options_full ("known_hosts", "enforce", "cache-planted"),
+                                           NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_setenv (MITOGEN_PLUGIN_PATH_ENV, saved, TRUE);
+
+  g_assert_false (mitogen_transport_crosses_host (local_transport));
+  g_assert_true (mitogen_transport_crosses_host (ssh_transport));
+
+  /* A hop on this machine is told the path, and finds the plugin there:
+   * the check below would see it loaded. */
+  seen = context_plugin_path (local);
+  g_assert_cmpstr (seen, ==, master_path);
+  why = connect_planted_via (fixture->router, local);
+  g_assert_nonnull (strstr (why, "the planted plugin ran"));
+  g_assert_true (maps_contain (local, "/planted/mitogen-transport-planted.so"));
+  g_clear_pointer (&seen, g_free);
+  g_clear_pointer (&why, g_free);
+
+  /* The ssh hop is told nothing, loads nothing from there, and the
+   * transport it lacks comes from the master, which has none. */
+  seen = context_plugin_path (remote);
+  g_assert_null (seen);
+  why = connect_planted_via (fixture->router, remote);
+  g_assert_null (strstr (why, "the planted plugin ran"));
+  g_assert_nonnull (strstr (why, "planted"));
+  g_assert_false (maps_contain (remote, "/planted/"));
+
+  /* Nor does the remote agent pass the master's path on to its own hops. */
+  remote_local = mitogen_router_connect_context (fixture->router, "local", NULL, remote, NULL, &error);
+  g_assert_no_error (error);
+  seen = context_plugin_path (remote_local);
+  g_assert_null (seen);
+}
+
 static void
 expect_connect_error (MitogenRouter *router,
                       GVariant      *opts,
@@ -666,6 +779,7 @@ main (int    argc,
   ADD ("/ssh/key-auth-and-cache", test_key_auth_and_cache);
   ADD ("/ssh/corrupt-cache-replaced", test_corrupt_cache_replaced);
   ADD ("/ssh/no-plugin-dir", test_no_plugin_dir);
+  ADD ("/ssh/plugin-path-stays-home", test_plugin_path_stays_home);
   ADD ("/ssh/host-keys", test_host_keys);
   ADD ("/ssh/connection-refused", test_connection_refused);
   ADD ("/ssh/killed-session-fails-calls", test_killed_session_fails_calls);

@@ -721,9 +721,10 @@ test_sibling_call_refused (Fixture       *fixture,
                        g_variant_new ("(sv)", "proc.run",
                                       g_variant_new ("(^as)", (const char *[]) { "true", NULL })));
   /* The sibling says so in its log, which reaches us with its name. */
-  pattern = g_strdup_printf ("[%s] refused a call from context %u*",
+  pattern = g_strdup_printf ("[%s] WARNING: refused a call from context %u*",
                              mitogen_context_get_name (fixture->real), fake_id (fixture));
-  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, pattern);
+  mitogen_test_expect_forwarded_log (mitogen_context_get_name (fixture->real), "mitogen",
+                                     G_LOG_LEVEL_WARNING, pattern);
   g_assert_true (write_all (fixture->peer, g_bytes_get_data (call, NULL), g_bytes_get_size (call)));
 
   reply = read_frame (fixture);

@@ -698,6 +698,16 @@ test_real_default_root (MitogenTestFixture *fixture,
     return;
   ctx = connect_ok (fixture->router, "sudo", NULL, NULL);
   assert_runs_as (ctx, "root");
+  /* A hop that stays on this machine is told where this process's
+   * plugins are (test-ssh checks that one to another host is not). */
+  {
+    g_autoptr(MitogenTransport) sudo = mitogen_transport_lookup ("sudo", NULL);
+    g_autofree char *plugin_path = remote_getenv (ctx, MITOGEN_PLUGIN_PATH_ENV);
+
+    g_assert_false (mitogen_transport_crosses_host (sudo));
+    g_assert_nonnull (g_getenv (MITOGEN_PLUGIN_PATH_ENV));
+    g_assert_cmpstr (plugin_path, ==, g_getenv (MITOGEN_PLUGIN_PATH_ENV));
+  }
 }
 
 static void

@@ -239,12 +239,12 @@ test_calls_go_down_only (MitogenTestFixture *fixture,
 
   /* ...nor a sibling, nor its own parent further down a chain. The
    * refusals are logged in those agents and forwarded here. */
-  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused a call from context*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_WARNING, "*refused a call from context*");
   side = call_context_from (a, mitogen_context_get_id (sibling), "core.getpid");
   g_assert_true (mitogen_test_wait_expected_logs (2000));
   g_assert_nonnull (strstr (side, "refused by policy"));
 
-  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused a call from context*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_WARNING, "*refused a call from context*");
   grand = call_context_from (b, mitogen_context_get_id (a), "core.getpid");
   g_assert_true (mitogen_test_wait_expected_logs (2000));
   g_assert_nonnull (strstr (grand, "refused by policy"));

@@ -159,6 +159,8 @@ forward_log (GLogLevelFlags   level,
 {
   const char *domain = "";
   const char *message = NULL;
+  g_autofree char *clamped_domain = NULL;
+  g_autofree char *clamped = NULL;
   g_autoptr(MitogenMessage) msg = NULL;
   gboolean sent;
 
@@ -179,8 +181,13 @@ forward_log (GLogLevelFlags   level,
     return G_LOG_WRITER_UNHANDLED;
 
   g_private_set (&in_log_writer, GINT_TO_POINTER (1));
+  /* Fields, not a line: the master escapes and bounds them. They must be
+   * UTF-8 to be GVariant strings at all. */
+  clamped_domain = _mitogen_log_record_clamp (domain);
+  clamped = _mitogen_log_record_clamp (message);
   msg = mitogen_message_new (0, MITOGEN_HANDLE_FORWARD_LOG,
-                             g_variant_new ("(sis)", domain, (gint32) (level & G_LOG_LEVEL_MASK), message));
+                             g_variant_new ("(sis)", clamped_domain,
+                                            (gint32) (level & G_LOG_LEVEL_MASK), clamped));
   sent = _mitogen_router_send (agent.router, msg, NULL);
   g_private_set (&in_log_writer, NULL);
 

@@ -28,7 +28,24 @@ G_BEGIN_DECLS
 /**
  * MITOGEN_HANDLE_FORWARD_LOG:
  *
- * Reserved handle: a log record travelling towards the master.
+ * Reserved handle: a log record travelling towards the master, as the
+ * fields `(sis)`: domain, #GLogLevelFlags, message.
+ *
+ * The master treats the record as data from a peer it need not trust. It
+ * logs it with g_log_structured() in the "mitogen" domain as one line,
+ * `[NAME] LEVEL: MESSAGE` (`[NAME] DOMAIN-LEVEL: MESSAGE` for another
+ * domain than "mitogen"), in which control characters, newlines and
+ * backslashes are escaped (`\n`, `\x1b`, `\\`), bytes that are not UTF-8
+ * are replaced and a message longer than 4 KiB is cut with a marker. A
+ * child's error, critical or warning is logged at %G_LOG_LEVEL_MESSAGE,
+ * never as a warning of the master (which `G_DEBUG=fatal-warnings` would
+ * make fatal); info and debug stay info and debug. The fields
+ * `MITOGEN_CONTEXT` (the context's name), `MITOGEN_CONTEXT_ID`,
+ * `MITOGEN_REMOTE_DOMAIN` and `MITOGEN_REMOTE_LEVEL` (`ERROR`, `CRITICAL`,
+ * `WARNING`, `MESSAGE`, `INFO` or `DEBUG`) tell a program's log writer
+ * where the record came from. Each context may send a burst of 200
+ * records, then 50 a second; the master drops the rest and, about a second
+ * later, logs how many it dropped for which context.
  */
 #define MITOGEN_HANDLE_FORWARD_LOG     102
 /**

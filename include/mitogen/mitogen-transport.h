@@ -43,6 +43,13 @@ G_DECLARE_INTERFACE (MitogenTransport, mitogen_transport, MITOGEN, TRANSPORT, GO
  *   the transport knows) and return a stream connected to its standard input
  *   and output. Runs in a worker thread and may block; it must honour
  *   @cancellable.
+ * @crosses_host: optional: whether the agents this transport starts run on
+ *   another host than the process that starts them (%TRUE for ssh). Left
+ *   %NULL, the transport is taken to stay on this machine. Nothing that
+ *   describes this machine (its paths, such as `MITOGEN_PLUGIN_PATH`) is
+ *   sent to an agent on another host unless the caller asks for it with
+ *   an option. It takes the first of what were eight padding slots: the
+ *   structure keeps its size.
  *
  * The virtual methods of a transport.
  */
@@ -55,9 +62,10 @@ struct _MitogenTransportInterface
                              const char        *agent_path,
                              GCancellable      *cancellable,
                              GError           **error);
+  gboolean   (*crosses_host) (MitogenTransport *self);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 MITOGEN_AVAILABLE_IN_ALL
@@ -71,5 +79,7 @@ GIOStream *mitogen_transport_open_stream (MitogenTransport  *self,
                                           const char        *agent_path,
                                           GCancellable      *cancellable,
                                           GError           **error);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean   mitogen_transport_crosses_host (MitogenTransport *self);
 
 G_END_DECLS

@@ -616,10 +616,19 @@ fail:
   return NULL;
 }
 
+/* The host at the other end has its own paths: the master's mean nothing
+ * there, and a file planted at one of them must not run. */
+static gboolean
+mitogen_transport_ssh_crosses_host (MitogenTransport *transport)
+{
+  return TRUE;
+}
+
 static void
 mitogen_transport_ssh_iface_init (MitogenTransportInterface *iface)
 {
   iface->open_stream = mitogen_transport_ssh_open_stream;
+  iface->crosses_host = mitogen_transport_ssh_crosses_host;
 }
 
 static void

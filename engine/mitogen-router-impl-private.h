@@ -29,6 +29,7 @@ struct _MitogenRouter
 
   GMutex          lock;
   gsize           max_message_size; /* lock */
+  guint64         max_buffered;     /* lock; 0: no limit */
   GHashTable     *pending;          /* lock; MitogenStream* → MitogenLatch* of a start */
   char           *agent_path;       /* lock */
 

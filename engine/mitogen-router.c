@@ -48,6 +48,7 @@ enum {
   PROP_BROKER,
   PROP_CONTEXT_ID,
   PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_BUFFERED,
   PROP_UNIDIRECTIONAL,
   N_PROPS
 };
@@ -158,6 +159,9 @@ mitogen_router_get_property (GObject    *object,
     case PROP_MAX_MESSAGE_SIZE:
       g_value_set_uint64 (value, mitogen_router_get_max_message_size (self));
       break;
+    case PROP_MAX_BUFFERED:
+      g_value_set_uint64 (value, mitogen_router_get_max_buffered (self));
+      break;
     case PROP_UNIDIRECTIONAL:
       g_value_set_boolean (value, g_atomic_int_get (&self->unidirectional));
       break;
@@ -181,6 +185,9 @@ mitogen_router_set_property (GObject      *object,
       break;
     case PROP_MAX_MESSAGE_SIZE:
       mitogen_router_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MAX_BUFFERED:
+      mitogen_router_set_max_buffered (self, g_value_get_uint64 (value));
       break;
     case PROP_UNIDIRECTIONAL:
       g_atomic_int_set (&self->unidirectional, g_value_get_boolean (value));
@@ -248,6 +255,36 @@ mitogen_router_class_init (MitogenRouterClass *klass)
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
+   * MitogenRouter:max-buffered:
+   *
+   * The memory a stream's unread messages may hold before the router stops
+   * reading it, in bytes; 0 for no limit.
+   *
+   * Each message read counts its size plus a fixed overhead until it is
+   * taken from its receiver (or, when it only passes through towards
+   * another context, until it is written there). When the next frame would
+   * not fit, the stream is not read any further: its peer's writes block
+   * once the kernel's buffers are full, so a context that floods its parent
+   * slows down instead of growing the parent's memory, and the pause
+   * travels back hop by hop. Reading resumes when the messages are taken.
+   * Frames are never dropped, and one larger than the limit is read alone.
+   *
+   * A pause holds back everything on that stream, the replies to other
+   * calls included: a program that leaves more than this unread on one
+   * context while it waits for something else from that context waits
+   * forever. Read what arrives, or raise the limit.
+   *
+   * Applies to the streams of contexts started from now on, and contexts
+   * started later inherit it for their own children. Calls sent to a
+   * context do not count there: they come from its parents, which it
+   * trusts.
+   */
+  properties[PROP_MAX_BUFFERED] =
+    g_param_spec_uint64 ("max-buffered", NULL, NULL, 0, G_MAXUINT64,
+                         MITOGEN_DEFAULT_MAX_BUFFERED,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
    * MitogenRouter:unidirectional:
    *
    * When %TRUE, contexts below this one may not send each other anything:
@@ -297,6 +334,7 @@ mitogen_router_init (MitogenRouter *self)
                                           (GDestroyNotify) _mitogen_stream_unref);
   self->next_handle = MITOGEN_FIRST_USER_HANDLE;
   self->max_message_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
+  self->max_buffered = MITOGEN_DEFAULT_MAX_BUFFERED;
   self->handlers = _mitogen_handler_table_new ();
   self->contexts = _mitogen_context_table_new ();
   self->pending = g_hash_table_new (NULL, NULL);
@@ -390,6 +428,48 @@ mitogen_router_set_max_message_size (MitogenRouter *router,
   router->max_message_size = size;
   g_mutex_unlock (&router->lock);
   g_object_notify_by_pspec (G_OBJECT (router), properties[PROP_MAX_MESSAGE_SIZE]);
+}
+
+/**
+ * mitogen_router_get_max_buffered:
+ * @router: a router
+ *
+ * Gets the memory a stream's unread messages may hold before the router
+ * stops reading it; see #MitogenRouter:max-buffered.
+ *
+ * Returns: the limit in bytes; 0 for none
+ */
+guint64
+mitogen_router_get_max_buffered (MitogenRouter *router)
+{
+  guint64 limit;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), 0);
+  g_mutex_lock (&router->lock);
+  limit = router->max_buffered;
+  g_mutex_unlock (&router->lock);
+  return limit;
+}
+
+/**
+ * mitogen_router_set_max_buffered:
+ * @router: a router
+ * @max_buffered: the limit in bytes; 0 for none
+ *
+ * Sets the memory a stream's unread messages may hold before the router
+ * stops reading it, for the streams of contexts started from now on.
+ * Contexts started later inherit it. See #MitogenRouter:max-buffered.
+ */
+void
+mitogen_router_set_max_buffered (MitogenRouter *router,
+                                 guint64        max_buffered)
+{
+  g_return_if_fail (MITOGEN_IS_ROUTER (router));
+
+  g_mutex_lock (&router->lock);
+  router->max_buffered = max_buffered;
+  g_mutex_unlock (&router->lock);
+  g_object_notify_by_pspec (G_OBJECT (router), properties[PROP_MAX_BUFFERED]);
 }
 
 MitogenRouteTable *

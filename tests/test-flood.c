@@ -59,6 +59,23 @@ reset_peak (void)
   g_assert_cmpint (fclose (f), ==, 0);
 }
 
+/* A measured figure, in the test log; from a subprocess (whose stdout the
+ * parent drops) on stderr too. */
+static void G_GNUC_PRINTF (1, 2)
+report (const char *format,
+        ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_test_message ("%s", text);
+  if (g_test_subprocess ())
+    g_printerr ("# %s\n", text);
+}
+
 typedef struct
 {
   MitogenTestFixture  base;
@@ -222,7 +239,7 @@ test_flood_master (Flood         *f,
   assert_flood_done (reply, c.count);
   drained_peak_kib = status_kib (0, "VmHWM");
 
-  g_test_message ("%" G_GUINT64_FORMAT " x %u bytes, max-buffered %" G_GUINT64_FORMAT
+  report ("%" G_GUINT64_FORMAT " x %u bytes, max-buffered %" G_GUINT64_FORMAT
                   " MiB: master RSS %" G_GUINT64_FORMAT " KiB before, peak %"
                   G_GUINT64_FORMAT " KiB stalled (+%" G_GUINT64_FORMAT " KiB), peak %"
                   G_GUINT64_FORMAT " KiB after draining", c.count, c.size, c.bound / MiB,
@@ -276,7 +293,7 @@ test_flood_relay (Flood         *f,
   drain_in_order (f, count, size);
   assert_flood_done (reply, count);
 
-  g_test_message ("relay of %" G_GUINT64_FORMAT " x %u bytes, max-buffered %" G_GUINT64_FORMAT
+  report ("relay of %" G_GUINT64_FORMAT " x %u bytes, max-buffered %" G_GUINT64_FORMAT
                   " MiB: master RSS %" G_GUINT64_FORMAT " KiB, peak %" G_GUINT64_FORMAT
                   " KiB; middle RSS %" G_GUINT64_FORMAT " KiB, peak %" G_GUINT64_FORMAT " KiB",
                   count, size, bound / MiB, base_kib, peak_kib, middle_base_kib, middle_peak_kib);
@@ -319,7 +336,7 @@ test_isolation (Flood         *f,
   wait_until_stalled ();
   for (int i = 0; i < 100; i++)
     worst = MAX (worst, ping_seconds (other));
-  g_test_message ("slowest of 100 pings while another context is paused: %.1f ms", worst * 1000);
+  report ("slowest of 100 pings while another context is paused: %.1f ms", worst * 1000);
   g_assert_cmpfloat (worst, <, 2.0);
   g_assert_true (mitogen_receiver_is_empty (reply));
 
@@ -385,7 +402,7 @@ test_cancel (Flood         *f,
         g_assert_cmpuint (seq, ==, got);
       got++;
     }
-  g_test_message ("cancelled after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " messages",
+  report ("cancelled after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " messages",
                   got, count);
   g_assert_cmpuint (got, >, 0);
   g_assert_cmpuint (got, <, count);
@@ -439,6 +456,29 @@ test_property (Flood         *f,
   g_assert_cmpuint (mitogen_router_get_max_buffered (f->base.router), ==, 0);
 }
 
+/* The measuring tests run in a fresh process each, so that what one
+ * leaves in the allocator neither hides nor inflates the next one's. */
+static void
+test_in_subprocess (Flood         *f,
+                    gconstpointer  data)
+{
+  GTestFixtureFunc body = NULL;
+  const char *path = g_test_get_path ();
+
+  if (g_str_equal (path, "/flood/relay"))
+    body = (GTestFixtureFunc) test_flood_relay;
+  else
+    body = (GTestFixtureFunc) test_flood_master;
+  if (g_test_subprocess ())
+    {
+      body (f, data);
+      return;
+    }
+  /* Its figures come on its stderr (see report()). */
+  g_test_trap_subprocess (NULL, 300 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 static const FloodCase small_frames = { 2000000, 0, 16 * MiB };
 static const FloodCase large_frames = { 100, 8 * MiB, 16 * MiB };
 
@@ -451,9 +491,9 @@ main (int    argc,
 #define ADD(path, data, func) \
   g_test_add (path, Flood, data, flood_setup, func, flood_teardown)
   ADD ("/flood/property", NULL, test_property);
-  ADD ("/flood/small-frames", &small_frames, test_flood_master);
-  ADD ("/flood/large-frames", &large_frames, test_flood_master);
-  ADD ("/flood/relay", NULL, test_flood_relay);
+  ADD ("/flood/small-frames", &small_frames, test_in_subprocess);
+  ADD ("/flood/large-frames", &large_frames, test_in_subprocess);
+  ADD ("/flood/relay", NULL, test_in_subprocess);
   ADD ("/flood/isolation", NULL, test_isolation);
   ADD ("/flood/cancel", NULL, test_cancel);
   ADD ("/flood/bulk-replies", NULL, test_bulk_replies);

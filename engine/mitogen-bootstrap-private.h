@@ -21,6 +21,8 @@ typedef struct
   char    *serializer;        /* the serializer of the stream */
   char    *plugin_path;       /* nullable: where it looks for plugins */
   guint64  max_message_size;  /* 0: the default */
+  guint64  max_buffered;      /* the parent router's max-buffered (0: no
+                               * limit); the default when absent */
   gboolean debug;             /* forward debug messages too */
   gboolean unidirectional;    /* children may not message each other */
 } MitogenBootstrap;

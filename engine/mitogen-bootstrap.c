@@ -15,6 +15,7 @@ _mitogen_bootstrap_new (void)
   MitogenBootstrap *boot = g_new0 (MitogenBootstrap, 1);
 
   boot->ancestors = g_array_new (FALSE, FALSE, sizeof (guint32));
+  boot->max_buffered = MITOGEN_DEFAULT_MAX_BUFFERED;
   return boot;
 }
 
@@ -57,6 +58,7 @@ _mitogen_bootstrap_encode (const MitogenBootstrap *boot)
     g_variant_dict_insert (&dict, "name", "s", boot->name);
   g_variant_dict_insert (&dict, "serializer", "s", boot->serializer ? boot->serializer : "gvariant");
   g_variant_dict_insert (&dict, "max_message_size", "t", boot->max_message_size);
+  g_variant_dict_insert (&dict, "max_buffered", "t", boot->max_buffered);
   g_variant_dict_insert (&dict, "debug", "b", boot->debug);
   g_variant_dict_insert (&dict, "unidirectional", "b", boot->unidirectional);
   if (boot->plugin_path != NULL)
@@ -106,6 +108,7 @@ _mitogen_bootstrap_decode (GBytes  *data,
   g_variant_lookup (params, "name", "s", &boot->name);
   g_variant_lookup (params, "plugin_path", "s", &boot->plugin_path);
   g_variant_lookup (params, "max_message_size", "t", &boot->max_message_size);
+  g_variant_lookup (params, "max_buffered", "t", &boot->max_buffered);
   if (g_variant_lookup (params, "debug", "b", &b))
     boot->debug = b;
   if (g_variant_lookup (params, "unidirectional", "b", &b))

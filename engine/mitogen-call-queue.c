@@ -197,6 +197,11 @@ _mitogen_call_queue_push (MitogenCallQueue *queue,
 {
   PendingCall *pc = g_atomic_rc_box_new0 (PendingCall);
 
+  /* Waiting calls do not hold their stream's budget: they come from a
+   * parent, which this context trusts, and a call that runs may need a
+   * reply from that parent on the same stream, which a pause would keep
+   * from it for as long as the calls behind it wait. */
+  _mitogen_message_discharge (msg);
   pc->msg = mitogen_message_ref (msg);
   if (key_is_cancellable (msg->reply_to))
     {

@@ -271,6 +271,7 @@ connect_bootstrap_bytes (Connect *c)
   boot->serializer = g_strdup (c->opts.serializer);
   boot->plugin_path = _mitogen_connect_options_plugin_path (&c->opts, c->transport);
   boot->max_message_size = mitogen_router_get_max_message_size (c->router);
+  boot->max_buffered = mitogen_router_get_max_buffered (c->router);
   boot->debug = c->opts.debug;
   g_object_get (c->router, "unidirectional", &boot->unidirectional, NULL);
   return _mitogen_bootstrap_encode (boot);

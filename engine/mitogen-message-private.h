@@ -5,6 +5,7 @@
 #pragma once
 
 #include "mitogen-private.h"
+#include "mitogen-flow-private.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +38,10 @@ struct _MitogenMessage
   GBytes            *data;
   MitogenSerializer *serializer;  /* owned, nullable; what encoded @data */
   gboolean           src_fixed;   /* TRUE once src/auth were stamped */
+  /* The budget of the stream that read it, charged until the message is
+   * taken by its reader or freed. */
+  MitogenFlow       *flow;        /* owned, nullable; set once on receipt */
+  gsize              charge;      /* atomic: bytes of @flow still held */
 };
 
 typedef struct
@@ -89,6 +94,14 @@ MitogenMessage *_mitogen_message_make_error_reply (MitogenMessage *msg,
  * @fallback. */
 int             _mitogen_message_get_remote_code (MitogenMessage *msg,
                                                   int             fallback);
+/* Broker thread, on receipt: @msg holds @charge bytes of @flow (charged
+ * already) until it is discharged or freed. */
+void            _mitogen_message_hold_charge (MitogenMessage    *msg,
+                                              MitogenFlow       *flow,
+                                              gsize              charge);
+/* Any thread: the message's reader has it now; give its stream's budget
+ * back. Once only; later calls do nothing. */
+void            _mitogen_message_discharge   (MitogenMessage    *msg);
 /* Raw bytes frames (bootstrap/ready) carry a plain GVariant, not a body. */
 MitogenMessage *_mitogen_message_new_raw     (guint32            dst_id,
                                               guint32            src_id,

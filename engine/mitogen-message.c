@@ -259,7 +259,31 @@ mitogen_message_unref (MitogenMessage *msg)
   g_clear_pointer (&msg->body, g_variant_unref);
   g_clear_pointer (&msg->data, g_bytes_unref);
   g_clear_object (&msg->serializer);
+  /* After the data is freed: the stream reads on only once it really is. */
+  _mitogen_message_discharge (msg);
+  g_clear_pointer (&msg->flow, _mitogen_flow_unref);
   g_free (msg);
+}
+
+void
+_mitogen_message_hold_charge (MitogenMessage *msg,
+                              MitogenFlow    *flow,
+                              gsize           charge)
+{
+  g_assert (msg->flow == NULL);
+  msg->flow = _mitogen_flow_ref (flow);
+  g_atomic_pointer_set (&msg->charge, charge);
+}
+
+void
+_mitogen_message_discharge (MitogenMessage *msg)
+{
+  gsize charge;
+
+  if (msg->flow == NULL)
+    return;
+  charge = (gsize) g_atomic_pointer_exchange (&msg->charge, 0);
+  _mitogen_flow_release (msg->flow, charge);
 }
 
 /**

@@ -144,11 +144,15 @@ _mitogen_receiver_get_latch (MitogenReceiver *recv)
   return recv->latch;
 }
 
-/* A dead message is the end of the conversation: report it as an error. */
+/* The message is its reader's now: its stream may read on (see
+ * MitogenRouter:max-buffered). A dead message is the end of the
+ * conversation: report it as an error. */
 static MitogenMessage *
 check_dead (MitogenMessage  *msg,
             GError         **error)
 {
+  if (msg != NULL)
+    _mitogen_message_discharge (msg);
   if (msg != NULL && mitogen_message_is_dead (msg))
     {
       g_autoptr(GVariant) unused = mitogen_message_unpack (msg, error);

@@ -29,6 +29,7 @@ struct _MitogenRouter
 
   GMutex          lock;
   gsize           max_message_size; /* lock */
+  guint64         max_buffered;     /* lock; 0: no limit */
   GHashTable     *pending;          /* lock; MitogenStream* → MitogenLatch* of a start */
   char           *agent_path;       /* lock */
 
@@ -42,6 +43,9 @@ gboolean _mitogen_router_route_or_bounce (MitogenRouter   *router,
                                           MitogenMessage  *msg,
                                           MitogenStream   *from,
                                           GError         **error);
+/* Delivers @msg to a handler here from the broker thread, soon. */
+void     _mitogen_router_deliver_later    (MitogenRouter   *router,
+                                           MitogenMessage  *msg);
 /* The contexts in @ids are gone: whoever waits on them fails, they leave
  * the context table, and the signals go out. Broker thread. */
 void     _mitogen_router_routes_lost      (MitogenRouter   *router,

@@ -126,6 +126,7 @@ _mitogen_router_adopt_child (MitogenRouter  *router,
   latch = _mitogen_latch_new ((GDestroyNotify) mitogen_message_unref);
   g_mutex_lock (&router->lock);
   g_hash_table_insert (router->pending, stream, _mitogen_latch_ref (latch));
+  _mitogen_stream_set_max_buffered (stream, router->max_buffered);
   g_mutex_unlock (&router->lock);
   _mitogen_stream_set_handlers (stream, router_on_stream_message, router_on_stream_closed, router);
   return latch;
@@ -154,6 +155,7 @@ _mitogen_router_attach_parent (MitogenRouter         *router,
   router->parent_lost_func = func;
   router->parent_lost_data = user_data;
   _mitogen_route_table_set_parent (router->table, stream);
+  _mitogen_stream_set_max_buffered (stream, mitogen_router_get_max_buffered (router));
   _mitogen_stream_set_handlers (stream, router_on_stream_message,
                                 router_on_stream_closed, router);
   _mitogen_stream_start (stream);

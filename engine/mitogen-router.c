@@ -48,6 +48,7 @@ enum {
   PROP_BROKER,
   PROP_CONTEXT_ID,
   PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_BUFFERED,
   PROP_UNIDIRECTIONAL,
   N_PROPS
 };
@@ -63,7 +64,6 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
 
-static void deliver_locally_later (MitogenRouter *router, MitogenMessage *msg);
 
 /* ---- life ------------------------------------------------------------- */
 
@@ -158,6 +158,9 @@ mitogen_router_get_property (GObject    *object,
     case PROP_MAX_MESSAGE_SIZE:
       g_value_set_uint64 (value, mitogen_router_get_max_message_size (self));
       break;
+    case PROP_MAX_BUFFERED:
+      g_value_set_uint64 (value, mitogen_router_get_max_buffered (self));
+      break;
     case PROP_UNIDIRECTIONAL:
       g_value_set_boolean (value, g_atomic_int_get (&self->unidirectional));
       break;
@@ -181,6 +184,9 @@ mitogen_router_set_property (GObject      *object,
       break;
     case PROP_MAX_MESSAGE_SIZE:
       mitogen_router_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MAX_BUFFERED:
+      mitogen_router_set_max_buffered (self, g_value_get_uint64 (value));
       break;
     case PROP_UNIDIRECTIONAL:
       g_atomic_int_set (&self->unidirectional, g_value_get_boolean (value));
@@ -248,6 +254,36 @@ mitogen_router_class_init (MitogenRouterClass *klass)
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
+   * MitogenRouter:max-buffered:
+   *
+   * The memory a stream's unread messages may hold before the router stops
+   * reading it, in bytes; 0 for no limit.
+   *
+   * Each message read counts its size plus a fixed overhead until it is
+   * taken from its receiver (or, when it only passes through towards
+   * another context, until it is written there). When the next frame would
+   * not fit, the stream is not read any further: its peer's writes block
+   * once the kernel's buffers are full, so a context that floods its parent
+   * slows down instead of growing the parent's memory, and the pause
+   * travels back hop by hop. Reading resumes when the messages are taken.
+   * Frames are never dropped, and one larger than the limit is read alone.
+   *
+   * A pause holds back everything on that stream, the replies to other
+   * calls included: a program that leaves more than this unread on one
+   * context while it waits for something else from that context waits
+   * forever. Read what arrives, or raise the limit.
+   *
+   * Applies to the streams of contexts started from now on, and contexts
+   * started later inherit it for their own children. Calls sent to a
+   * context do not count there: they come from its parents, which it
+   * trusts.
+   */
+  properties[PROP_MAX_BUFFERED] =
+    g_param_spec_uint64 ("max-buffered", NULL, NULL, 0, G_MAXUINT64,
+                         MITOGEN_DEFAULT_MAX_BUFFERED,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
    * MitogenRouter:unidirectional:
    *
    * When %TRUE, contexts below this one may not send each other anything:
@@ -297,6 +333,7 @@ mitogen_router_init (MitogenRouter *self)
                                           (GDestroyNotify) _mitogen_stream_unref);
   self->next_handle = MITOGEN_FIRST_USER_HANDLE;
   self->max_message_size = MITOGEN_DEFAULT_MAX_MESSAGE_SIZE;
+  self->max_buffered = MITOGEN_DEFAULT_MAX_BUFFERED;
   self->handlers = _mitogen_handler_table_new ();
   self->contexts = _mitogen_context_table_new ();
   self->pending = g_hash_table_new (NULL, NULL);
@@ -392,6 +429,48 @@ mitogen_router_set_max_message_size (MitogenRouter *router,
   g_object_notify_by_pspec (G_OBJECT (router), properties[PROP_MAX_MESSAGE_SIZE]);
 }
 
+/**
+ * mitogen_router_get_max_buffered:
+ * @router: a router
+ *
+ * Gets the memory a stream's unread messages may hold before the router
+ * stops reading it; see #MitogenRouter:max-buffered.
+ *
+ * Returns: the limit in bytes; 0 for none
+ */
+guint64
+mitogen_router_get_max_buffered (MitogenRouter *router)
+{
+  guint64 limit;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), 0);
+  g_mutex_lock (&router->lock);
+  limit = router->max_buffered;
+  g_mutex_unlock (&router->lock);
+  return limit;
+}
+
+/**
+ * mitogen_router_set_max_buffered:
+ * @router: a router
+ * @max_buffered: the limit in bytes; 0 for none
+ *
+ * Sets the memory a stream's unread messages may hold before the router
+ * stops reading it, for the streams of contexts started from now on.
+ * Contexts started later inherit it. See #MitogenRouter:max-buffered.
+ */
+void
+mitogen_router_set_max_buffered (MitogenRouter *router,
+                                 guint64        max_buffered)
+{
+  g_return_if_fail (MITOGEN_IS_ROUTER (router));
+
+  g_mutex_lock (&router->lock);
+  router->max_buffered = max_buffered;
+  g_mutex_unlock (&router->lock);
+  g_object_notify_by_pspec (G_OBJECT (router), properties[PROP_MAX_BUFFERED]);
+}
+
 MitogenRouteTable *
 _mitogen_router_get_route_table (MitogenRouter *router)
 {
@@ -429,127 +508,6 @@ _mitogen_router_dup_agent_path (MitogenRouter *router)
   return path;
 }
 
-/* ---- handlers ---------------------------------------------------------- */
-
-/**
- * mitogen_router_allocate_handle:
- * @router: a router
- *
- * Allocates a handle for a receiver of this router.
- *
- * Returns: a handle no other receiver of this router uses
- */
-guint32
-mitogen_router_allocate_handle (MitogenRouter *router)
-{
-  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), 0);
-  return (guint32) g_atomic_int_add (&router->next_handle, 1);
-}
-
-/* The routers that may bounce a message on its way to @respondent: our
- * ancestors (anything that goes up passes them, and they are trusted
- * anyway) and the contexts @respondent was started through. */
-static GArray *
-path_to (MitogenRouter  *router,
-         MitogenContext *respondent)
-{
-  GArray *path = _mitogen_route_table_dup_lineage (router->table);
-
-  g_array_remove_index (path, 0);
-  for (MitogenContext *via = mitogen_context_get_via (respondent); via != NULL;
-       via = mitogen_context_get_via (via))
-    {
-      guint32 via_id = mitogen_context_get_id (via);
-
-      g_array_append_val (path, via_id);
-    }
-  return path;
-}
-
-/**
- * mitogen_router_add_handler:
- * @router: a router
- * @handle: the handle to serve, or 0 to allocate one
- * @respondent: (nullable): the context expected to answer: only its
- *   messages reach @func (and dead notices from the routers on the way to
- *   it); anything else is dropped and logged. When it is lost, @func
- *   receives one dead message and the handler is removed
- * @func: (scope notified) (closure user_data) (destroy notify): called on
- *   the broker thread for each message
- * @user_data: data for @func
- * @notify: (nullable): frees @user_data when the handler is removed
- *
- * Registers a handler; a handle already served is replaced.
- *
- * Returns: the handle
- */
-guint32
-mitogen_router_add_handler (MitogenRouter      *router,
-                            guint32             handle,
-                            MitogenContext     *respondent,
-                            MitogenHandlerFunc  func,
-                            gpointer            user_data,
-                            GDestroyNotify      notify)
-{
-  gint64 expected = respondent != NULL ? (gint64) mitogen_context_get_id (respondent) : -1;
-  g_autoptr(GArray) path = NULL;
-
-  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), 0);
-  g_return_val_if_fail (func != NULL, 0);
-
-  if (handle == 0)
-    handle = mitogen_router_allocate_handle (router);
-  path = respondent != NULL ? path_to (router, respondent) : NULL;
-  _mitogen_handler_table_add (router->handlers, handle, expected, path, func, user_data, notify);
-
-  /* Waiting on a context that is already gone: say so at once. */
-  if (expected >= 0 && _mitogen_route_table_is_lost (router->table, expected))
-    {
-      g_autoptr(MitogenMessage) dead = mitogen_message_new_dead (router->context_id, handle,
-                                                                 MITOGEN_MSG_CONTEXT_LOST);
-      dead->src_id = expected;
-      /* Handlers run on the broker thread, this one too. */
-      if (mitogen_broker_is_broker_thread (router->broker))
-        _mitogen_router_dispatch_local (router, dead);
-      else
-        deliver_locally_later (router, dead);
-    }
-  return handle;
-}
-
-/**
- * mitogen_router_del_handler:
- * @router: a router
- * @handle: a handle given to mitogen_router_add_handler()
- *
- * Removes a handler. Messages that arrive for @handle afterwards are
- * answered with a dead message.
- */
-void
-mitogen_router_del_handler (MitogenRouter *router,
-                            guint32        handle)
-{
-  g_return_if_fail (MITOGEN_IS_ROUTER (router));
-
-  _mitogen_handler_table_remove (router->handlers, handle);
-}
-
-void
-_mitogen_router_dispatch_local (MitogenRouter  *router,
-                                MitogenMessage *msg)
-{
-  g_autoptr(MitogenMessage) dead = NULL;
-
-  if (_mitogen_handler_table_dispatch (router->handlers, msg, router->context_id) ||
-      mitogen_message_is_dead (msg))
-    return;
-  g_debug ("context %u: no handler for handle %u (from context %u)",
-           router->context_id, msg->handle, msg->src_id);
-  dead = _mitogen_message_make_dead_reply (msg, "invalid handle: no receiver is listening");
-  if (dead != NULL)
-    _mitogen_router_send (router, dead, NULL);
-}
-
 /* ---- routing ----------------------------------------------------------- */
 
 typedef struct
@@ -577,8 +535,8 @@ local_delivery_free (gpointer data)
   g_free (d);
 }
 
-static void
-deliver_locally_later (MitogenRouter  *router,
+void
+_mitogen_router_deliver_later (MitogenRouter  *router,
                        MitogenMessage *msg)
 {
   LocalDelivery *d = g_new (LocalDelivery, 1);
@@ -602,7 +560,7 @@ route_message (MitogenRouter   *router,
       if (mitogen_broker_is_broker_thread (router->broker))
         _mitogen_router_dispatch_local (router, msg);
       else
-        deliver_locally_later (router, msg);
+        _mitogen_router_deliver_later (router, msg);
       return TRUE;
     }
 

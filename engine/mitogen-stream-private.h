@@ -39,6 +39,13 @@ void           _mitogen_stream_set_serializer (MitogenStream           *stream,
 MitogenSerializer *_mitogen_stream_get_serializer (MitogenStream       *stream);
 void           _mitogen_stream_set_max_message_size (MitogenStream     *stream,
                                                      gsize              size);
+/* The bytes this stream's delivered but unread messages may hold before
+ * it stops reading (0: no limit); MITOGEN_DEFAULT_MAX_BUFFERED unless set.
+ * Any thread; applies from the next frame. */
+void           _mitogen_stream_set_max_buffered (MitogenStream         *stream,
+                                                 guint64                limit);
+/* What they hold now, overhead included (a snapshot, for tests). */
+gsize          _mitogen_stream_get_buffered   (MitogenStream           *stream);
 /* Immutable: set when the stream is made. */
 const char    *_mitogen_stream_get_name       (MitogenStream           *stream);
 void           _mitogen_stream_set_remote_id  (MitogenStream           *stream,

@@ -1,7 +1,7 @@
 /* mitogen-stream.c: a framed, non-blocking byte stream driven by the
  * broker thread.
  *
- * Reading happens only on the broker thread. Writing happens on whichever
+ * Reading happens only on the broker thread (mitogen-stream-read.c). Writing happens on whichever
  * thread sends, under @out_lock: a frame goes straight to the fd when the
  * output queue is empty (no thread handoff on the hot path); whatever the
  * kernel does not take is queued and the broker finishes it when the fd
@@ -23,12 +23,8 @@
 #include <gio/gunixoutputstream.h>
 #include <gio/gfiledescriptorbased.h>
 
-#include "mitogen-message-private.h"
-#include "mitogen-stream-private.h"
+#include "mitogen-stream.h"
 
-#define READ_BUFFER_SIZE    (256 * 1024)
-/* Frames larger than this are read straight into their own buffer. */
-#define DIRECT_READ_MIN     (64 * 1024)
 /* Senders outside the broker wait while more than this is queued... */
 #define HIGH_WATER_MARK     (4 * 1024 * 1024)
 /* ...until the queue falls below this. */
@@ -37,56 +33,11 @@
 
 typedef struct
 {
-  GBytes *bytes;     /* owned */
-  gsize   offset;    /* bytes of @bytes already written */
+  GBytes         *bytes;   /* owned */
+  gsize           offset;  /* bytes of @bytes already written */
+  MitogenMessage *msg;     /* owned, nullable: keeps the budget of the stream
+                            * the message came in on charged while it waits */
 } OutChunk;
-
-typedef struct
-{
-  GSource        source;
-  MitogenStream *stream;   /* owned; immutable */
-  gpointer       in_tag;   /* broker only: the input fd's poll tag */
-  gpointer       out_tag;  /* broker only: the output fd's poll tag */
-  gboolean       out_armed; /* broker only: @out_tag polls for G_IO_OUT */
-} StreamSource;
-
-struct _MitogenStream
-{
-  gatomicrefcount           ref_count;     /* atomic */
-  MitogenBroker            *broker;        /* owned; immutable */
-  GIOStream                *owner;         /* owned, nullable: holds the fds */
-  int                       in_fd;         /* broker only after start */
-  int                       out_fd;        /* guarded by @out_lock */
-  char                     *name;          /* immutable; for logs */
-  guint32                   remote_id;     /* context id of the peer; set once */
-  gsize                     max_message_size; /* atomic enough: set before start */
-  MitogenSerializer        *serializer;    /* set before start; owned */
-
-  MitogenStreamMessageFunc  message_func;  /* immutable after start */
-  MitogenStreamClosedFunc   closed_func;   /* immutable after start */
-  gpointer                  user_data;     /* immutable after start */
-
-  /* Broker thread only. */
-  StreamSource             *source;        /* owned; NULL once closed */
-  guint8                   *rbuf;          /* READ_BUFFER_SIZE bytes */
-  gsize                     rstart;        /* first unparsed byte */
-  gsize                     rend;          /* end of valid data */
-  guint8                   *big;           /* frame being read directly */
-  gsize                     big_have;      /* bytes of @big read so far */
-  MitogenFrameHeader        big_hdr;       /* the header of @big */
-
-  /* Output side. @out_lock is a leaf: nothing else is locked while it is
-   * held, and no callback runs under it. */
-  GMutex                    out_lock;
-  GCond                     out_cond;      /* signalled on drain and close */
-  GQueue                    out_queue;     /* guarded by @out_lock; OutChunk* */
-  gsize                     out_queued;    /* guarded by @out_lock; bytes */
-  gint                      want_out;      /* atomic: broker should poll G_IO_OUT */
-  gboolean                  closed;        /* guarded by @out_lock */
-  gboolean                  close_called;  /* broker only: closed_func ran */
-};
-
-static void stream_close_now (MitogenStream *stream, const GError *reason);
 
 static void
 set_nonblocking (int fd)
@@ -116,6 +67,8 @@ _mitogen_stream_new (MitogenBroker *broker,
   g_mutex_init (&stream->out_lock);
   g_cond_init (&stream->out_cond);
   g_queue_init (&stream->out_queue);
+  stream->flow = _mitogen_flow_new (mitogen_broker_get_main_context (broker));
+  _mitogen_flow_set_limit (stream->flow, MITOGEN_DEFAULT_MAX_BUFFERED);
   set_nonblocking (in_fd);
   set_nonblocking (out_fd);
   return stream;
@@ -173,6 +126,7 @@ out_chunk_free (gpointer data)
   OutChunk *chunk = data;
 
   g_bytes_unref (chunk->bytes);
+  g_clear_pointer (&chunk->msg, mitogen_message_unref);
   g_free (chunk);
 }
 
@@ -196,7 +150,12 @@ _mitogen_stream_unref (MitogenStream *stream)
   g_clear_object (&stream->serializer);
   g_clear_object (&stream->broker);
   g_free (stream->rbuf);
-  g_free (stream->big);
+  if (stream->big != NULL)
+    {
+      g_free (stream->big);
+      _mitogen_flow_release (stream->flow, frame_charge (&stream->big_hdr));
+    }
+  _mitogen_flow_unref (stream->flow);
   g_free (stream->name);
   g_mutex_clear (&stream->out_lock);
   g_cond_clear (&stream->out_cond);
@@ -234,6 +193,19 @@ _mitogen_stream_set_max_message_size (MitogenStream *stream,
   stream->max_message_size = size;
 }
 
+void
+_mitogen_stream_set_max_buffered (MitogenStream *stream,
+                                  guint64        limit)
+{
+  _mitogen_flow_set_limit (stream->flow, limit);
+}
+
+gsize
+_mitogen_stream_get_buffered (MitogenStream *stream)
+{
+  return _mitogen_flow_get_outstanding (stream->flow);
+}
+
 const char *
 _mitogen_stream_get_name (MitogenStream *stream)
 {
@@ -251,149 +223,6 @@ guint32
 _mitogen_stream_get_remote_id (MitogenStream *stream)
 {
   return stream->remote_id;
-}
-
-/* ---- reading (broker thread) ------------------------------------------- */
-
-static void
-deliver (MitogenStream            *stream,
-         const MitogenFrameHeader *hdr,
-         GBytes                   *data)
-{
-  MitogenMessage *msg = _mitogen_message_new_from_frame (hdr, data, stream->serializer);
-
-  if (stream->message_func != NULL)
-    stream->message_func (stream, msg, stream->user_data);
-  mitogen_message_unref (msg);
-}
-
-static void
-close_with_protocol_error (MitogenStream *stream,
-                           GError        *error)
-{
-  g_warning ("stream %s: %s; closing it", stream->name, error->message);
-  stream_close_now (stream, error);
-}
-
-/* Parses every whole frame in rbuf. Returns FALSE if the stream closed. */
-static gboolean
-parse_frames (MitogenStream *stream)
-{
-  while (stream->source != NULL && stream->rend - stream->rstart >= MITOGEN_HEADER_SIZE)
-    {
-      const guint8 *p = stream->rbuf + stream->rstart;
-      gsize avail = stream->rend - stream->rstart - MITOGEN_HEADER_SIZE;
-      MitogenFrameHeader hdr;
-      GError *error = NULL;
-
-      if (!_mitogen_frame_header_decode (p, stream->max_message_size, &hdr, &error))
-        {
-          close_with_protocol_error (stream, error);
-          g_error_free (error);
-          return FALSE;
-        }
-
-      if (hdr.length <= avail)
-        {
-          g_autoptr(GBytes) data = g_bytes_new (p + MITOGEN_HEADER_SIZE, hdr.length);
-
-          stream->rstart += MITOGEN_HEADER_SIZE + hdr.length;
-          deliver (stream, &hdr, data);
-          continue;
-        }
-
-      if (hdr.length >= DIRECT_READ_MIN)
-        {
-          /* Read the rest straight into the frame's own buffer. */
-          stream->big = g_malloc (hdr.length);
-          stream->big_hdr = hdr;
-          memcpy (stream->big, p + MITOGEN_HEADER_SIZE, avail);
-          stream->big_have = avail;
-          stream->rstart = stream->rend = 0;
-        }
-      break;
-    }
-
-  if (stream->rstart == stream->rend)
-    stream->rstart = stream->rend = 0;
-  else if (stream->rstart > 0 && stream->rend > READ_BUFFER_SIZE / 2)
-    {
-      memmove (stream->rbuf, stream->rbuf + stream->rstart, stream->rend - stream->rstart);
-      stream->rend -= stream->rstart;
-      stream->rstart = 0;
-    }
-  return stream->source != NULL;
-}
-
-static void
-close_on_read_error (MitogenStream *stream,
-                     ssize_t        n)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (n == 0)
-    {
-      if (stream->big != NULL || stream->rend > stream->rstart)
-        g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
-                     "stream %s ended in the middle of a frame", stream->name);
-      stream_close_now (stream, error);
-      return;
-    }
-  g_set_error (&error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
-               "reading stream %s failed: %s", stream->name, g_strerror (errno));
-  stream_close_now (stream, error);
-}
-
-/* Reads what is available, a bounded number of times so that other
- * streams get their turn. */
-static void
-stream_on_readable (MitogenStream *stream)
-{
-  for (int round = 0; round < 8 && stream->source != NULL; round++)
-    {
-      ssize_t n;
-
-      if (stream->big != NULL)
-        {
-          n = read (stream->in_fd, stream->big + stream->big_have,
-                    stream->big_hdr.length - stream->big_have);
-          if (n <= 0)
-            {
-              if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-              close_on_read_error (stream, n);
-              return;
-            }
-          stream->big_have += n;
-          if (stream->big_have == stream->big_hdr.length)
-            {
-              g_autoptr(GBytes) data = g_bytes_new_take (g_steal_pointer (&stream->big),
-                                                         stream->big_hdr.length);
-              deliver (stream, &stream->big_hdr, data);
-            }
-          continue;
-        }
-
-      if (stream->rbuf == NULL)
-        stream->rbuf = g_malloc (READ_BUFFER_SIZE);
-      if (stream->rend == READ_BUFFER_SIZE)
-        {
-          memmove (stream->rbuf, stream->rbuf + stream->rstart, stream->rend - stream->rstart);
-          stream->rend -= stream->rstart;
-          stream->rstart = 0;
-        }
-      n = read (stream->in_fd, stream->rbuf + stream->rend, READ_BUFFER_SIZE - stream->rend);
-      if (n <= 0)
-        {
-          if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-          close_on_read_error (stream, n);
-          return;
-        }
-      stream->rend += n;
-      if (!parse_frames (stream))
-        return;
-    }
 }
 
 /* ---- writing (any thread, under out_lock) ------------------------------ */
@@ -447,14 +276,16 @@ flush_queue_unlocked (MitogenStream *stream)
 }
 
 static void
-queue_bytes_unlocked (MitogenStream *stream,
-                      GBytes        *bytes,
-                      gsize          offset)
+queue_bytes_unlocked (MitogenStream  *stream,
+                      GBytes         *bytes,
+                      gsize           offset,
+                      MitogenMessage *charged)
 {
   OutChunk *chunk = g_new (OutChunk, 1);
 
   chunk->bytes = g_bytes_ref (bytes);
   chunk->offset = offset;
+  chunk->msg = charged != NULL ? mitogen_message_ref (charged) : NULL;
   stream->out_queued += g_bytes_get_size (bytes) - offset;
   g_queue_push_tail (&stream->out_queue, chunk);
 }
@@ -606,7 +437,9 @@ _mitogen_stream_send (MitogenStream   *stream,
               if (g_bytes_get_data (chunks->pdata[c], NULL) == iov[i].iov_base)
                 piece = chunks->pdata[c];
           }
-        queue_bytes_unlocked (stream, piece, written);
+        /* A relayed message keeps its own stream's budget charged
+         * until it is written: a slow reader here slows that one. */
+        queue_bytes_unlocked (stream, piece, written, msg->flow != NULL ? msg : NULL);
         written = 0;
       }
     request_output (stream);
@@ -647,8 +480,8 @@ stream_on_writable (MitogenStream *stream)
   if (ok && g_queue_is_empty (&stream->out_queue))
     {
       g_atomic_int_set (&stream->want_out, FALSE);
-      g_source_modify_unix_fd (&stream->source->source, stream->source->out_tag, 0);
-      stream->source->out_armed = FALSE;
+      g_source_remove_unix_fd (&stream->source->source, stream->source->out_tag);
+      stream->source->out_tag = NULL;
     }
   g_mutex_unlock (&stream->out_lock);
 
@@ -657,7 +490,7 @@ stream_on_writable (MitogenStream *stream)
       g_autoptr(GError) error = g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
                                              "writing stream %s failed: %s",
                                              stream->name, g_strerror (err));
-      stream_close_now (stream, error);
+      _mitogen_stream_close_now (stream, error);
     }
 }
 
@@ -670,11 +503,8 @@ stream_source_prepare (GSource *source,
   StreamSource *ss = (StreamSource *) source;
 
   *timeout = -1;
-  if (!ss->out_armed && g_atomic_int_get (&ss->stream->want_out))
-    {
-      g_source_modify_unix_fd (source, ss->out_tag, G_IO_OUT);
-      ss->out_armed = TRUE;
-    }
+  if (ss->out_tag == NULL && g_atomic_int_get (&ss->stream->want_out))
+    ss->out_tag = g_source_add_unix_fd (source, ss->stream->out_fd, G_IO_OUT);
   return FALSE;
 }
 
@@ -685,14 +515,14 @@ stream_source_dispatch (GSource     *source,
 {
   StreamSource *ss = (StreamSource *) source;
   MitogenStream *stream = ss->stream;
-  GIOCondition in_cond = g_source_query_unix_fd (source, ss->in_tag);
-  GIOCondition out_cond = ss->out_armed ? g_source_query_unix_fd (source, ss->out_tag) : 0;
+  GIOCondition in_cond = ss->in_tag != NULL ? g_source_query_unix_fd (source, ss->in_tag) : 0;
+  GIOCondition out_cond = ss->out_tag != NULL ? g_source_query_unix_fd (source, ss->out_tag) : 0;
 
   _mitogen_stream_ref (stream);
-  if (out_cond & (G_IO_OUT | G_IO_ERR))
+  if (out_cond & (G_IO_OUT | G_IO_ERR | G_IO_HUP))
     stream_on_writable (stream);
-  if (stream->source != NULL && (in_cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
-    stream_on_readable (stream);
+  if (stream->source != NULL && !stream->paused && (in_cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    _mitogen_stream_on_readable (stream);
   _mitogen_stream_unref (stream);
   return G_SOURCE_CONTINUE;
 }
@@ -723,9 +553,9 @@ stream_attach_on_broker (gpointer data)
   ss = (StreamSource *) g_source_new (&stream_source_funcs, sizeof (StreamSource));
   ss->stream = _mitogen_stream_ref (stream);
   ss->in_tag = g_source_add_unix_fd (&ss->source, stream->in_fd, G_IO_IN);
-  ss->out_tag = g_source_add_unix_fd (&ss->source, stream->out_fd, 0);
   g_source_set_static_name (&ss->source, "[mitogen] stream");
   stream->source = ss;
+  _mitogen_flow_set_resume_func (stream->flow, _mitogen_stream_resume_reading, stream);
   g_source_attach (&ss->source, mitogen_broker_get_main_context (stream->broker));
   return G_SOURCE_REMOVE;
 }
@@ -740,9 +570,9 @@ _mitogen_stream_start (MitogenStream *stream)
 
 /* ---- closing ----------------------------------------------------------- */
 
-static void
-stream_close_now (MitogenStream *stream,
-                  const GError  *reason)
+void
+_mitogen_stream_close_now (MitogenStream *stream,
+                           const GError  *reason)
 {
   int in_fd, out_fd;
 
@@ -775,6 +605,7 @@ stream_close_now (MitogenStream *stream,
         close (out_fd);
     }
 
+  _mitogen_flow_set_resume_func (stream->flow, NULL, NULL);
   if (stream->source != NULL)
     {
       GSource *source = &stream->source->source;
@@ -799,7 +630,7 @@ close_on_broker (gpointer data)
 {
   CloseRequest *req = data;
 
-  stream_close_now (req->stream, req->reason);
+  _mitogen_stream_close_now (req->stream, req->reason);
   return G_SOURCE_REMOVE;
 }
 
@@ -841,5 +672,5 @@ _mitogen_stream_detach_and_close (MitogenStream *stream)
   stream->message_func = NULL;
   stream->closed_func = NULL;
   stream->user_data = NULL;
-  stream_close_now (stream, NULL);
+  _mitogen_stream_close_now (stream, NULL);
 }

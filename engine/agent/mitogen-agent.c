@@ -305,6 +305,8 @@ main (int    argc,
   if (max_size > 0 && max_size <= G_MAXUINT32)
     mitogen_router_set_max_message_size (agent.router, max_size);
   g_object_set (agent.router, "unidirectional", boot->unidirectional, NULL);
+  /* Before the parent stream starts: it takes the limit from the router. */
+  mitogen_router_set_max_buffered (agent.router, boot->max_buffered);
   /* Also takes MITOGEN_HANDLE_CANCEL_CALL, on which callers cancel calls. */
   agent.calls = _mitogen_call_queue_new (agent.router, agent.name);
   mitogen_router_add_handler (agent.router, MITOGEN_HANDLE_CALL_FUNCTION, NULL,

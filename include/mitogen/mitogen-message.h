@@ -131,6 +131,14 @@ G_BEGIN_DECLS
  * The default limit on a frame's data: 128 MiB.
  */
 #define MITOGEN_DEFAULT_MAX_MESSAGE_SIZE (128u * 1024u * 1024u)
+/**
+ * MITOGEN_DEFAULT_MAX_BUFFERED:
+ *
+ * The default of #MitogenRouter:max-buffered: 256 MiB, twice
+ * %MITOGEN_DEFAULT_MAX_MESSAGE_SIZE, so that a message of the largest size
+ * left unread never stops the next one of that size from being read.
+ */
+#define MITOGEN_DEFAULT_MAX_BUFFERED ((guint64) 2 * MITOGEN_DEFAULT_MAX_MESSAGE_SIZE)
 
 #define MITOGEN_TYPE_MESSAGE (mitogen_message_get_type ())
 

@@ -42,6 +42,11 @@ MITOGEN_AVAILABLE_IN_ALL
 void            mitogen_router_set_max_message_size (MitogenRouter     *router,
                                                    gsize                size);
 MITOGEN_AVAILABLE_IN_ALL
+guint64         mitogen_router_get_max_buffered   (MitogenRouter       *router);
+MITOGEN_AVAILABLE_IN_ALL
+void            mitogen_router_set_max_buffered   (MitogenRouter       *router,
+                                                   guint64              max_buffered);
+MITOGEN_AVAILABLE_IN_ALL
 MitogenContext *mitogen_router_connect_context            (MitogenRouter       *router,
                                                    const char          *transport,
                                                    GVariant            *options,

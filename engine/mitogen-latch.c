@@ -272,6 +272,40 @@ waiter_on_cancelled (GCancellable *cancellable,
     }
 }
 
+/* A waiter for @task, not queued yet, with its timeout made (not
+ * attached). */
+static Waiter *
+waiter_new (MitogenLatch *latch,
+            GTask        *task,
+            int           timeout_msec)
+{
+  Waiter *w = g_new0 (Waiter, 1);
+
+  g_atomic_ref_count_init (&w->ref_count);
+  w->task = g_object_ref (task);
+  w->latch = _mitogen_latch_ref (latch);
+  w->cancellable = g_task_get_cancellable (task);
+  if (timeout_msec > 0)
+    {
+      w->timeout = g_timeout_source_new (timeout_msec);
+      g_source_set_callback (w->timeout, waiter_on_timeout, waiter_ref (w), waiter_unref);
+      g_source_set_static_name (w->timeout, "[mitogen] latch timeout");
+    }
+  return w;
+}
+
+/* Frees a waiter that was never queued: its timeout source, unattached,
+ * holds a reference to it that only the source's end releases. */
+static void
+waiter_discard (gpointer data)
+{
+  Waiter *w = data;
+  GSource *timeout = g_steal_pointer (&w->timeout);
+
+  g_clear_pointer (&timeout, g_source_unref);
+  waiter_unref (w);
+}
+
 void
 _mitogen_latch_get_async (MitogenLatch *latch,
                           int           timeout_msec,
@@ -279,14 +313,38 @@ _mitogen_latch_get_async (MitogenLatch *latch,
 {
   gpointer item = NULL;
   gboolean closed = FALSE;
-  Waiter *w;
+  Waiter *w = NULL;
 
+  /* The common case first: an item already there, without a waiter. */
   g_mutex_lock (&latch->mutex);
   if (!g_queue_is_empty (&latch->items))
     item = g_queue_pop_head (&latch->items);
   else if (latch->closed)
     closed = TRUE;
   g_mutex_unlock (&latch->mutex);
+  if (item == NULL && !closed && timeout_msec != 0)
+    {
+      w = waiter_new (latch, task, timeout_msec);
+      /* Checked again where the waiter is queued, in one critical section:
+       * a put between the check above and the queueing would otherwise
+       * leave its item unseen until the timeout. The timeout is attached
+       * inside it too, so that a put completing the waiter at once finds
+       * the source attached. */
+      g_mutex_lock (&latch->mutex);
+      if (!g_queue_is_empty (&latch->items))
+        item = g_queue_pop_head (&latch->items);
+      else if (latch->closed)
+        closed = TRUE;
+      else
+        {
+          g_queue_push_tail (&latch->waiters, waiter_ref (w));
+          if (w->timeout != NULL)
+            g_source_attach (w->timeout, g_task_get_context (task));
+        }
+      g_mutex_unlock (&latch->mutex);
+      if (item != NULL || closed)
+        g_clear_pointer (&w, waiter_discard);
+    }
 
   if (item != NULL)
     {
@@ -299,34 +357,12 @@ _mitogen_latch_get_async (MitogenLatch *latch,
                                "the receiver or select was closed");
       return;
     }
-  if (timeout_msec == 0)
+  if (w == NULL)
     {
       g_task_return_new_error (task, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT,
                                "timed out waiting for a message");
       return;
     }
-
-  w = g_new0 (Waiter, 1);
-  g_atomic_ref_count_init (&w->ref_count);
-  w->task = g_object_ref (task);
-  w->latch = _mitogen_latch_ref (latch);
-  w->cancellable = g_task_get_cancellable (task);
-
-  if (timeout_msec > 0)
-    {
-      w->timeout = g_timeout_source_new (timeout_msec);
-      g_source_set_callback (w->timeout, waiter_on_timeout, waiter_ref (w), waiter_unref);
-      g_source_set_static_name (w->timeout, "[mitogen] latch timeout");
-    }
-
-  /* The queue's reference to the waiter. */
-  waiter_ref (w);
-  g_mutex_lock (&latch->mutex);
-  g_queue_push_tail (&latch->waiters, w);
-  g_mutex_unlock (&latch->mutex);
-
-  if (w->timeout != NULL)
-    g_source_attach (w->timeout, g_task_get_context (task));
 
   if (w->cancellable != NULL)
     {

@@ -288,6 +288,56 @@ test_get_async (void)
   g_assert_cmpint (take_value (b.item), ==, 3);
 }
 
+typedef struct
+{
+  MitogenLatch *latch;
+  gint          go;        /* atomic: round number to put in */
+  gint          stop;      /* atomic */
+} RacingPutter;
+
+static gpointer
+put_when_told (gpointer data)
+{
+  RacingPutter *p = data;
+  int round = 0;
+
+  while (!g_atomic_int_get (&p->stop))
+    {
+      if (g_atomic_int_get (&p->go) <= round)
+        continue;
+      round++;
+      _mitogen_latch_put (p->latch, new_item (round));
+    }
+  return NULL;
+}
+
+/* A put that lands while get_async is deciding whether to wait: the item
+ * must reach the waiter, not sit in the queue until its timeout. Each
+ * round the other thread puts at the moment this one asks. */
+static void
+test_get_async_races_put (void)
+{
+  g_autoptr(MitogenLatch) latch = new_latch ();
+  RacingPutter putter = { latch, 0, 0 };
+  GThread *thread = g_thread_new ("putter", put_when_told, &putter);
+
+  for (int round = 1; round <= 20000; round++)
+    {
+      AsyncResult r = { 0 };
+      gint64 start = g_get_monotonic_time ();
+
+      g_atomic_int_set (&putter.go, round);
+      get_async (latch, WAIT_MSEC, NULL, &r);
+      g_assert_true (mitogen_test_iterate_until (&r.done, WAIT_MSEC));
+      g_assert_no_error (r.error);
+      g_assert_cmpint (take_value (r.item), ==, round);
+      /* Never the timeout's way: well under a second. */
+      g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+    }
+  g_atomic_int_set (&putter.stop, TRUE);
+  g_thread_join (thread);
+}
+
 static void
 test_close_wakes_waiters (void)
 {
@@ -492,6 +542,7 @@ main (int    argc,
   g_test_add_func ("/latch/timeout", test_timeout);
   g_test_add_func ("/latch/cancellation", test_cancellation);
   g_test_add_func ("/latch/get-async", test_get_async);
+  g_test_add_func ("/latch/get-async-races-put", test_get_async_races_put);
   g_test_add_func ("/latch/close-wakes-waiters", test_close_wakes_waiters);
   g_test_add_func ("/latch/close-keeps-queued-items", test_close_keeps_queued_items);
   g_test_add_func ("/latch/unref-frees-items", test_unref_frees_items);

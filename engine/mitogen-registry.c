@@ -100,8 +100,8 @@ mitogen_register_function (const char      *name,
  * @name: a "module.name"
  *
  * Removes the function registered under @name with
- * mitogen_register_function(). Its destroy notify runs at once, so do not
- * unregister a function while a call to it may be running.
+ * mitogen_register_function(). Calls to it already running finish; its
+ * destroy notify runs once the last of them is done.
  *
  * Returns: %TRUE when a function was registered under @name
  */

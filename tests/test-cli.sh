@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..48"
+echo "1..55"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -102,6 +102,31 @@ check "an empty target argument fails clearly" \
 status=$?
 check "a bad ssh port fails before connecting" \
   bash -c "test $status = 1 && grep -q 'bad port' '$tmp/err'"
+
+# How an ssh target resolves, from the -v line "hop 1: ssh KEY=VALUE..."
+# that comes before connecting (which fails here, quickly: nothing listens
+# on port 1, and the other targets get 3 s).
+hop() {  # hop TARGET: the resolved options of the first hop, one a line
+  timeout 30 "$MITOGEN" call -v --timeout 3 -o password=sekrit "$1" core.ping 2>&1 </dev/null |
+    sed -n 's/.*hop 1: ssh //p' | tr ' ' '\n' | sort
+}
+check "ssh:[::1]:1 is the IPv6 address ::1, port 1" \
+  test "$(hop 'ssh:[::1]:1' | grep -E '^(hostname|port|username)=')" = "$(printf "hostname='::1'\nport=1")"
+check "ssh:root@[::1] is user root at ::1, no port" \
+  test "$(hop 'ssh:root@[::1]' | grep -E '^(hostname|port|username)=')" = "$(printf "hostname='::1'\nusername='root'")"
+check "ssh:root@[::1]:1 is user root at ::1, port 1" \
+  test "$(hop 'ssh:root@[::1]:1' | grep -E '^(hostname|port|username)=')" = "$(printf "hostname='::1'\nport=1\nusername='root'")"
+check "ssh:root@::1 is user root at ::1 (no brackets: no port)" \
+  test "$(hop 'ssh:root@::1' | grep -E '^(hostname|port|username)=')" = "$(printf "hostname='::1'\nusername='root'")"
+check "ssh:localhost:1 is still host localhost, port 1" \
+  test "$(hop 'ssh:localhost:1' | grep -E '^(hostname|port|username)=')" = "$(printf "hostname='localhost'\nport=1")"
+check "-v never shows a password" bash -c "! '$MITOGEN' call -v --timeout 3 -o password=sekrit \
+  'ssh:[::1]:1' core.ping 2>&1 </dev/null | grep -q sekrit"
+
+"$MITOGEN" call 'ssh:[::1' core.getpid 2>"$tmp/err"
+status=$?
+check "an unclosed bracket in an ssh target fails clearly" \
+  bash -c "test $status = 1 && grep -q 'expected \[ADDRESS\]' '$tmp/err'"
 
 "$MITOGEN" call -o novalue local core.ping 2>"$tmp/err"
 status=$?

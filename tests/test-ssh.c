@@ -113,8 +113,9 @@ start_sshd (void)
   g_mkdir_with_parents ("/run/sshd", 0755);
 
   sshd_port = free_port ();
-  config = g_strdup_printf ("Port %u\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\n"
-                            "AuthorizedKeysFile %s\nUsePAM no\nStrictModes no\n"
+  /* ::1 too where there is IPv6 loopback; sshd starts without it if not. */
+  config = g_strdup_printf ("Port %u\nListenAddress 127.0.0.1\nListenAddress ::1\n"
+                            "HostKey %s\nPidFile %s\nAuthorizedKeysFile %s\nUsePAM no\nStrictModes no\n"
                             "PermitRootLogin yes\nPasswordAuthentication yes\n"
                             "KbdInteractiveAuthentication no\nMaxStartups 50\n"
                             "MaxSessions 50\n",
@@ -134,7 +135,8 @@ start_sshd (void)
   g_free (pub);
   g_assert_true (g_file_get_contents (host_pub, &pub, NULL, NULL));
   fields = g_strsplit (pub, " ", 3);
-  known = g_strdup_printf ("[127.0.0.1]:%u %s %s\n", sshd_port, fields[0], fields[1]);
+  known = g_strdup_printf ("[127.0.0.1]:%u %s %s\n[::1]:%u %s %s\n", sshd_port, fields[0],
+                           fields[1], sshd_port, fields[0], fields[1]);
   g_assert_true (g_file_set_contents (known_hosts, known, -1, NULL));
 }
 
@@ -513,6 +515,129 @@ test_connection_refused (MitogenTestFixture *fixture,
                         "connect");
 }
 
+/* A host that takes the TCP connection and never speaks SSH: the connect
+ * runs out of time, and says so with MITOGEN_ERROR_TIMEOUT. */
+static void
+test_connect_timeout (MitogenTestFixture *fixture,
+                      gconstpointer       data)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof addr;
+  int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  GVariantDict dict;
+  gint64 start;
+
+  SKIP_WITHOUT_SSHD ();
+  g_assert_cmpint (bind (listener, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (listener, 8), ==, 0);
+  g_assert_cmpint (getsockname (listener, (struct sockaddr *) &addr, &len), ==, 0);
+
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "port", "u", (guint32) ntohs (addr.sin_port));
+  g_variant_dict_insert (&dict, "connect_timeout", "d", 1.0);
+  start = g_get_monotonic_time ();
+  expect_connect_error (fixture->router, g_variant_dict_end (&dict), MITOGEN_ERROR_TIMEOUT,
+                        "connect");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+  close (listener);
+}
+
+/* Writes an OpenSSH client config with the alias "mwalias" for this sshd,
+ * and returns its path. */
+static char *
+write_alias_config (void)
+{
+  g_autofree char *id = path ("id_user");
+  g_autofree char *config = g_strdup_printf ("Host mwalias\n  HostName 127.0.0.1\n  Port %u\n"
+                                             "  User root\n  IdentityFile %s\n",
+                                             sshd_port, id);
+  char *file = path ("ssh_config");
+
+  g_assert_true (g_file_set_contents (file, config, -1, NULL));
+  return file;
+}
+
+/* An alias from the ssh config brings its HostName, Port, User and
+ * IdentityFile (only that key is authorized here); an option given
+ * explicitly still wins over the config. */
+static void
+test_ssh_config_alias (MitogenTestFixture *fixture,
+                       gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *needle = NULL;
+  g_autoptr(MitogenContext) refused = NULL;
+  guint closed_port;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  config = write_alias_config ();
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "hostname", "s", "mwalias");
+  g_variant_dict_insert (&dict, "ssh_config_file", "s", config);
+  g_variant_dict_remove (&dict, "port");
+  g_variant_dict_remove (&dict, "username");
+  g_variant_dict_remove (&dict, "identity_file");
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  closed_port = free_port ();
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "hostname", "s", "mwalias");
+  g_variant_dict_insert (&dict, "ssh_config_file", "s", config);
+  g_variant_dict_insert (&dict, "port", "u", closed_port);
+  refused = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                            NULL, NULL, &error);
+  g_assert_null (refused);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
+  needle = g_strdup_printf ("mwalias:%u", closed_port);
+  g_assert_nonnull (strstr (error->message, needle));
+}
+
+static gboolean
+ipv6_port_open (guint port)
+{
+  struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_port = htons (port),
+                               .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+  int fd = socket (AF_INET6, SOCK_STREAM, 0);
+  gboolean ok = fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+
+  if (fd >= 0)
+    close (fd);
+  return ok;
+}
+
+/* The sshd over IPv6 loopback, with the host key known as [::1]:port. */
+static void
+test_ipv6 (MitogenTestFixture *fixture,
+           gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  if (!ipv6_port_open (sshd_port))
+    {
+      g_test_skip ("the test sshd does not listen on [::1] (no IPv6 loopback here)");
+      return;
+    }
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "hostname", "s", "::1");
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
 static int
 parent_of (int pid)
 {
@@ -554,6 +679,45 @@ test_killed_session_fails_calls (MitogenTestFixture *fixture,
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
   /* And the agent on the host exits with its stream. */
   g_assert_true (mitogen_test_wait_pid_gone (agent, 5000));
+}
+
+/* A host that stops answering while the TCP connection stays up (here its
+ * sshd session process is stopped) is noticed by the keepalives: the
+ * stream closes and a pending call fails, long before TCP would give up. */
+static void
+test_hung_host_detected (MitogenTestFixture *fixture,
+                         gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenReceiver) pending = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  GVariantDict dict;
+  gint64 start;
+  int agent, session;
+
+  SKIP_WITHOUT_SSHD ();
+  dict_from (&dict, options ());
+  g_variant_dict_insert (&dict, "keepalive_interval", "u", 1);
+  g_variant_dict_insert (&dict, "keepalive_count_max", "u", 2);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  agent = mitogen_test_context_pid (ctx);
+  session = parent_of (agent);
+  g_assert_cmpint (session, >, 1);
+
+  pending = mitogen_context_begin_call (ctx, "core.sleep", g_variant_new ("(d)", 60.0));
+  g_assert_cmpint (kill (session, SIGSTOP), ==, 0);
+  start = g_get_monotonic_time ();
+  msg = mitogen_receiver_get (pending, 30000, NULL, &error);
+  g_assert_null (msg);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+
+  kill (session, SIGKILL);
+  kill (session, SIGCONT);
+  g_assert_true (mitogen_test_wait_pid_gone (agent, 10000));
 }
 
 static void
@@ -786,6 +950,10 @@ main (int    argc,
   ADD ("/ssh/ten-at-once", test_ten_at_once);
   ADD ("/ssh/bulk", test_bulk);
   ADD ("/ssh/keepalive", test_keepalive);
+  ADD ("/ssh/hung-host-detected", test_hung_host_detected);
+  ADD ("/ssh/connect-timeout", test_connect_timeout);
+  ADD ("/ssh/ssh-config-alias", test_ssh_config_alias);
+  ADD ("/ssh/ipv6", test_ipv6);
   ADD ("/ssh/host-side-failures", test_host_side_failures);
   ADD ("/ssh/password", test_password);
 #undef ADD

@@ -65,7 +65,24 @@ parse_value (const char *text)
   return v != NULL ? v : g_variant_ref_sink (g_variant_new_string (text));
 }
 
-/* "user@host:port" → username, hostname, port. */
+/* The port after a host, "" for none. */
+static void
+parse_ssh_port (GVariantDict *dict,
+                const char   *text,
+                const char   *arg)
+{
+  char *end = NULL;
+  guint64 port;
+
+  port = g_ascii_strtoull (text, &end, 10);
+  if (end == text || *end != '\0' || port == 0 || port > 65535)
+    fail ("bad port “%s” in ssh target “%s”", text, arg);
+  g_variant_dict_insert (dict, "port", "u", (guint32) port);
+}
+
+/* "[user@]host[:port]" → username, hostname, port. An IPv6 address takes
+ * brackets to carry a port ("[::1]:2222"); without them, a host with more
+ * than one ':' is an address with no port ("root@::1"). */
 static void
 parse_ssh_arg (GVariantDict *dict,
                const char   *arg)
@@ -83,17 +100,21 @@ parse_ssh_arg (GVariantDict *dict,
       g_variant_dict_insert (dict, "username", "s", copy);
       host = at + 1;
     }
-  colon = strrchr (host, ':');
-  if (colon != NULL && strchr (host, ']') == NULL)
+  if (*host == '[')
     {
-      char *end = NULL;
-      guint64 port;
+      char *close = strchr (host, ']');
 
+      if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+        fail ("bad ssh target “%s”: expected [ADDRESS] or [ADDRESS]:PORT", arg);
+      *close = '\0';
+      host++;
+      if (close[1] == ':')
+        parse_ssh_port (dict, close + 2, arg);
+    }
+  else if ((colon = strchr (host, ':')) != NULL && strchr (colon + 1, ':') == NULL)
+    {
       *colon = '\0';
-      port = g_ascii_strtoull (colon + 1, &end, 10);
-      if (end == colon + 1 || *end != '\0' || port == 0 || port > 65535)
-        fail ("bad port “%s” in ssh target “%s”", colon + 1, arg);
-      g_variant_dict_insert (dict, "port", "u", (guint32) port);
+      parse_ssh_port (dict, colon + 1, arg);
     }
   if (*host == '\0')
     fail ("no host in ssh target “%s”", arg);
@@ -113,6 +134,29 @@ hop_clear (gpointer data)
 
   g_free (hop->transport);
   g_clear_pointer (&hop->options, g_variant_unref);
+}
+
+/* With -v, what a hop resolved to (so that a target's parsing can be
+ * seen), with any password left out. */
+static void
+debug_hop (guint      index,
+           const Hop *hop)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, hop->options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autofree char *printed = g_str_equal (key, "password") ? g_strdup ("(hidden)")
+                                                               : g_variant_print (value, FALSE);
+
+      g_string_append_printf (text, " %s=%s", key, printed);
+      g_variant_unref (value);
+    }
+  g_debug ("hop %u: %s%s", index + 1, hop->transport, text->str);
 }
 
 /* Parses "TRANSPORT[:ARG][/TRANSPORT[:ARG]...]" plus the -o options. */
@@ -167,6 +211,7 @@ parse_target (const char *target)
 
       hop.transport = g_steal_pointer (&transport);
       hop.options = g_variant_ref_sink (g_variant_dict_end (&dict));
+      debug_hop (i, &hop);
       g_array_append_val (hops, hop);
     }
   return hops;

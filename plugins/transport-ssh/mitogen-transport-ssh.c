@@ -13,7 +13,12 @@
  * as), password, check_host_keys ("enforce", "accept-new", "ignore"),
  * known_hosts_file, compression (b), connect_timeout (d seconds),
  * remote_agent_path (run this agent instead of uploading), remote_cache_dir,
- * keepalive_interval (u seconds of idleness between keepalives).
+ * keepalive_interval (u seconds of silence from the host before a keepalive
+ * that wants an answer; default 15, 0: none), keepalive_count_max (u
+ * unanswered keepalives after which the host counts as dead and the stream
+ * closes; default 3, 0: never), ssh_config_file (read instead of
+ * ~/.ssh/config and /etc/ssh/ssh_config). HostName, Port, User and
+ * IdentityFile from the config apply as with OpenSSH; options given here win.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -24,6 +29,7 @@
 
 #include <libssh/libssh.h>
 #include <libssh/callbacks.h>
+#include <libssh/server.h>  /* ssh_send_keepalive(), which clients may use too */
 
 #include <mitogen/mitogen.h>
 
@@ -48,7 +54,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenTransportSsh, mitogen_transport_ssh, G_TYP
 typedef struct
 {
   char    *hostname;
-  guint    port;
+  guint    port;              /* 0: the config's, or 22 */
   char    *username;
   char   **identity_files;
   char    *password;
@@ -59,6 +65,8 @@ typedef struct
   char    *remote_agent_path;
   char    *remote_cache_dir;
   guint    keepalive_interval;  /* seconds; 0: none */
+  guint    keepalive_count_max; /* unanswered keepalives; 0: no limit */
+  char    *ssh_config_file;
 } Options;
 
 static void
@@ -74,6 +82,7 @@ options_clear (Options *o)
   g_free (o->known_hosts_file);
   g_free (o->remote_agent_path);
   g_free (o->remote_cache_dir);
+  g_free (o->ssh_config_file);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
@@ -84,7 +93,8 @@ parse_options (GVariant  *options,
                GError   **error)
 {
   g_autoptr(GVariant) ids = NULL;
-  guint32 port = 22;
+  guint32 port = 0;
+  gboolean port_given;
 
   o->timeout = 30;
   if (options == NULL || !g_variant_lookup (options, "hostname", "s", &o->hostname))
@@ -93,13 +103,14 @@ parse_options (GVariant  *options,
                            "ssh: the “hostname” option is required");
       return FALSE;
     }
-  if (!g_variant_lookup (options, "port", "u", &port))
+  port_given = g_variant_lookup (options, "port", "u", &port);
+  if (!port_given)
     {
       gint32 iport;
-      if (g_variant_lookup (options, "port", "i", &iport))
+      if ((port_given = g_variant_lookup (options, "port", "i", &iport)))
         port = iport;
     }
-  if (port == 0 || port > 65535)
+  if (port_given && (port == 0 || port > 65535))
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, "ssh: bad port %u", port);
       return FALSE;
@@ -128,7 +139,11 @@ parse_options (GVariant  *options,
   }
   g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
   g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
+  o->keepalive_interval = 15;
+  o->keepalive_count_max = 3;
   g_variant_lookup (options, "keepalive_interval", "u", &o->keepalive_interval);
+  g_variant_lookup (options, "keepalive_count_max", "u", &o->keepalive_count_max);
+  g_variant_lookup (options, "ssh_config_file", "s", &o->ssh_config_file);
   ids = g_variant_lookup_value (options, "identity_file", NULL);
   if (ids != NULL && g_variant_is_of_type (ids, G_VARIANT_TYPE_STRING))
     o->identity_files = g_strdupv ((char *[]) { (char *) g_variant_get_string (ids, NULL), NULL });
@@ -137,11 +152,16 @@ parse_options (GVariant  *options,
   return TRUE;
 }
 
-/* "host:port" for messages. */
+/* "host:port" for messages; an IPv6 address in brackets, like OpenSSH's
+ * known_hosts, so that the port stands apart. */
 static char *
 where (const Options *o)
 {
-  return g_strdup_printf ("%s:%u", o->hostname, o->port);
+  guint port = o->port != 0 ? o->port : 22;
+
+  if (strchr (o->hostname, ':') != NULL)
+    return g_strdup_printf ("[%s]:%u", o->hostname, port);
+  return g_strdup_printf ("%s:%u", o->hostname, port);
 }
 
 static gboolean
@@ -329,19 +349,31 @@ bootstrap_command (const Options *o,
     sha256, size, dir);
 }
 
+/* Everything here belongs to the pump thread once it runs. */
 typedef struct
 {
   ssh_session  session;
   ssh_channel  channel;
   int          fd;         /* our end of the socketpair */
-  gboolean     done;       /* pump thread only */
-  guint        keepalive;  /* seconds between keepalives; 0: none */
+  char        *host;       /* "host:port", for messages */
+  gboolean     done;
+  gboolean     probing;    /* inside send_keepalive(): leave the socket be */
+  guint        keepalive;  /* seconds of silence before a keepalive; 0: none */
+  guint        keepalive_count_max;  /* 0: no limit */
+  guint        unanswered; /* keepalives sent since the host last spoke */
+  guint64      packets_seen;         /* received.in_packets when last looked at */
+  gint64       last_activity;        /* monotonic: the host spoke or we asked */
+  struct ssh_counter_struct sent;    /* libssh counts the packets here */
+  struct ssh_counter_struct received;
   struct ssh_channel_callbacks_struct callbacks;
 } Pump;
 
 static void
 pump_free (Pump *p)
 {
+  /* The engine learns first: closing the session may wait on the host. */
+  if (p->fd >= 0)
+    close (p->fd);
   if (p->channel != NULL)
     {
       if (ssh_channel_is_open (p->channel))
@@ -356,8 +388,7 @@ pump_free (Pump *p)
       ssh_disconnect (p->session);
       ssh_free (p->session);
     }
-  if (p->fd >= 0)
-    close (p->fd);
+  g_free (p->host);
   g_free (p);
 }
 
@@ -414,13 +445,72 @@ pump_on_socket (socket_t  fd,
 {
   Pump *p = userdata;
   char buf[64 * 1024];
-  ssize_t n = read (fd, buf, sizeof buf);
+  ssize_t n;
+
+  /* The session is non-blocking while a keepalive goes out, and a write
+   * could then stop short: the bytes wait for the next turn of the loop. */
+  if (p->probing)
+    return 0;
+  n = read (fd, buf, sizeof buf);
 
   if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
     p->done = TRUE;
   else if (n > 0 && ssh_channel_write (p->channel, buf, n) != n)
     p->done = TRUE;
   return 0;
+}
+
+/* Sends a global request that wants an answer ("keepalive@openssh.com":
+ * OpenSSH refuses it, and the refusal is the answer). libssh's call waits
+ * for the answer unless the session is non-blocking; then it leaves the
+ * request outstanding, and the next call only collects a refusal that came
+ * meanwhile, sending nothing. So: call again while nothing went out and the
+ * first call may have collected an old refusal. An answer, like any other
+ * packet from the host, shows up in the received counter. */
+static void
+send_keepalive (Pump *p)
+{
+  guint64 before = p->sent.out_packets;
+
+  p->probing = TRUE;
+  ssh_set_blocking (p->session, 0);
+  for (int i = 0; i < 2 && p->sent.out_packets == before; i++)
+    ssh_send_keepalive (p->session);
+  ssh_set_blocking (p->session, 1);
+  p->probing = FALSE;
+}
+
+/* Called after every turn of the loop. Returns FALSE once the host left
+ * keepalive_count_max keepalives in a row unanswered: the TCP connection
+ * may look fine for many minutes more (a cut cable, a frozen host), but
+ * nothing there is listening. */
+static gboolean
+pump_host_alive (Pump *p)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (p->keepalive == 0)
+    return TRUE;
+  if (p->received.in_packets != p->packets_seen)
+    {
+      p->packets_seen = p->received.in_packets;
+      p->unanswered = 0;
+      p->last_activity = now;
+      return TRUE;
+    }
+  if (now - p->last_activity < (gint64) p->keepalive * G_USEC_PER_SEC)
+    return TRUE;
+  if (p->keepalive_count_max > 0 && p->unanswered >= p->keepalive_count_max)
+    {
+      g_message ("ssh %s: no answer to %u keepalives in a row, %u s apart: the host is "
+                 "unreachable or hung; closing the connection", p->host, p->unanswered,
+                 p->keepalive);
+      return FALSE;
+    }
+  send_keepalive (p);
+  p->unanswered++;
+  p->last_activity = now;
+  return TRUE;
 }
 
 /* One thread owns the session after the handshake: libssh's event loop
@@ -441,16 +531,17 @@ pump_thread (gpointer data)
   ssh_set_channel_callbacks (p->channel, &p->callbacks);
   ssh_event_add_session (event, p->session);
   ssh_event_add_fd (event, p->fd, POLLIN, pump_on_socket, p);
+  ssh_set_counters (p->session, &p->sent, &p->received);
+  p->packets_seen = p->received.in_packets;
+  p->last_activity = g_get_monotonic_time ();
 
-  /* Keepalives go out only when the connection was idle a whole interval;
-   * a host that went away then shows up as a write error. */
-  while (!p->done)
+  /* Keepalives go out only after the host said nothing for a whole
+   * interval; they end the session when it stops answering them. */
+  while (!p->done && pump_host_alive (p))
     {
       int rc = ssh_event_dopoll (event, p->keepalive > 0 ? (int) p->keepalive * 1000 : -1);
 
       if (rc == SSH_ERROR)
-        break;
-      if (rc == SSH_AGAIN && p->keepalive > 0 && ssh_send_ignore (p->session, "") != SSH_OK)
         break;
     }
 
@@ -522,6 +613,33 @@ await_agent (ssh_channel    channel,
   return FALSE;
 }
 
+/* The OpenSSH config first (ssh_config_file, or ~/.ssh/config and then
+ * /etc/ssh/ssh_config), so that it may turn an alias into a HostName, Port,
+ * User and IdentityFile; then the options given, which win over it. The
+ * port in @o becomes the one that will be used, for messages. */
+static gboolean
+apply_config (ssh_session     session,
+              Options        *o,
+              GError        **error)
+{
+  unsigned int port = 22;
+
+  ssh_options_set (session, SSH_OPTIONS_HOST, o->hostname);
+  if (ssh_options_parse_config (session, o->ssh_config_file) < 0)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, "ssh %s: cannot read the "
+                   "ssh config %s: %s", o->hostname,
+                   o->ssh_config_file != NULL ? o->ssh_config_file : "~/.ssh/config",
+                   ssh_get_error (session));
+      return FALSE;
+    }
+  if (o->port != 0)
+    ssh_options_set (session, SSH_OPTIONS_PORT, &o->port);
+  else if (ssh_options_get_port (session, &port) == SSH_OK)
+    o->port = port;
+  return TRUE;
+}
+
 static GIOStream *
 mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
                                    GVariant          *options,
@@ -538,13 +656,12 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   ssh_session session = NULL;
   ssh_channel channel = NULL;
   long timeout_sec;
-  gint64 deadline;
+  gint64 deadline, started;
   int sv[2] = { -1, -1 };
   Pump *pump;
 
   if (!parse_options (options, &o, error))
     return NULL;
-  host = where (&o);
   deadline = g_get_monotonic_time () + (gint64) (o.timeout * G_USEC_PER_SEC);
   if (o.remote_agent_path == NULL &&
       (agent = agent_bytes (agent_path, &sha256, error)) == NULL)
@@ -552,11 +669,9 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
 
   session = ssh_new ();
   timeout_sec = MAX (1, (long) o.timeout);
-  /* ~/.ssh/config first, so that options given here win over it. */
-  ssh_options_set (session, SSH_OPTIONS_HOST, o.hostname);
-  ssh_options_parse_config (session, NULL);
-  ssh_options_set (session, SSH_OPTIONS_HOST, o.hostname);
-  ssh_options_set (session, SSH_OPTIONS_PORT, &o.port);
+  if (!apply_config (session, &o, error))
+    goto fail;
+  host = where (&o);
   ssh_options_set (session, SSH_OPTIONS_TIMEOUT, &timeout_sec);
   if (o.username != NULL)
     ssh_options_set (session, SSH_OPTIONS_USER, o.username);
@@ -565,10 +680,17 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   if (o.compression)
     ssh_options_set (session, SSH_OPTIONS_COMPRESSION, "yes");
 
+  started = g_get_monotonic_time ();
   if (ssh_connect (session) != SSH_OK)
     {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM, "ssh %s: cannot connect: %s",
-                   host, ssh_get_error (session));
+      /* A host that takes the connection and says nothing ran out the time
+       * given, like one that never answers: a timeout, not a broken stream. */
+      gboolean timed_out = g_get_monotonic_time () - started >= timeout_sec * G_USEC_PER_SEC ||
+                           strstr (ssh_get_error (session), "imeout") != NULL;
+
+      g_set_error (error, MITOGEN_ERROR, timed_out ? MITOGEN_ERROR_TIMEOUT : MITOGEN_ERROR_STREAM,
+                   "ssh %s: cannot connect%s: %s", host,
+                   timed_out ? " within the connect_timeout" : "", ssh_get_error (session));
       goto fail;
     }
   if (!check_host_key (session, &o, error) || !authenticate (session, &o, error))
@@ -600,7 +722,9 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   pump->session = session;
   pump->channel = channel;
   pump->fd = sv[1];
+  pump->host = g_strdup (host);
   pump->keepalive = o.keepalive_interval;
+  pump->keepalive_count_max = o.keepalive_count_max;
   g_thread_unref (g_thread_new ("mitogen-ssh-pump", pump_thread, pump));
   return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 

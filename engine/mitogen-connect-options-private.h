@@ -32,4 +32,8 @@ char    *_mitogen_connect_options_plugin_path (const MitogenConnectOptions *opts
                                                MitogenTransport            *transport);
 void     _mitogen_connect_options_clear (MitogenConnectOptions *opts);
 
+/* The options every transport shares, in the form of a transport's table
+ * (ended by a NULL name); _mitogen_connect_options_read() reads them. */
+const MitogenTransportOption *_mitogen_connect_options_shared (void);
+
 G_END_DECLS

@@ -8,6 +8,22 @@
 
 #include "mitogen-connect-options-private.h"
 
+static const MitogenTransportOption shared_options[] = {
+  { "name", "s", "the new context's name" },
+  { "agent_path", "s", "the agent program to start" },
+  { "serializer", "s", "how messages are encoded (default gvariant)" },
+  { "debug", "b", "forward the context's debug messages too" },
+  { "connect_timeout", "d|i|u|x", "seconds the whole start may take (default 30)" },
+  { "plugin_path", "s", "where the new context looks for plugins" },
+  { NULL }
+};
+
+const MitogenTransportOption *
+_mitogen_connect_options_shared (void)
+{
+  return shared_options;
+}
+
 /* The value of @key if present; FALSE with @error if it is not of @type. */
 static gboolean
 lookup_typed (GVariant            *options,

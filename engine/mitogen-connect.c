@@ -130,6 +130,10 @@ open_stream (Connect       *c,
     c->transport = lookup_transport (c->router, c->transport_name, cancellable, error);
   if (c->transport == NULL)
     return NULL;
+  /* Here, where the transport runs (in an agent for a hop via it): a
+   * misspelt "username" must not start sudo as root. */
+  if (!mitogen_transport_check_options (c->transport, c->transport_name, c->options, error))
+    return NULL;
   io = mitogen_transport_open_stream (c->transport, c->options, c->opts.agent_path,
                                       cancellable, &local_error);
   /* A transport written in another language may forget the error. */
@@ -556,7 +560,10 @@ connect_blocking (MitogenRouter   *router,
  * @transport: the transport's name: "local", "ssh", "sudo", ...
  * @options: (nullable): the transport's options, an `a{sv}`; every
  *   transport also knows "name", "agent_path", "serializer", "debug",
- *   "plugin_path" and "connect_timeout" (seconds)
+ *   "plugin_path" and "connect_timeout" (seconds). A transport that
+ *   declares its options (see mitogen_transport_list_options()) refuses
+ *   unknown names and wrongly typed values before anything starts, in the
+ *   context that runs it
  * @via: (nullable): the context that should start the new one
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for an error

@@ -128,10 +128,23 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
   return G_IO_STREAM (connection);
 }
 
+static const MitogenTransportOption local_options[] = {
+  { "env", "a{ss}", "environment variables to set for the agent" },
+  { "cwd", "s", "the agent's working directory" },
+  { NULL }
+};
+
+static const MitogenTransportOption *
+mitogen_transport_local_get_options (MitogenTransport *transport)
+{
+  return local_options;
+}
+
 static void
 mitogen_transport_local_iface_init (MitogenTransportInterface *iface)
 {
   iface->open_stream = mitogen_transport_local_open_stream;
+  iface->get_options = mitogen_transport_local_get_options;
 }
 
 static void

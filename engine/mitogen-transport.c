@@ -4,7 +4,12 @@
  */
 #include "config.h"
 
+#include "mitogen-connect-options-private.h"
 #include "mitogen-private.h"
+
+/* How far a misspelt option name may be from a known one to be named in
+ * the error ("did you mean …?"). */
+#define MAX_SUGGESTION_DISTANCE 2
 
 /**
  * MitogenTransport:
@@ -125,5 +130,211 @@ mitogen_transport_options_get_timeout (GVariant  *options,
       return FALSE;
     }
   *out_msec = (int) (seconds * 1000);
+  return TRUE;
+}
+
+/**
+ * mitogen_transport_get_options: (skip)
+ * @self: a transport
+ *
+ * The options @self reads, as its `get_options` method gives them: an
+ * array ended by an entry whose name is %NULL. The options every transport
+ * shares ("name", "agent_path", "serializer", "debug", "connect_timeout",
+ * "plugin_path") are not in it. Bindings use
+ * mitogen_transport_list_options().
+ *
+ * Returns: (transfer none) (nullable): the table, or %NULL for a transport
+ *   without one, whose options are not checked
+ */
+const MitogenTransportOption *
+mitogen_transport_get_options (MitogenTransport *self)
+{
+  MitogenTransportInterface *iface;
+
+  g_return_val_if_fail (MITOGEN_IS_TRANSPORT (self), NULL);
+
+  iface = MITOGEN_TRANSPORT_GET_IFACE (self);
+  return iface->get_options != NULL ? iface->get_options (self) : NULL;
+}
+
+static void
+add_options (GVariantBuilder              *builder,
+             const MitogenTransportOption *table)
+{
+  for (; table->name != NULL; table++)
+    g_variant_builder_add (builder, "(sss)", table->name, table->type,
+                           table->description != NULL ? table->description : "");
+}
+
+/**
+ * mitogen_transport_list_options:
+ * @self: a transport
+ *
+ * The options @self accepts, as an `a(sss)` of (name, type, description):
+ * its own, then those every transport shares. A type is a GVariant type
+ * string, or several joined with `|` when more than one is accepted.
+ *
+ * Returns: (transfer full) (nullable): the list, or %NULL for a transport
+ *   that declares no options (its options are not checked)
+ */
+GVariant *
+mitogen_transport_list_options (MitogenTransport *self)
+{
+  const MitogenTransportOption *table;
+  GVariantBuilder builder;
+
+  g_return_val_if_fail (MITOGEN_IS_TRANSPORT (self), NULL);
+
+  table = mitogen_transport_get_options (self);
+  if (table == NULL)
+    return NULL;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sss)"));
+  add_options (&builder, table);
+  add_options (&builder, _mitogen_connect_options_shared ());
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+static const MitogenTransportOption *
+find_option (const MitogenTransportOption *table,
+             const char                   *name)
+{
+  for (; table->name != NULL; table++)
+    if (g_str_equal (table->name, name))
+      return table;
+  return NULL;
+}
+
+/* Levenshtein distance, on bytes: option names are ASCII. */
+static gsize
+edit_distance (const char *a,
+               const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  g_autofree gsize *row = g_new (gsize, lb + 1);
+
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = j;
+  for (gsize i = 1; i <= la; i++)
+    {
+      gsize diagonal = row[0];
+
+      row[0] = i;
+      for (gsize j = 1; j <= lb; j++)
+        {
+          gsize above = row[j];
+          gsize cost = a[i - 1] == b[j - 1] ? 0 : 1;
+
+          row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1), diagonal + cost);
+          diagonal = above;
+        }
+    }
+  return row[lb];
+}
+
+/* The known name nearest to @name, if it is near enough to be a typo. */
+static const char *
+suggest_option (const MitogenTransportOption *const tables[],
+                const char                   *name)
+{
+  const char *best = NULL;
+  gsize best_distance = MAX_SUGGESTION_DISTANCE + 1;
+
+  for (guint t = 0; tables[t] != NULL; t++)
+    for (const MitogenTransportOption *o = tables[t]; o->name != NULL; o++)
+      {
+        gsize d = edit_distance (name, o->name);
+
+        if (d < best_distance)
+          {
+            best = o->name;
+            best_distance = d;
+          }
+      }
+  return best;
+}
+
+/* Whether @value has one of the `|`-separated types of @option. */
+static gboolean
+has_accepted_type (const MitogenTransportOption *option,
+                   GVariant                     *value)
+{
+  g_auto(GStrv) types = g_strsplit (option->type, "|", -1);
+
+  for (guint i = 0; types[i] != NULL; i++)
+    if (g_variant_type_string_is_valid (types[i]) &&
+        g_variant_is_of_type (value, G_VARIANT_TYPE (types[i])))
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * mitogen_transport_check_options:
+ * @self: a transport
+ * @transport_name: the name @self is registered under, for messages
+ * @options: (nullable): the options to check, an `a{sv}`
+ * @error: return location for an error
+ *
+ * Checks @options against the table of @self (see
+ * mitogen_transport_list_options()) and the options every transport
+ * shares: each name must be known and each value of an accepted type.
+ * The router does this before it starts anything. A transport without a
+ * table accepts anything here.
+ *
+ * Returns: %TRUE, or %FALSE with @error set (%MITOGEN_ERROR_FAILED,
+ *   naming the transport and the option, and the nearest known name for
+ *   an unknown one)
+ */
+gboolean
+mitogen_transport_check_options (MitogenTransport  *self,
+                                 const char        *transport_name,
+                                 GVariant          *options,
+                                 GError           **error)
+{
+  const MitogenTransportOption *tables[3] = { NULL, _mitogen_connect_options_shared (), NULL };
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_return_val_if_fail (MITOGEN_IS_TRANSPORT (self), FALSE);
+  g_return_val_if_fail (transport_name != NULL, FALSE);
+  g_return_val_if_fail (options == NULL || g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT),
+                        FALSE);
+
+  tables[0] = mitogen_transport_get_options (self);
+  if (tables[0] == NULL || options == NULL)
+    return TRUE;
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      const MitogenTransportOption *option = find_option (tables[0], key);
+
+      if (option == NULL)
+        option = find_option (tables[1], key);
+      if (option == NULL)
+        {
+          const char *near = suggest_option (tables, key);
+
+          if (near != NULL)
+            g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                         "%s: unknown option “%s” (did you mean “%s”?)",
+                         transport_name, key, near);
+          else
+            g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                         "%s: unknown option “%s”", transport_name, key);
+          g_variant_unref (value);
+          return FALSE;
+        }
+      if (!has_accepted_type (option, value))
+        {
+          g_auto(GStrv) types = g_strsplit (option->type, "|", -1);
+          g_autofree char *accepted = g_strjoinv ("' or '", types);
+
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                       "%s: option “%s” must be of type '%s', not '%s'", transport_name,
+                       key, accepted, g_variant_get_type_string (value));
+          g_variant_unref (value);
+          return FALSE;
+        }
+    }
   return TRUE;
 }

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..55"
+echo "1..61"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -164,6 +164,42 @@ check "--version prints the version" bash -c "'$MITOGEN' --version | grep -qE '^
 
 check "list-transports names local" bash -c "'$MITOGEN' list-transports | grep -qx local"
 check "list-serializers names gvariant" bash -c "'$MITOGEN' list-serializers | grep -qx gvariant"
+
+# ---- options checked against the transport's table ------------------------
+# sudo_path is a script that leaves a mark: a typo must start nothing, even
+# as root, where a forgotten username would run the command as root.
+printf '#!/bin/sh\ntouch %s/ran\nexit 1\n' "$tmp" >"$tmp/fake-sudo"
+chmod +x "$tmp/fake-sudo"
+"$MITOGEN" run -o usernme=nobody -o sudo_path="$tmp/fake-sudo" sudo -- touch "$tmp/cmd" 2>"$tmp/err"
+status=$?
+check "-o usernme=nobody sudo fails, suggesting username, and runs nothing" \
+  bash -c "test $status = 1 && grep -qF 'sudo: unknown option “usernme” (did you mean “username”?)' '$tmp/err' &&
+           test ! -e '$tmp/ran' && test ! -e '$tmp/cmd'"
+
+"$MITOGEN" run -o username=nobody -o sudo_path="$tmp/fake-sudo" sudo -- true 2>/dev/null
+check "the same without the typo does run the sudo program" test -e "$tmp/ran"
+
+"$MITOGEN" call -o bogus=1 local core.ping 2>"$tmp/err"
+status=$?
+check "-o bogus=1 is refused for local" \
+  bash -c "test $status = 1 && grep -qF 'local: unknown option “bogus”' '$tmp/err'"
+
+"$MITOGEN" call -o compression=42 ssh:192.0.2.1 core.ping 2>"$tmp/err"
+status=$?
+check "a wrongly typed ssh option is refused before connecting" \
+  bash -c "test $status = 1 && grep -qF \"ssh: option “compression” must be of type 'b', not 'i'\" '$tmp/err'"
+
+# Plain strings read as the declared type: these reach the password check,
+# which fails on the fake sudo, not the option check.
+"$MITOGEN" run -o login=yes -o set_home=no -o username=1000 -o sudo_path="$tmp/fake-sudo" \
+  sudo -- true 2>"$tmp/err"
+check "-o login=yes, set_home=no, username=1000 are read as b, b, s" \
+  bash -c "! grep -q option '$tmp/err' && grep -q sudo '$tmp/err'"
+
+check "list-options lists a transport's options and the shared ones" \
+  bash -c "'$MITOGEN' list-options sudo | grep -qE '^username +s ' &&
+           '$MITOGEN' list-options ssh | grep -qE '^port +u\|i ' &&
+           '$MITOGEN' list-options local | grep -qE '^connect_timeout +d\|i\|u\|x '"
 
 "$MITOGEN" frobnicate 2>"$tmp/err"
 status=$?

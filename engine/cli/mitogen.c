@@ -3,10 +3,14 @@
  *   mitogen run TARGET -- CMD [ARG...]    run a command in a fresh context
  *   mitogen call TARGET FUNCTION [ARG...] call a function, print the result
  *   mitogen list-transports | list-serializers
+ *   mitogen list-options TRANSPORT        the -o options TRANSPORT accepts
  *
  * A TARGET is TRANSPORT[:ARG], chained with '/': "local", "sudo:postgres",
  * "ssh:user@host:port", "ssh:web1/sudo:postgres". Options for every hop
- * come with -o KEY=VALUE (VALUE is GVariant text, or a plain string).
+ * come with -o KEY=VALUE (VALUE is GVariant text, or a plain string; read
+ * as the type the transport declares for KEY when it can be: port=2222,
+ * compression=yes). An option a hop's transport does not declare skips
+ * that hop if another hop declares it.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -63,6 +67,76 @@ parse_value (const char *text)
   GVariant *v = g_variant_parse (NULL, text, NULL, NULL, NULL);
 
   return v != NULL ? v : g_variant_ref_sink (g_variant_new_string (text));
+}
+
+/* The options the transport @name declares, an a(sss) of (name, type,
+ * description); NULL for an unknown transport or one without a table. */
+static GVariant *
+transport_options (const char *name)
+{
+  g_autoptr(MitogenTransport) transport = mitogen_transport_lookup (name, NULL);
+
+  return transport != NULL ? mitogen_transport_list_options (transport) : NULL;
+}
+
+/* The type @table gives @key ("u|i" for several), or NULL. */
+static const char *
+option_type (GVariant   *table,
+             const char *key)
+{
+  GVariantIter iter;
+  const char *name, *type;
+
+  if (table == NULL)
+    return NULL;
+  g_variant_iter_init (&iter, table);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &name, &type, NULL))
+    if (g_str_equal (name, key))
+      return type;
+  return NULL;
+}
+
+/* @text as a value of @type, or NULL: "2222" for 'u', "yes" for 'b'. */
+static GVariant *
+parse_as (const char *text,
+          const char *type)
+{
+  if (!g_variant_type_string_is_valid (type))
+    return NULL;
+  if (g_str_equal (type, "s"))
+    return g_variant_ref_sink (g_variant_new_string (text));
+  if (g_str_equal (type, "b") && (g_ascii_strcasecmp (text, "yes") == 0 ||
+                                  g_ascii_strcasecmp (text, "no") == 0))
+    return g_variant_ref_sink (g_variant_new_boolean (g_ascii_strcasecmp (text, "yes") == 0));
+  return g_variant_parse (G_VARIANT_TYPE (type), text, NULL, NULL, NULL);
+}
+
+/* Text to a value the transport accepts: GVariant text of one of @types
+ * (a `|`-separated list, or NULL when the transport declares none), else
+ * the text read as each type in turn, else what parse_value() makes of
+ * it, for the engine to refuse with a message naming the option. */
+static GVariant *
+parse_typed_value (const char *text,
+                   const char *types)
+{
+  g_autoptr(GVariant) v = parse_value (text);
+  g_auto(GStrv) accepted = NULL;
+
+  if (types == NULL)
+    return g_steal_pointer (&v);
+  accepted = g_strsplit (types, "|", -1);
+  for (guint i = 0; accepted[i] != NULL; i++)
+    if (g_variant_type_string_is_valid (accepted[i]) &&
+        g_variant_is_of_type (v, G_VARIANT_TYPE (accepted[i])))
+      return g_steal_pointer (&v);
+  for (guint i = 0; accepted[i] != NULL; i++)
+    {
+      GVariant *typed = parse_as (text, accepted[i]);
+
+      if (typed != NULL)
+        return typed;
+    }
+  return g_steal_pointer (&v);
 }
 
 /* The port after a host, "" for none. */
@@ -159,12 +233,48 @@ debug_hop (guint      index,
   g_debug ("hop %u: %s%s", index + 1, hop->transport, text->str);
 }
 
+/* The option table of hop @i (see transport_options()), looked up once;
+ * NULL for a transport without one. */
+static GVariant *
+hop_table (GPtrArray  *tables,
+           char      **parts,
+           guint       i)
+{
+  while (tables->len <= i)
+    {
+      const char *part = parts[tables->len];
+      g_autofree char *transport = g_strndup (part, strcspn (part, ":"));
+      GVariant *table = transport_options (transport);
+
+      /* The array's free function takes no NULL: a unit stands for none. */
+      g_ptr_array_add (tables, table != NULL ? table : g_variant_ref_sink (g_variant_new ("()")));
+    }
+  return g_variant_is_of_type (tables->pdata[i], G_VARIANT_TYPE_UNIT) ? NULL : tables->pdata[i];
+}
+
+/* Whether a hop's transport declares @key, or takes anything. */
+static gboolean
+some_hop_knows (GPtrArray   *tables,
+                char       **parts,
+                const char  *key)
+{
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      GVariant *table = hop_table (tables, parts, i);
+
+      if (table == NULL || option_type (table, key) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Parses "TRANSPORT[:ARG][/TRANSPORT[:ARG]...]" plus the -o options. */
 static GArray *
 parse_target (const char *target)
 {
   g_auto(GStrv) parts = g_strsplit (target, "/", -1);
   GArray *hops = g_array_new (FALSE, TRUE, sizeof (Hop));
+  g_autoptr(GPtrArray) tables = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
 
   g_array_set_clear_func (hops, hop_clear);
   for (guint i = 0; parts[i] != NULL; i++)
@@ -195,11 +305,18 @@ parse_target (const char *target)
           const char *eq = strchr (opt_options[j], '=');
           g_autofree char *key = NULL;
           g_autoptr(GVariant) value = NULL;
+          GVariant *table;
 
           if (eq == NULL || eq == opt_options[j])
             fail ("bad option “%s”: expected KEY=VALUE", opt_options[j]);
           key = g_strndup (opt_options[j], eq - opt_options[j]);
-          value = parse_value (eq + 1);
+          table = hop_table (tables, parts, i);
+          /* -o is for every hop: ssh's options skip the sudo hop after it.
+           * One no hop knows goes to all, for the engine to refuse. */
+          if (table != NULL && option_type (table, key) == NULL &&
+              some_hop_knows (tables, parts, key))
+            continue;
+          value = parse_typed_value (eq + 1, option_type (table, key));
           g_variant_dict_insert_value (&dict, key, value);
         }
       if (opt_agent != NULL && i == 0)
@@ -552,6 +669,36 @@ cmd_list (int          argc,
   return 0;
 }
 
+static int
+cmd_list_options (int    argc,
+                  char **argv)
+{
+  g_autoptr(GOptionContext) options = g_option_context_new ("TRANSPORT");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenTransport) transport = NULL;
+  g_autoptr(GVariant) table = NULL;
+  GVariantIter iter;
+  const char *name, *type, *description;
+
+  g_set_prgname ("mitogen list-options");
+  g_option_context_set_summary (options, "List the options a transport accepts: "
+                                "name, GVariant type ('|' between alternatives), what it does.");
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    fail ("%s (see --help)", error->message);
+  if (argc != 2)
+    fail ("list-options takes one TRANSPORT (see mitogen list-transports)");
+  transport = mitogen_transport_lookup (argv[1], &error);
+  if (transport == NULL)
+    fail ("%s", error != NULL ? error->message : "no such transport");
+  table = mitogen_transport_list_options (transport);
+  if (table == NULL)
+    fail ("%s declares no options: any are passed on unchecked", argv[1]);
+  g_variant_iter_init (&iter, table);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &name, &type, &description))
+    printf ("%-20s %-8s %s\n", name, type, description);
+  return 0;
+}
+
 static void
 usage (FILE *out)
 {
@@ -561,7 +708,8 @@ usage (FILE *out)
            "  run TARGET -- CMD [ARG...]     run a command in a fresh context\n"
            "  call TARGET FUNCTION [ARG...]  call a function and print its result\n"
            "  list-transports                list the transports that can be used\n"
-           "  list-serializers               list the serializers that can be used\n\n"
+           "  list-serializers               list the serializers that can be used\n"
+           "  list-options TRANSPORT         list the -o options a transport accepts\n\n"
            "A TARGET is TRANSPORT[:ARG], hops joined with '/': local, sudo:postgres,\n"
            "ssh:user@host:port, ssh:web1/sudo:postgres. `mitogen COMMAND --help` for more.\n");
 }
@@ -593,6 +741,8 @@ main (int    argc,
   if (g_str_equal (argv[1], "list-transports"))
     return cmd_list (argc - 1, argv + 1, "List the transports that can start contexts, one a line.",
                      mitogen_list_transports);
+  if (g_str_equal (argv[1], "list-options"))
+    return cmd_list_options (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "list-serializers"))
     return cmd_list (argc - 1, argv + 1, "List the serializers that can encode messages, one a line.",
                      mitogen_list_serializers);

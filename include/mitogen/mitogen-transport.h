@@ -31,6 +31,23 @@ G_BEGIN_DECLS
  */
 #define MITOGEN_AGENT_ANNOUNCE "MITO000\n"
 
+/**
+ * MitogenTransportOption:
+ * @name: the option's key in the options `a{sv}`
+ * @type: the GVariant type string its value must have, or several joined
+ *   with `|` when more than one is accepted (`"u|i"`)
+ * @description: one short line saying what the option does
+ *
+ * One option a transport reads, as listed by its `get_options` method.
+ * Bindings read the same table with mitogen_transport_list_options().
+ */
+typedef struct
+{
+  const char *name;
+  const char *type;
+  const char *description;
+} MitogenTransportOption;
+
 #define MITOGEN_TYPE_TRANSPORT (mitogen_transport_get_type ())
 
 MITOGEN_AVAILABLE_IN_ALL
@@ -50,6 +67,14 @@ G_DECLARE_INTERFACE (MitogenTransport, mitogen_transport, MITOGEN, TRANSPORT, GO
  *   sent to an agent on another host unless the caller asks for it with
  *   an option. It takes the first of what were eight padding slots: the
  *   structure keeps its size.
+ * @get_options: optional: the options the transport reads, an array ended
+ *   by an entry whose @name is %NULL, owned by the transport and valid as
+ *   long as it is. With a table, the options given to
+ *   mitogen_router_connect_context() are checked against it (and against
+ *   the options every transport shares) before anything starts: an
+ *   unknown name or a wrongly typed value fails the start. Left %NULL
+ *   (as for transports written in Python or JavaScript), the options are
+ *   not checked. It takes the second padding slot.
  *
  * The virtual methods of a transport.
  */
@@ -63,9 +88,10 @@ struct _MitogenTransportInterface
                              GCancellable      *cancellable,
                              GError           **error);
   gboolean   (*crosses_host) (MitogenTransport *self);
+  const MitogenTransportOption *(*get_options) (MitogenTransport *self);
 
   /*< private >*/
-  gpointer padding[7];
+  gpointer padding[6];
 };
 
 MITOGEN_AVAILABLE_IN_ALL
@@ -81,5 +107,14 @@ GIOStream *mitogen_transport_open_stream (MitogenTransport  *self,
                                           GError           **error);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean   mitogen_transport_crosses_host (MitogenTransport *self);
+MITOGEN_AVAILABLE_IN_ALL
+const MitogenTransportOption *mitogen_transport_get_options (MitogenTransport *self);
+MITOGEN_AVAILABLE_IN_ALL
+GVariant  *mitogen_transport_list_options (MitogenTransport *self);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean   mitogen_transport_check_options (MitogenTransport  *self,
+                                            const char        *transport_name,
+                                            GVariant          *options,
+                                            GError           **error);
 
 G_END_DECLS

@@ -748,11 +748,35 @@ mitogen_transport_ssh_crosses_host (MitogenTransport *transport)
   return TRUE;
 }
 
+static const MitogenTransportOption ssh_options[] = {
+  { "hostname", "s", "the host to connect to (required)" },
+  { "port", "u|i", "the SSH port (default 22)" },
+  { "username", "s", "the user to log in as" },
+  { "identity_file", "s|as", "private key files to try" },
+  { "password", "s", "the password, if the host asks for one" },
+  { "check_host_keys", "s", "enforce (default), accept-new or ignore" },
+  { "known_hosts_file", "s", "the known_hosts file to check and update" },
+  { "compression", "b", "compress the connection" },
+  { "remote_agent_path", "s", "run this agent on the host instead of uploading one" },
+  { "remote_cache_dir", "s", "where the uploaded agent is cached on the host" },
+  { "keepalive_interval", "u", "seconds of silence before a keepalive that wants an answer (default 15; 0: none)" },
+  { "keepalive_count_max", "u", "unanswered keepalives before the host is taken for dead (default 3; 0: never)" },
+  { "ssh_config_file", "s", "the ssh config file to read instead of ~/.ssh/config" },
+  { NULL }
+};
+
+static const MitogenTransportOption *
+mitogen_transport_ssh_get_options (MitogenTransport *transport)
+{
+  return ssh_options;
+}
+
 static void
 mitogen_transport_ssh_iface_init (MitogenTransportInterface *iface)
 {
   iface->open_stream = mitogen_transport_ssh_open_stream;
   iface->crosses_host = mitogen_transport_ssh_crosses_host;
+  iface->get_options = mitogen_transport_ssh_get_options;
 }
 
 static void

@@ -266,10 +266,30 @@ mitogen_transport_sudo_open_stream (MitogenTransport  *transport,
   return _mitogen_become_spawn (&spec, cancellable, error);
 }
 
+static const MitogenTransportOption sudo_options[] = {
+  { "username", "s", "the user to become (default root)" },
+  { "password", "s", "answers sudo's password prompt" },
+  { "login", "b", "run a login shell (-i)" },
+  { "preserve_env", "b", "keep the environment (-E)" },
+  { "set_home", "b", "set HOME to the target user's (-H)" },
+  { "sudo_path", "s", "the sudo program (default sudo)" },
+  { "selinux_role", "s", "SELinux role (-r)" },
+  { "selinux_type", "s", "SELinux type (-t)" },
+  { "sudo_args", "as", "more options for sudo; those that break the bootstrap are refused" },
+  { NULL }
+};
+
+static const MitogenTransportOption *
+mitogen_transport_sudo_get_options (MitogenTransport *transport)
+{
+  return sudo_options;
+}
+
 static void
 mitogen_transport_sudo_iface_init (MitogenTransportInterface *iface)
 {
   iface->open_stream = mitogen_transport_sudo_open_stream;
+  iface->get_options = mitogen_transport_sudo_get_options;
 }
 
 static void
@@ -348,10 +368,26 @@ mitogen_transport_su_open_stream (MitogenTransport  *transport,
   return _mitogen_become_spawn (&spec, cancellable, error);
 }
 
+static const MitogenTransportOption su_options[] = {
+  { "username", "s", "the user to become (default root)" },
+  { "password", "s", "answers su's password prompt" },
+  { "su_path", "s", "the su program (default su)" },
+  { "password_prompts", "as", "more lines that ask for the password" },
+  { "incorrect_prompts", "as", "lines meaning the password was wrong" },
+  { NULL }
+};
+
+static const MitogenTransportOption *
+mitogen_transport_su_get_options (MitogenTransport *transport)
+{
+  return su_options;
+}
+
 static void
 mitogen_transport_su_iface_init (MitogenTransportInterface *iface)
 {
   iface->open_stream = mitogen_transport_su_open_stream;
+  iface->get_options = mitogen_transport_su_get_options;
 }
 
 static void
@@ -421,10 +457,24 @@ mitogen_transport_doas_open_stream (MitogenTransport  *transport,
   return _mitogen_become_spawn (&spec, cancellable, error);
 }
 
+static const MitogenTransportOption doas_options[] = {
+  { "username", "s", "the user to become (default root)" },
+  { "password", "s", "answers doas's password prompt" },
+  { "doas_path", "s", "the doas program (default doas)" },
+  { NULL }
+};
+
+static const MitogenTransportOption *
+mitogen_transport_doas_get_options (MitogenTransport *transport)
+{
+  return doas_options;
+}
+
 static void
 mitogen_transport_doas_iface_init (MitogenTransportInterface *iface)
 {
   iface->open_stream = mitogen_transport_doas_open_stream;
+  iface->get_options = mitogen_transport_doas_get_options;
 }
 
 static void

@@ -155,6 +155,29 @@ def options_set_the_name(router):
 
 
 @test
+def unknown_option_is_refused(router):
+    options = GLib.Variant('a{sv}', {'nmae': GLib.Variant('s', 'pyctx')})
+    try:
+        router.connect_context('local', options, None, None)
+    except GLib.Error as e:
+        assert mitogen_error(e, Mitogen.Error.FAILED), e
+        assert e.message == ('local: unknown option \u201cnmae\u201d '
+                             '(did you mean \u201cname\u201d?)'), e.message
+    else:
+        raise AssertionError('an unknown option was accepted')
+    assert router.list_contexts() == []
+
+
+@test
+def transports_list_their_options(router):
+    transport = Mitogen.transport_lookup('local')
+    table = {name: type_ for name, type_, _ in transport.list_options().unpack()}
+    assert table['cwd'] == 's', table
+    assert table['env'] == 'a{ss}', table
+    assert table['connect_timeout'] == 'd|i|u|x', table
+
+
+@test
 def shutdown_ends_the_process(router):
     ctx = router.connect_context('local', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()

@@ -426,19 +426,13 @@ connect_via_answered (GObject      *source,
   mitogen_receiver_close (recv);
   if (reply != NULL)
     info = mitogen_message_unpack (reply, &local_error);
-  if (info == NULL && reply == NULL)
-    {
-      g_prefix_error (&local_error, "connecting %s via %s: ", c->transport_name, via_name);
-      connect_fail (task, g_steal_pointer (&local_error));
-      return;
-    }
   if (info == NULL)
     {
-      /* A refused password one hop away is still MITOGEN_ERROR_AUTH here. */
-      int code = _mitogen_message_get_remote_code (reply, MITOGEN_ERROR_STREAM);
-
-      connect_fail (task, g_error_new (MITOGEN_ERROR, code, "connecting %s via %s: %s",
-                                       c->transport_name, via_name, local_error->message));
+      /* Remote errors keep their domain and code: a refused password one
+       * hop away is still MITOGEN_ERROR_AUTH here, a mistyped option
+       * MITOGEN_ERROR_FAILED. */
+      g_prefix_error (&local_error, "connecting %s via %s: ", c->transport_name, via_name);
+      connect_fail (task, g_steal_pointer (&local_error));
       return;
     }
   if (!g_variant_is_of_type (info, G_VARIANT_TYPE_VARDICT) ||

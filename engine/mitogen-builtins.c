@@ -4,12 +4,15 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "mitogen-private.h"
 
@@ -371,16 +374,27 @@ _mitogen_builtins_kill_children (void)
   g_mutex_unlock (&children_lock);
 }
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
+typedef struct
+{
+  pid_t agent;     /* getpid() of the agent */
+  int   pid_pipe;  /* the write end of a pipe on which the child gives its pid */
+} ChildSetup;
+
+/* Runs in the child between fork and exec: async-signal-safe calls only.
+ * GLib marks inherited descriptors close-on-exec before calling it, so
+ * the pipe is still open here. */
 static void
 child_setup (gpointer data)
 {
-  pid_t agent = GPOINTER_TO_INT (data);
+  const ChildSetup *setup = data;
+  pid_t self = getpid ();
 
   setpgid (0, 0);
+  if (write (setup->pid_pipe, &self, sizeof self) != sizeof self)
+    _exit (127);
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   /* The agent died before prctl: the signal will never come. */
-  if (getppid () != agent)
+  if (getppid () != setup->agent)
     _exit (127);
 }
 
@@ -503,29 +517,24 @@ run_options_parse (MitogenCall  *call,
 
 typedef struct
 {
-  GCancellable *stop;       /* owned; fires on the caller's cancel or the timeout */
-  GAsyncResult *result;     /* owned; set when communicate finishes */
-  gboolean      timed_out;
-} Communication;
+  GCancellable *stop;       /* owned; cancelled when the timeout expires */
+  GCancellable *finished;   /* owned; cancelled when the command is done */
+  gint64        usec;       /* the timeout */
+  gint          timed_out;  /* atomic */
+} Watchdog;
 
-static void
-on_communicated (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      data)
+/* The watchdog thread: stops the command unless it finishes in time. */
+static gpointer
+watchdog_run (gpointer data)
 {
-  Communication *c = data;
+  Watchdog *dog = data;
 
-  c->result = g_object_ref (result);
-}
-
-static gboolean
-on_run_timeout (gpointer data)
-{
-  Communication *c = data;
-
-  c->timed_out = TRUE;
-  g_cancellable_cancel (c->stop);
-  return G_SOURCE_REMOVE;
+  if (sleep_unless_cancelled (dog->usec, dog->finished))
+    {
+      g_atomic_int_set (&dog->timed_out, TRUE);
+      g_cancellable_cancel (dog->stop);
+    }
+  return NULL;
 }
 
 /* Runs in the thread that cancels the call (the broker's). */
@@ -537,8 +546,8 @@ on_call_cancelled (GCancellable *cancellable,
 }
 
 /* Feeds @stdin_bytes to @proc and collects its output until it exits, the
- * caller cancels or @timeout seconds (0: never) pass; in a main context of
- * its own, so that nothing else of this thread runs meanwhile. */
+ * caller cancels or @timeout seconds (0: never) pass. The timeout is kept
+ * by a thread of its own: this one is blocked in communicate. */
 static gboolean
 communicate (MitogenCall   *call,
              GSubprocess   *proc,
@@ -548,40 +557,31 @@ communicate (MitogenCall   *call,
              GBytes       **err,
              GError       **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GSource) timer = NULL;
   GCancellable *cancellable = mitogen_call_get_cancellable (call);
-  Communication c = { g_cancellable_new (), NULL, FALSE };
+  g_autoptr(GCancellable) stop = g_cancellable_new ();
+  g_autoptr(GCancellable) finished = g_cancellable_new ();
+  Watchdog dog = { stop, finished, (gint64) (timeout * G_USEC_PER_SEC), FALSE };
+  GThread *watchdog = NULL;
   gulong handler;
   gboolean ok;
 
-  g_main_context_push_thread_default (context);
   /* Called at once when the call has already been cancelled. */
-  handler = g_cancellable_connect (cancellable, G_CALLBACK (on_call_cancelled), c.stop, NULL);
-  g_subprocess_communicate_async (proc, stdin_bytes, c.stop, on_communicated, &c);
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (on_call_cancelled), stop, NULL);
   if (timeout > 0)
-    {
-      timer = g_timeout_source_new ((guint) MIN (timeout * 1000, G_MAXUINT));
-      g_source_set_callback (timer, on_run_timeout, &c, NULL);
-      g_source_attach (timer, context);
-    }
-  while (c.result == NULL)
-    g_main_context_iteration (context, TRUE);
-  if (timer != NULL)
-    g_source_destroy (timer);
+    watchdog = g_thread_new ("proc.run-timeout", watchdog_run, &dog);
+  ok = g_subprocess_communicate (proc, stdin_bytes, stop, out, err, error);
+  g_cancellable_cancel (finished);
+  if (watchdog != NULL)
+    g_thread_join (watchdog);
   g_cancellable_disconnect (cancellable, handler);
 
-  ok = g_subprocess_communicate_finish (proc, c.result, out, err, error);
-  if (!ok && c.timed_out && !g_cancellable_is_cancelled (cancellable))
+  if (!ok && g_atomic_int_get (&dog.timed_out) && !g_cancellable_is_cancelled (cancellable))
     {
       g_clear_error (error);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                    "proc.run: %s did not finish within %g seconds",
                    g_subprocess_get_identifier (proc), timeout);
     }
-  g_main_context_pop_thread_default (context);
-  g_object_unref (c.result);
-  g_object_unref (c.stop);
   return ok;
 }
 
@@ -604,7 +604,9 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   g_autofree const char **argv = NULL;
   g_autoptr(GError) spawn_error = NULL;
   g_auto(RunOptions) options = { NULL, };
-  pid_t pgid;
+  ChildSetup setup = { getpid (), -1 };
+  int pid_pipe[2];
+  pid_t pgid = 0;
   gboolean ok;
   int status;
 
@@ -625,8 +627,6 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup,
-                                         GINT_TO_POINTER (getpid ()), NULL);
   if (options.cwd != NULL)
     g_subprocess_launcher_set_cwd (launcher, options.cwd);
   if (options.env != NULL)
@@ -644,24 +644,38 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
     /* communicate() needs a buffer for a piped stdin; empty means EOF. */
     stdin_bytes = g_bytes_new_static ("", 0);
 
+  /* The child's pid, which names its group, comes from the child itself:
+   * g_subprocess_get_identifier() is NULL once a quick child is reaped. */
+  if (!g_unix_open_pipe (pid_pipe, FD_CLOEXEC, error))
+    return NULL;
+  setup.pid_pipe = pid_pipe[1];
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, &setup, NULL);
   proc = g_subprocess_launcher_spawnv (launcher, argv, &spawn_error);
+  close (pid_pipe[1]);
+  /* spawnv returns after the exec (or its failure), so the pid is there. */
+  if (proc != NULL && read (pid_pipe[0], &pgid, sizeof pgid) != sizeof pgid)
+    pgid = 0;
+  close (pid_pipe[0]);
   if (proc == NULL)
     {
       set_spawn_error (error, spawn_error);
       return NULL;
     }
-  /* The child made its group before exec, and spawnv waits for the exec. */
-  pgid = atoi (g_subprocess_get_identifier (proc));
-  children_add (pgid);
+  if (pgid > 0)
+    children_add (pgid);
   ok = communicate (call, proc, stdin_bytes, options.timeout, &out, &err, error);
   if (!ok)
     {
       /* Cancelled, timed out (or the pipes broke): nothing it started may
        * outlive the call. */
-      kill (-pgid, SIGKILL);
+      if (pgid > 0)
+        kill (-pgid, SIGKILL);
+      else
+        g_subprocess_force_exit (proc);
       g_subprocess_wait (proc, NULL, NULL);
     }
-  children_remove (pgid);
+  if (pgid > 0)
+    children_remove (pgid);
   if (!ok)
     return NULL;
 

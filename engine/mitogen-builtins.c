@@ -250,6 +250,9 @@ core_log (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 /* The largest reply core.zeros and core.bytes build: 4 GiB - 1, the most
  * a frame can carry at all. */
 #define MAX_BENCH_BYTES ((guint64) G_MAXUINT32)
+/* core.bytes writes every byte: past 1 GiB it would sooner exhaust the
+ * host's memory than measure anything. */
+#define MAX_WRITTEN_BYTES ((guint64) 1024 * 1024 * 1024)
 
 /* A bytestring that owns @buf, which is @n bytes long. The GVariant takes
  * its own reference to the GBytes, so ours is dropped here: keeping it
@@ -268,11 +271,12 @@ bytestring_take (gpointer buf,
 static gpointer
 bench_alloc (MitogenCall  *call,
              guint64       n,
+             guint64       max,
              GError      **error)
 {
   gpointer buf;
 
-  if (!check_size (call, "the length", n, MAX_BENCH_BYTES, error))
+  if (!check_size (call, "the length", n, max, error))
     return NULL;
   buf = g_try_malloc0 (MAX (n, 1));
   if (buf == NULL)
@@ -294,7 +298,7 @@ core_zeros (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   if (!check_args (call, args, "(t)", error))
     return NULL;
   g_variant_get (args, "(t)", &n);
-  buf = bench_alloc (call, n, error);
+  buf = bench_alloc (call, n, MAX_BENCH_BYTES, error);
   if (buf == NULL)
     return NULL;
   return bytestring_take (buf, n);
@@ -313,7 +317,7 @@ core_bytes (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   if (!check_args (call, args, "(t)", error))
     return NULL;
   g_variant_get (args, "(t)", &n);
-  buf = bench_alloc (call, n, error);
+  buf = bench_alloc (call, n, MAX_WRITTEN_BYTES, error);
   if (buf == NULL)
     return NULL;
   for (guint64 i = 0; i < n; i++)

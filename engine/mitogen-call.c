@@ -274,7 +274,9 @@ call_answer (MitogenCall  *call,
       if (error != NULL)
         reply = _mitogen_message_make_error_reply (msg, error, call->context_name, call->function);
       else
-        reply = _mitogen_message_make_reply (msg, sunk != NULL ? g_variant_ref (sunk)
+        /* mitogen_message_new() takes its own reference: passing it one
+         * of ours leaked every reply value. */
+        reply = _mitogen_message_make_reply (msg, sunk != NULL ? sunk
                                                                : g_variant_new_tuple (NULL, 0));
       mitogen_router_route (call->router, reply, NULL);
     }

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..61"
+echo "1..63"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -200,6 +200,37 @@ check "list-options lists a transport's options and the shared ones" \
   bash -c "'$MITOGEN' list-options sudo | grep -qE '^username +s ' &&
            '$MITOGEN' list-options ssh | grep -qE '^port +u\|i ' &&
            '$MITOGEN' list-options local | grep -qE '^connect_timeout +d\|i\|u\|x '"
+
+# What run starts dies with the tool, process group and all: the agent
+# loses its parent and kills the groups of its children before it exits.
+count_cmdline() {  # count_cmdline 'WORDS': processes whose argv is exactly WORDS
+  local f n=0
+  for f in /proc/[0-9]*/cmdline; do
+    [ "$(tr '\0' ' ' <"$f" 2>/dev/null)" = "$1 " ] && n=$((n + 1))
+  done
+  echo $n
+}
+wait_count() {  # wait_count 'WORDS' N: up to 10 s for N such processes
+  local i
+  for i in $(seq 100); do
+    [ "$(count_cmdline "$1")" = "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+for sig in KILL TERM; do
+  a=30.13${#sig}1 b=30.13${#sig}2
+  "$MITOGEN" run local -- sh -c "sleep $a & sleep $b; echo never" </dev/null >/dev/null 2>&1 &
+  cli=$!
+  wait_count "sleep $a" 1 && wait_count "sleep $b" 1
+  started=$?
+  kill -$sig $cli
+  wait $cli 2>/dev/null
+  wait_count "sleep $a" 0 && wait_count "sleep $b" 0
+  gone=$?
+  check "SIG$sig to run kills the command and what it started" \
+    test "$started" = 0 -a "$gone" = 0
+done
 
 "$MITOGEN" frobnicate 2>"$tmp/err"
 status=$?

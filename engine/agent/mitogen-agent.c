@@ -142,12 +142,14 @@ on_shutdown (MitogenMessage *msg,
 
 /* Broker thread: without a parent there is nobody to serve. Exit at once,
  * even in the middle of a call, so that no orphan survives its master;
- * our children see their streams close and do the same. */
+ * our children see their streams close and do the same, and the programs
+ * proc.run is running are killed with their process groups. */
 static void
 on_parent_lost (MitogenRouter *router,
                 const GError  *reason,
                 gpointer       user_data)
 {
+  _mitogen_builtins_kill_children ();
   _exit (0);
 }
 

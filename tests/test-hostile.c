@@ -948,24 +948,24 @@ static void
 test_undecodable_json_body (Fixture       *f,
                             gconstpointer  data)
 {
-  static const char *bodies[] = { "[\"r\",[]]", "[\"a*\",[]]", "[\"m*\",[]]", " \n ", NULL };
+  static const char *texts[] = { "[\"r\",[]]", "[\"a*\",[]]", "[\"m*\",[]]", " \n " };
   g_autoptr(MitogenContext) a = mitogen_test_local (f->router);
+  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   GString *deep = g_string_new (NULL);
 
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    g_ptr_array_add (bodies, g_bytes_new_static (texts[i], strlen (texts[i])));
   for (guint i = 0; i < 100000; i++)
     g_string_append_c (deep, '[');
-  for (guint i = 0; bodies[i] != NULL || deep != NULL; i++)
+  g_ptr_array_add (bodies, g_string_free_to_bytes (deep));
+
+  for (guint i = 0; i < bodies->len; i++)
     {
       g_autoptr(GVariantDict) options = g_variant_dict_new (NULL);
       g_autoptr(MitogenContext) hostile = NULL;
       g_autoptr(GVariant) unused = NULL;
       g_autoptr(GError) error = NULL;
-      g_autoptr(GBytes) body = NULL;
 
-      if (bodies[i] != NULL)
-        body = g_bytes_new_static (bodies[i], strlen (bodies[i]));
-      else
-        body = g_string_free_to_bytes (g_steal_pointer (&deep));
       g_variant_dict_insert (options, "serializer", "s", "json");
       hostile = mitogen_router_connect_context (f->router, "local", g_variant_dict_end (options),
                                                 NULL, NULL, &error);
@@ -979,13 +979,11 @@ test_undecodable_json_body (Fixture       *f,
                                      g_variant_new ("(uu@ay)", id_of (a),
                                                     MITOGEN_HANDLE_CALL_FUNCTION,
                                                     g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
-                                                                              body, TRUE)),
+                                                                              bodies->pdata[i], TRUE)),
                                      NULL, &error);
       g_assert_null (unused);
       g_assert_nonnull (error);
       assert_logged ();
-      if (bodies[i] == NULL)
-        break;
     }
   assert_all_well (f, a);
 }

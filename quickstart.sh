@@ -21,6 +21,7 @@ PACKAGES=(
   sudo opendoas util-linux passwd
   openssh-server openssh-client libssh-dev
   valgrind gi-docgen groff-base
+  clang
 )
 
 as_root() {
@@ -68,8 +69,18 @@ all_tests() {
   # And under valgrind (memcheck), which also sees uninitialised reads.
   meson test -C build --print-errorlogs --num-processes 2 --setup valgrind --suite c
 
+  # The libFuzzer harnesses (tests/fuzz), built with clang, 20,000 inputs
+  # each; only they and the plugin they load are built there.
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dwerror=true -Dfuzzing=true -Dbench=false \
+      -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled -Ddocs=disabled
+  fi
+  ninja -C build-fuzz plugins/serializer-json/mitogen-serializer-json.so \
+    tests/fuzz/fuzz-{frame-header,bootstrap,body-gvariant,body-json,prompt}
+  meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz
+
   summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-          build/meson-logs/testlog-valgrind.json
+          build/meson-logs/testlog-valgrind.json build-fuzz/meson-logs/testlog.json
 }
 
 # One closing line over every run above: "tests: N passed, N failed".

@@ -68,6 +68,7 @@ mitogen_serializer_deserialize (MitogenSerializer  *self,
                                 GError            **error)
 {
   MitogenSerializerInterface *iface;
+  GError *local_error = NULL;
   GVariant *value;
 
   g_return_val_if_fail (MITOGEN_IS_SERIALIZER (self), NULL);
@@ -80,10 +81,16 @@ mitogen_serializer_deserialize (MitogenSerializer  *self,
                    "serializer %s does not implement deserialize", G_OBJECT_TYPE_NAME (self));
       return NULL;
     }
-  value = iface->deserialize (self, data, error);
+  value = iface->deserialize (self, data, &local_error);
   if (value != NULL)
-    g_variant_take_ref (value);
-  return value;
+    return g_variant_take_ref (value);
+  /* A serializer that fails must say why: callers act on the error. */
+  if (local_error == NULL)
+    g_set_error (&local_error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                 "serializer %s could not decode %" G_GSIZE_FORMAT " bytes",
+                 G_OBJECT_TYPE_NAME (self), g_bytes_get_size (data));
+  g_propagate_error (error, local_error);
+  return NULL;
 }
 
 /**

@@ -941,6 +941,53 @@ test_cancel_from_sibling (Fixture       *f,
   assert_all_well (f, a);
 }
 
+/* A context speaking JSON sends bodies that once crashed the master (an
+ * indefinite type, "a*", 100,000 levels of nesting, whitespace): each time
+ * the master closes that one stream, with a warning, and carries on. */
+static void
+test_undecodable_json_body (Fixture       *f,
+                            gconstpointer  data)
+{
+  static const char *texts[] = { "[\"r\",[]]", "[\"a*\",[]]", "[\"m*\",[]]", " \n " };
+  g_autoptr(MitogenContext) a = mitogen_test_local (f->router);
+  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GString *deep = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    g_ptr_array_add (bodies, g_bytes_new_static (texts[i], strlen (texts[i])));
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (deep, '[');
+  g_ptr_array_add (bodies, g_string_free_to_bytes (deep));
+
+  for (guint i = 0; i < bodies->len; i++)
+    {
+      g_autoptr(GVariantDict) options = g_variant_dict_new (NULL);
+      g_autoptr(MitogenContext) hostile = NULL;
+      g_autoptr(GVariant) unused = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_variant_dict_insert (options, "serializer", "s", "json");
+      hostile = mitogen_router_connect_context (f->router, "local", g_variant_dict_end (options),
+                                                NULL, NULL, &error);
+      g_assert_no_error (error);
+      turn_hostile (hostile);
+
+      /* The bad frame goes out before the call's reply, so the stream is
+       * closed by the time the reply would come: the call fails. */
+      expect_warning ("*undecodable JSON message*closing it*");
+      unused = mitogen_context_call (hostile, "hostile.raw_body",
+                                     g_variant_new ("(uu@ay)", id_of (a),
+                                                    MITOGEN_HANDLE_CALL_FUNCTION,
+                                                    g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+                                                                              bodies->pdata[i], TRUE)),
+                                     NULL, &error);
+      g_assert_null (unused);
+      g_assert_nonnull (error);
+      assert_logged ();
+    }
+  assert_all_well (f, a);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static void
@@ -986,6 +1033,7 @@ main (int    argc,
   add ("/hostile/replies/unidirectional-dead", &dead_unidirectional,
        test_sibling_sprays_master_handles);
   add ("/hostile/replies/forged-module", NULL, test_sibling_forges_module_answer);
+  add ("/hostile/json/undecodable-body", NULL, test_undecodable_json_body);
 
   add ("/hostile/ids/claim-master", NULL, test_claim_master_id);
   add ("/hostile/ids/claim-sibling", NULL, test_claim_sibling_id);

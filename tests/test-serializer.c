@@ -71,6 +71,148 @@ test_garbage (gconstpointer data)
     }
 }
 
+/* Asserts that @serializer refuses @len bytes at @text with a protocol
+ * error (and, by surviving, that it neither crashes nor logs a critical:
+ * the test harness makes criticals fatal). */
+static void
+assert_refused (MitogenSerializer *serializer,
+                const char        *text,
+                gsize              len)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, len);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = mitogen_serializer_deserialize (serializer, bytes, &error);
+
+  if (v != NULL)
+    g_error ("accepted %.*s as %s", (int) MIN (len, 60), text, g_variant_get_type_string (v));
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
+}
+
+/* @count copies of @unit, then @tail. */
+static char *
+repeat (const char *unit,
+        gsize       count,
+        const char *tail)
+{
+  GString *s = g_string_new (NULL);
+
+  for (gsize i = 0; i < count; i++)
+    g_string_append (s, unit);
+  g_string_append (s, tail);
+  return g_string_free (s, FALSE);
+}
+
+/* Bodies a hostile peer may send: each once crashed a master or an agent
+ * (indefinite types tripped a GLib assertion, "a*" and "m*" decoded to
+ * NULL with no error, deep nesting overflowed the stack, whitespace logged
+ * a critical), or probes an edge of the mapping. */
+static void
+test_json_hostile (void)
+{
+  static const char *inputs[] = {
+    "[\"r\",[]]", "[\"a*\",[]]", "[\"m*\",[]]", "[\"*\",1]", "[\"?\",1]", "[\"a?\",[1]]",
+    "[\"(r)\",[[]]]", "[\"m(*)\",[]]", "[\"a{?*}\",[]]", "[\"(\",[]]", "[\"a{vv}\",[]]",
+    "[\"{s\",[]]", "[\"v\",[\"r\",[]]]", "[\"v\",[\"a*\",[1]]]",
+    " ", "\n\t  \r\n", "null", "[]", "[\"i\"]", "[\"i\",1,2]", "[1,1]", "{\"i\":1}",
+    "[\"i\",1e400]", "[\"x\",99999999999999999999999999]", "[\"x\",-9223372036854775809]",
+    "[\"x\",18446744073709551615]", "[\"d\",99999999999999999999]", "[\"x\",9007199254740993]", "[\"t\",\"99999999999999999999999\"]",
+    "[\"t\",\"-1\"]", "[\"x\",\"12abc\"]", "[\"y\",256]", "[\"i\",1.5]",
+    "[\"s\",\"\xff\xfe\"]", "[\"s\",\"\xc3\"]", "[\"o\",\"not a path\"]", "[\"g\",\"(\"]",
+    "[\"{ss}\",[\"a\"]]", "[\"{ss}\",[\"a\",\"b\",\"c\"]]", "[\"mi\",[1,2]]", "[\"(ii)\",[1]]",
+    "[\"h\",4294967296]", "[\"b\",1]", "[\"ai\",[1,\"x\"]]",
+  };
+  g_autoptr(MitogenSerializer) json = mitogen_serializer_lookup ("json", NULL);
+  g_autofree char *deep_arrays = repeat ("[", 100000, "");
+  g_autofree char *deep_objects = repeat ("{\"a\":", 100000, "1");
+  g_autofree char *deep_variants = repeat ("[\"v\",", 200, "[\"i\",1]");
+  g_autofree char *long_maybe = repeat ("m", 200, "i");
+  g_autofree char *long_maybe_body = g_strdup_printf ("[\"%s\",[]]", long_maybe);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) back = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (inputs); i++)
+    assert_refused (json, inputs[i], strlen (inputs[i]));
+  assert_refused (json, "[\"s\",\"a\\u0000b\"]\0trailing", 25);
+  assert_refused (json, "\0", 1);
+  assert_refused (json, deep_arrays, strlen (deep_arrays));
+  assert_refused (json, deep_objects, strlen (deep_objects));
+  assert_refused (json, deep_variants, strlen (deep_variants));
+  assert_refused (json, long_maybe_body, strlen (long_maybe_body));
+
+  /* A NUL inside a string is not a way past the checks: what comes back
+   * is a valid string, whatever json-glib made of it. */
+  bytes = g_bytes_new_static ("[\"s\",\"a\\u0000b\"]", 16);
+  back = mitogen_serializer_deserialize (json, bytes, &error);
+  if (back != NULL)
+    g_assert_true (g_utf8_validate (g_variant_get_string (back, NULL), -1, NULL));
+  else
+    g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
+}
+
+/* Both serializers bound nesting the same way: 126 variants in a variant
+ * plus the value in them (128 levels with the serializer's box) decode, and a value nested deeper is refused (JSON) or cut off
+ * by GLib at its own bound of 128 (GVariant), never recursed into. */
+static guint
+variant_depth (GVariant *v)
+{
+  guint depth = 0;
+
+  g_variant_ref (v);
+  while (g_variant_is_of_type (v, G_VARIANT_TYPE_VARIANT))
+    {
+      GVariant *inner = g_variant_get_variant (v);
+
+      g_variant_unref (v);
+      v = inner;
+      depth++;
+    }
+  g_variant_unref (v);
+  return depth;
+}
+
+static GVariant *
+nested_variants (guint depth)
+{
+  GVariant *v = g_variant_new_int32 (7);
+
+  for (guint i = 0; i < depth; i++)
+    v = g_variant_new_variant (v);
+  return g_variant_ref_sink (v);
+}
+
+static void
+test_depth (gconstpointer data)
+{
+  const char *name = data;
+  g_autoptr(MitogenSerializer) serializer = mitogen_serializer_lookup (name, NULL);
+  g_autoptr(GVariant) at_limit = nested_variants (MITOGEN_SERIALIZER_MAX_DEPTH - 2);
+  g_autoptr(GVariant) too_deep = nested_variants (4 * MITOGEN_SERIALIZER_MAX_DEPTH);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) back = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = mitogen_serializer_serialize (serializer, at_limit, &error);
+  g_assert_no_error (error);
+  back = mitogen_serializer_deserialize (serializer, bytes, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_equal (back, at_limit));
+  g_clear_pointer (&bytes, g_bytes_unref);
+  g_clear_pointer (&back, g_variant_unref);
+
+  bytes = mitogen_serializer_serialize (serializer, too_deep, &error);
+  if (bytes == NULL)
+    {
+      g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
+      return;
+    }
+  back = mitogen_serializer_deserialize (serializer, bytes, &error);
+  if (back == NULL)
+    g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
+  else
+    g_assert_cmpuint (variant_depth (back), <, MITOGEN_SERIALIZER_MAX_DEPTH);
+}
+
 /* Large values go out in pieces that share their memory; the pieces must
  * make exactly the bytes serialize() gives. */
 static void
@@ -171,6 +313,9 @@ main (int    argc,
   g_test_add_data_func ("/serializer/gvariant/chunks", "gvariant", test_chunks_match);
   g_test_add_data_func ("/serializer/json/chunks", "json", test_chunks_match);
   g_test_add_data_func ("/serializer/json/garbage", "json", test_garbage);
+  g_test_add_func ("/serializer/json/hostile", test_json_hostile);
+  g_test_add_data_func ("/serializer/gvariant/depth", "gvariant", test_depth);
+  g_test_add_data_func ("/serializer/json/depth", "json", test_depth);
   g_test_add ("/serializer/json/stream", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_json_stream, mitogen_test_fixture_teardown);
   return g_test_run ();

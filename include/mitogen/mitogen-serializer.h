@@ -21,6 +21,18 @@ G_BEGIN_DECLS
  */
 #define MITOGEN_SERIALIZER_EXTENSION_POINT_NAME "mitogen-serializer"
 
+/**
+ * MITOGEN_SERIALIZER_MAX_DEPTH:
+ *
+ * How deeply containers and variants may nest in a message body, the
+ * serializer's own outer variant included: 128 levels, the bound GLib
+ * applies to serialized GVariant data (G_VARIANT_MAX_RECURSION_DEPTH).
+ * Serializers refuse deeper values with %MITOGEN_ERROR_PROTOCOL (or, for
+ * GVariant's binary form, GLib reads the part beyond the bound as "()")
+ * rather than recurse without limit on what a peer sent.
+ */
+#define MITOGEN_SERIALIZER_MAX_DEPTH 128
+
 #define MITOGEN_TYPE_SERIALIZER (mitogen_serializer_get_type ())
 
 MITOGEN_AVAILABLE_IN_ALL

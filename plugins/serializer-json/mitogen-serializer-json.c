@@ -13,10 +13,18 @@
  *   maybe                      [] or [value]
  *   variant                    [signature, value]
  *
+ * Decoding trusts nothing: a type must be definite (no "r", "*", "a?"),
+ * and nesting stops where GVariant's own does: counting the outer box as
+ * depth 0, no value sits at depth MITOGEN_SERIALIZER_MAX_DEPTH or deeper
+ * (checked on the text before json-glib's recursive parser sees it, and
+ * again while decoding, since each variant brings its own type). Every
+ * failure sets a MITOGEN_ERROR_PROTOCOL error.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 #include <json-glib/json-glib.h>
 
@@ -39,7 +47,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenSerializerJson, mitogen_serializer_json, G
 
 #define SAFE_INTEGER ((gint64) 1 << 53)
 
-static JsonNode *to_json (GVariant *value);
+static JsonNode *to_json (GVariant *value, guint depth);
 
 static JsonNode *
 integer_node (gint64 v)
@@ -53,26 +61,33 @@ integer_node (gint64 v)
   return json_node_init_int (json_node_alloc (), v);
 }
 
+/* NULL when a child nests too deeply. */
 static JsonNode *
-array_of_children (GVariant *value)
+array_of_children (GVariant *value,
+                   guint     depth)
 {
-  JsonArray *array = json_array_new ();
+  g_autoptr(JsonArray) array = json_array_new ();
   gsize n = g_variant_n_children (value);
 
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
-      json_array_add_element (array, to_json (child));
-    }
-  JsonNode *node = json_node_init_array (json_node_alloc (), array);
+      JsonNode *node = to_json (child, depth + 1);
 
-  json_array_unref (array);
-  return node;
+      if (node == NULL)
+        return NULL;
+      json_array_add_element (array, node);
+    }
+  return json_node_init_array (json_node_alloc (), array);
 }
 
+/* NULL when @value nests deeper than the peer would decode. */
 static JsonNode *
-to_json (GVariant *value)
+to_json (GVariant *value,
+         guint     depth)
 {
+  if (depth >= MITOGEN_SERIALIZER_MAX_DEPTH)
+    return NULL;
   switch (g_variant_classify (value))
     {
     case G_VARIANT_CLASS_BOOLEAN:
@@ -118,25 +133,25 @@ to_json (GVariant *value)
     case G_VARIANT_CLASS_VARIANT:
       {
         g_autoptr(GVariant) inner = g_variant_get_variant (value);
-        JsonArray *pair = json_array_new ();
-        JsonNode *node;
+        g_autoptr(JsonArray) pair = json_array_new ();
+        JsonNode *node = to_json (inner, depth + 1);
 
+        if (node == NULL)
+          return NULL;
         json_array_add_string_element (pair, g_variant_get_type_string (inner));
-        json_array_add_element (pair, to_json (inner));
-        node = json_node_init_array (json_node_alloc (), pair);
-        json_array_unref (pair);
-        return node;
+        json_array_add_element (pair, node);
+        return json_node_init_array (json_node_alloc (), pair);
       }
     case G_VARIANT_CLASS_MAYBE:
     case G_VARIANT_CLASS_ARRAY:
     case G_VARIANT_CLASS_TUPLE:
     case G_VARIANT_CLASS_DICT_ENTRY:
-      return array_of_children (value);
+      return array_of_children (value, depth);
     }
   g_return_val_if_reached (json_node_init_null (json_node_alloc ()));
 }
 
-static GVariant *from_json (JsonNode *node, const GVariantType *type, GError **error);
+static GVariant *from_json (JsonNode *node, const GVariantType *type, guint depth, GError **error);
 
 static GVariant *
 fail (GError            **error,
@@ -165,11 +180,14 @@ get_integer (JsonNode *node,
   const char *text;
   char *end = NULL;
 
+  /* json-glib saturates numbers beyond 64 bits without a word, and the
+   * encoder sends anything beyond 2^53 as a string: refuse such numbers
+   * rather than decode a wrong value. */
   if (holds (node, G_TYPE_INT64))
     {
       *out = json_node_get_int (node);
       *uout = (guint64) *out;
-      return TRUE;
+      return *out <= SAFE_INTEGER && *out >= -SAFE_INTEGER;
     }
   if (!holds (node, G_TYPE_STRING))
     return FALSE;
@@ -214,6 +232,7 @@ integer_from_json (JsonNode           *node,
 static GVariant *
 children_from_json (JsonNode           *node,
                     const GVariantType *type,
+                    guint               depth,
                     GError            **error)
 {
   g_autoptr(GPtrArray) children = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
@@ -234,7 +253,7 @@ children_from_json (JsonNode           *node,
 
       if (item == NULL)
         return fail (error, "too many elements", type);
-      child = from_json (json_array_get_element (array, i), item, error);
+      child = from_json (json_array_get_element (array, i), item, depth + 1, error);
       if (child == NULL)
         return NULL;
       g_ptr_array_add (children, g_variant_ref_sink (child));
@@ -262,10 +281,14 @@ children_from_json (JsonNode           *node,
 static GVariant *
 from_json (JsonNode           *node,
            const GVariantType *type,
+           guint               depth,
            GError            **error)
 {
   char kind = g_variant_type_peek_string (type)[0];
   const char *s;
+
+  if (depth >= MITOGEN_SERIALIZER_MAX_DEPTH)
+    return fail (error, "values nested too deeply", type);
 
   switch (kind)
     {
@@ -319,11 +342,16 @@ from_json (JsonNode           *node,
             !g_variant_type_string_is_valid (json_array_get_string_element (pair, 0)))
           return fail (error, "not a [signature, value] pair", type);
         inner_type = g_variant_type_new (json_array_get_string_element (pair, 0));
-        inner = from_json (json_array_get_element (pair, 1), inner_type, error);
+        /* "r", "*", "?" and types holding them name no value. */
+        if (!g_variant_type_is_definite (inner_type))
+          return fail (error, "an indefinite type in a variant", type);
+        inner = from_json (json_array_get_element (pair, 1), inner_type, depth + 1, error);
         return inner != NULL ? g_variant_new_variant (inner) : NULL;
       }
+    case 'a': case 'm': case '(': case '{':
+      return children_from_json (node, type, depth, error);
     default:
-      return children_from_json (node, type, error);
+      return fail (error, "a type with no JSON form", type);
     }
 }
 
@@ -335,13 +363,114 @@ json_serialize (MitogenSerializer  *serializer,
 {
   g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_variant (value));
   g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = to_json (boxed);
+  g_autoptr(JsonNode) root = to_json (boxed, 0);
   gsize len;
   char *text;
+
+  if (root == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "cannot encode a value nested more than %d deep as JSON",
+                   MITOGEN_SERIALIZER_MAX_DEPTH);
+      return NULL;
+    }
 
   json_generator_set_root (generator, root);
   text = json_generator_to_data (generator, &len);
   return g_bytes_new_take (text, len);
+}
+
+/* TRUE when the integer literal of @n digits at @digits does not fit in
+ * 64 bits: json-glib wraps such numbers around without an error. */
+static gboolean
+integer_overflows (const char *digits,
+                   gsize       n,
+                   gboolean    negative)
+{
+  const char *max = negative ? "9223372036854775808" : "9223372036854775807";
+
+  while (n > 1 && digits[0] == '0')
+    digits++, n--;
+  return n > 19 || (n == 19 && strncmp (digits, max, 19) > 0);
+}
+
+/* Length of the number at @text (of @len bytes); sets *@overflows when it
+ * is an integer json-glib would read wrong. */
+static gsize
+scan_number (const char *text,
+             gsize       len,
+             gboolean   *overflows)
+{
+  gboolean negative = text[0] == '-';
+  gsize start = negative ? 1 : 0;
+  gsize end = start;
+
+  while (end < len && g_ascii_isdigit (text[end]))
+    end++;
+  if (end < len && (text[end] == '.' || text[end] == 'e' || text[end] == 'E'))
+    {
+      while (end < len && (g_ascii_isdigit (text[end]) || strchr (".eE+-", text[end]) != NULL))
+        end++;
+      return end;
+    }
+  *overflows = integer_overflows (text + start, end - start, negative);
+  return end;
+}
+
+/* Refuses, before json-glib sees it, text it would mishandle: arrays and
+ * objects nested deeper than @limit (json-glib parses recursively, and a
+ * few hundred kilobytes of "[" would overflow the stack), and integers
+ * beyond 64 bits (json-glib wraps them around). */
+static gboolean
+check_text (const char  *text,
+            gsize        len,
+            guint        limit,
+            GError     **error)
+{
+  gboolean in_string = FALSE;
+  gboolean escaped = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > limit)
+            {
+              g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                           "undecodable JSON message: nested more than %u deep", limit);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+      else if (c == '-' || g_ascii_isdigit (c))
+        {
+          gboolean overflows = FALSE;
+
+          i += scan_number (text + i, len - i, &overflows) - 1;
+          if (overflows)
+            {
+              g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                                   "undecodable JSON message: an integer beyond 64 bits");
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
 }
 
 static GVariant *
@@ -361,6 +490,10 @@ json_deserialize (MitogenSerializer  *serializer,
                            "undecodable JSON message: it is empty");
       return NULL;
     }
+  /* A value at depth d (the outer box being 0) is JSON level d + 1, and
+   * from_json() takes no value at depth 128 or more. */
+  if (!check_text (text, len, MITOGEN_SERIALIZER_MAX_DEPTH, error))
+    return NULL;
   if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, text, len, &local_error))
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
@@ -368,7 +501,14 @@ json_deserialize (MitogenSerializer  *serializer,
                    local_error != NULL ? local_error->message : "too large");
       return NULL;
     }
-  boxed = from_json (json_parser_get_root (parser), G_VARIANT_TYPE_VARIANT, error);
+  /* Whitespace alone parses, to no root at all. */
+  if (json_parser_get_root (parser) == NULL)
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                           "undecodable JSON message: it holds no value");
+      return NULL;
+    }
+  boxed = from_json (json_parser_get_root (parser), G_VARIANT_TYPE_VARIANT, 0, error);
   if (boxed == NULL)
     return NULL;
   g_variant_ref_sink (boxed);

@@ -214,6 +214,59 @@ put_u32 (guint8 *p, guint32 v)
   p[0] = v >> 24, p[1] = v >> 16, p[2] = v >> 8, p[3] = v;
 }
 
+/* Writes one frame, header and @body as they are, straight onto the
+ * stream to the parent, in one write so that the broker's own frames
+ * cannot land inside it. */
+static gboolean
+write_raw_frame (guint32   src,
+                 guint32   auth,
+                 guint32   dst,
+                 guint32   handle,
+                 guint32   reply_to,
+                 GBytes   *body,
+                 GError  **error)
+{
+  g_autoptr(GByteArray) frame = g_byte_array_new ();
+  guint8 header[26];
+  const guint8 *p;
+  gsize len, done = 0;
+  int fd = find_parent_socket ();
+
+  if (fd < 0)
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                           "hostile: no socket to the parent");
+      return FALSE;
+    }
+
+  header[0] = HOSTILE_FRAME_MAGIC >> 8, header[1] = HOSTILE_FRAME_MAGIC & 0xff;
+  put_u32 (header + 2, dst);
+  put_u32 (header + 6, src);
+  put_u32 (header + 10, auth);
+  put_u32 (header + 14, handle);
+  put_u32 (header + 18, reply_to);
+  put_u32 (header + 22, g_bytes_get_size (body));
+  g_byte_array_append (frame, header, sizeof header);
+  p = g_bytes_get_data (body, &len);
+  g_byte_array_append (frame, p, len);
+
+  while (done < frame->len)
+    {
+      ssize_t n = send (fd, frame->data + done, frame->len - done, MSG_NOSIGNAL);
+
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                       "hostile: %s", g_strerror (errno));
+          return FALSE;
+        }
+      done += n;
+    }
+  return TRUE;
+}
+
 /* hostile.raw_frame (u src, u auth, u dst, u handle, u reply_to, v body)
  * → (): writes one frame straight onto the stream to the parent, with
  * whatever source and authority it likes: what a compromised process can
@@ -225,12 +278,7 @@ hostile_raw_frame (MitogenCall *call, GVariant *args, gpointer data, GError **er
   g_autoptr(MitogenSerializer) serializer = NULL;
   g_autoptr(GVariant) body = NULL;
   g_autoptr(GBytes) encoded = NULL;
-  g_autoptr(GByteArray) frame = g_byte_array_new ();
   guint32 src, auth, dst, handle, reply_to;
-  guint8 header[26];
-  const guint8 *p;
-  gsize len, done = 0;
-  int fd;
 
   if (!check_args (args, "(uuuuuv)", "hostile.raw_frame", error))
     return NULL;
@@ -242,40 +290,23 @@ hostile_raw_frame (MitogenCall *call, GVariant *args, gpointer data, GError **er
                                           g_variant_new ("(yv)", HOSTILE_BODY_VALUE, body), error);
   if (encoded == NULL)
     return NULL;
-  fd = find_parent_socket ();
-  if (fd < 0)
-    {
-      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                           "hostile.raw_frame: no socket to the parent");
-      return NULL;
-    }
+  write_raw_frame (src, auth, dst, handle, reply_to, encoded, error);
+  return NULL;
+}
 
-  header[0] = HOSTILE_FRAME_MAGIC >> 8, header[1] = HOSTILE_FRAME_MAGIC & 0xff;
-  put_u32 (header + 2, dst);
-  put_u32 (header + 6, src);
-  put_u32 (header + 10, auth);
-  put_u32 (header + 14, handle);
-  put_u32 (header + 18, reply_to);
-  put_u32 (header + 22, g_bytes_get_size (encoded));
-  g_byte_array_append (frame, header, sizeof header);
-  p = g_bytes_get_data (encoded, &len);
-  g_byte_array_append (frame, p, len);
+/* hostile.raw_body (u dst, u handle, ay body) → (): like raw_frame, from
+ * context 0, but the body goes out as the bytes given, whatever the
+ * stream's serializer makes of them. */
+static GVariant *
+hostile_raw_body (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  g_autoptr(GVariant) body = NULL;
+  guint32 dst, handle;
 
-  /* One write, so that the broker's own frames cannot land inside it. */
-  while (done < frame->len)
-    {
-      ssize_t n = send (fd, frame->data + done, frame->len - done, MSG_NOSIGNAL);
-
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                       "hostile.raw_frame: %s", g_strerror (errno));
-          return NULL;
-        }
-      done += n;
-    }
+  if (!check_args (args, "(uuay)", "hostile.raw_body", error))
+    return NULL;
+  g_variant_get (args, "(uu@ay)", &dst, &handle, &body);
+  write_raw_frame (0, 0, dst, handle, 0, g_variant_get_data_as_bytes (body), error);
   return NULL;
 }
 
@@ -287,6 +318,7 @@ register_functions (void)
   mitogen_register_function ("hostile.spray", hostile_spray, NULL, NULL);
   mitogen_register_function ("hostile.allocate_ids", hostile_allocate_ids, NULL, NULL);
   mitogen_register_function ("hostile.raw_frame", hostile_raw_frame, NULL, NULL);
+  mitogen_register_function ("hostile.raw_body", hostile_raw_body, NULL, NULL);
 }
 
 MITOGEN_DEFINE_MODULE (register_functions)

@@ -714,8 +714,9 @@ test_allocate_id_flood (Fixture       *f,
       gint64 start = g_get_monotonic_time ();
 
       assert_answers_as_itself (innocent);
-      /* Generous, for valgrind: a starved master would not answer at all. */
-      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      /* Generous, for valgrind on a loaded machine: a starved master would
+       * not answer at all. */
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_USEC_PER_SEC);
     }
   reply = mitogen_receiver_get (flood, 20000, NULL, &error);
   g_assert_no_error (error);

@@ -416,7 +416,7 @@ wait_held_request (HeldRequests *held)
 {
   MitogenMessage *msg = NULL;
 
-  for (gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  for (gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
        msg == NULL && g_get_monotonic_time () < deadline;
        g_usleep (1000))
     {

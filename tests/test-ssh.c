@@ -759,6 +759,146 @@ test_ten_at_once (MitogenTestFixture *fixture,
   g_assert_cmpuint (g_hash_table_size (pids), ==, 10);
 }
 
+/* The agent @ctx runs from, read from /proc on this (same) host. */
+static char *
+agent_exe (MitogenContext *ctx)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/%d/exe", mitogen_test_context_pid (ctx));
+  char *exe = g_file_read_link (link, NULL);
+
+  g_assert_nonnull (exe);
+  return exe;
+}
+
+/* Asserts that @ctx answers and runs a private copy of the agent that is
+ * gone already, not the file planted in @cache. */
+static void
+assert_runs_private_copy (MitogenContext *ctx,
+                          const char     *cache)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_autofree char *exe = agent_exe (ctx);
+  g_autofree char *dir = NULL;
+
+  g_assert_no_error (error);
+  g_assert_null (strstr (exe, cache));
+  g_assert_true (g_str_has_suffix (exe, "/agent (deleted)"));
+  *strrchr (exe, '/') = '\0';
+  g_assert_false (g_file_test (exe, G_FILE_TEST_EXISTS));
+}
+
+/* A cache that someone else could change is not trusted, even when the
+ * planted file has the right name and the right bytes: a private copy in
+ * a fresh mode-0700 directory runs instead, and removes itself. A cached
+ * file of another user in a directory of ours is replaced, not run. */
+static void
+test_untrusted_cache_bypassed (MitogenTestFixture *fixture,
+                               gconstpointer       data)
+{
+  static const struct { const char *name; int dir_mode; gboolean dir_nobody, file_nobody; } cases[] = {
+    { "cache-world-writable", 0777, FALSE, FALSE },
+    { "cache-group-writable", 0770, FALSE, FALSE },
+    { "cache-dir-of-nobody", 0755, TRUE, FALSE },
+    { "cache-file-of-nobody", 0700, FALSE, TRUE },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) trusted = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autofree char *source = NULL;
+  g_autofree char *bytes = NULL;
+  gsize len;
+
+  SKIP_WITHOUT_SSHD ();
+  /* A trusted cache: filled once, then run from. */
+  trusted = mitogen_router_connect_context (fixture->router, "ssh",
+                                            options_full ("known_hosts", "enforce", "cache-trusted"),
+                                            NULL, NULL, &error);
+  g_assert_no_error (error);
+  pong = mitogen_context_call (trusted, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+  source = cached_agent ("cache-trusted");
+  g_assert_nonnull (source);
+  {
+    g_autofree char *exe = agent_exe (trusted);
+    g_assert_cmpstr (exe, ==, source);
+  }
+  g_assert_true (g_file_get_contents (source, &bytes, &len, NULL));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(MitogenContext) ctx = NULL;
+      g_autofree char *dir = path (cases[i].name);
+      g_autofree char *planted = g_build_filename (dir, strrchr (source, '/') + 1, NULL);
+      g_autoptr(GDir) d = NULL;
+      const char *name;
+
+      g_test_message ("%s", cases[i].name);
+      g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+      g_assert_true (g_file_set_contents (planted, bytes, len, NULL));
+      g_assert_cmpint (g_chmod (planted, 0700), ==, 0);
+      g_assert_cmpint (g_chmod (dir, cases[i].dir_mode), ==, 0);
+      if (cases[i].dir_nobody)
+        g_assert_cmpint (chown (dir, 65534, 65534), ==, 0);
+      if (cases[i].file_nobody)
+        g_assert_cmpint (chown (planted, 65534, 65534), ==, 0);
+
+      ctx = mitogen_router_connect_context (fixture->router, "ssh",
+                                            options_full ("known_hosts", "enforce", cases[i].name),
+                                            NULL, NULL, &error);
+      g_assert_no_error (error);
+      if (cases[i].file_nobody)
+        {
+          /* A trusted directory: the untrusted file is replaced by one of ours. */
+          g_autofree char *exe = agent_exe (ctx);
+          struct stat st;
+
+          g_assert_cmpstr (exe, ==, planted);
+          g_assert_cmpint (g_stat (planted, &st), ==, 0);
+          g_assert_cmpint (st.st_uid, ==, getuid ());
+          continue;
+        }
+      assert_runs_private_copy (ctx, dir);
+
+      /* Nothing was written into the untrusted directory either. */
+      d = g_dir_open (dir, 0, NULL);
+      while ((name = g_dir_read_name (d)) != NULL)
+        g_assert_cmpstr (name, ==, strrchr (source, '/') + 1);
+    }
+}
+
+/* A cache with no room for the agent (a 64 KiB tmpfs): the connection
+ * still works through the private copy, and no half-written file is left
+ * in the cache. Skipped where tmpfs cannot be mounted. */
+static void
+test_full_cache_bypassed (MitogenTestFixture *fixture,
+                          gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autofree char *dir = path ("cache-full");
+  g_autofree char *mount = g_strdup_printf ("mount -t tmpfs -o size=64k,mode=0700 tmpfs %s", dir);
+  g_autofree char *umount = g_strdup_printf ("umount -l %s", dir);
+  g_autoptr(GDir) d = NULL;
+
+  SKIP_WITHOUT_SSHD ();
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  if (!run (mount))
+    {
+      g_test_skip ("cannot mount a tmpfs here");
+      return;
+    }
+  ctx = mitogen_router_connect_context (fixture->router, "ssh",
+                                        options_full ("known_hosts", "enforce", "cache-full"),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_runs_private_copy (ctx, dir);
+  d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  g_assert_null (g_dir_read_name (d));
+  g_assert_true (run (umount));
+}
+
 /* What goes wrong on the host comes back with the host's own words. */
 static void
 test_host_side_failures (MitogenTestFixture *fixture,
@@ -786,6 +926,7 @@ test_host_side_failures (MitogenTestFixture *fixture,
     g_assert_no_error (error);
     v = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
     g_assert_no_error (error);
+    assert_runs_private_copy (ctx, "/proc/mitogen-not-writable");
   }
 
   /* A name that does not resolve. */
@@ -955,6 +1096,8 @@ main (int    argc,
   ADD ("/ssh/ssh-config-alias", test_ssh_config_alias);
   ADD ("/ssh/ipv6", test_ipv6);
   ADD ("/ssh/host-side-failures", test_host_side_failures);
+  ADD ("/ssh/untrusted-cache-bypassed", test_untrusted_cache_bypassed);
+  ADD ("/ssh/full-cache-bypassed", test_full_cache_bypassed);
   ADD ("/ssh/password", test_password);
 #undef ADD
   status = g_test_run ();

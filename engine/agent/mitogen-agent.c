@@ -15,6 +15,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -236,6 +237,18 @@ main (int    argc,
   g_autoptr(MitogenStream) stream = NULL;
   guint64 max_size;
   int in_fd, out_fd;
+
+  /* --unlink-self: we run from a private temporary copy (the ssh transport
+   * uses one when the host's cache cannot be trusted); take it away now
+   * that it is mapped, so that nothing is left behind however we end. */
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--unlink-self") && strchr (argv[0], '/') != NULL)
+      {
+        g_autofree char *dir = g_path_get_dirname (argv[0]);
+
+        unlink (argv[0]);
+        rmdir (dir);   /* only if it was emptied: a private directory */
+      }
 
   if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))
     {

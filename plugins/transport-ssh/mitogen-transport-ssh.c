@@ -321,9 +321,19 @@ out:
 
 /* The one command run on the host. It prints NEED_UPLOAD when it needs
  * the agent's bytes on its standard input; either way it ends by running
- * the agent with --announce. A cached file is checked against its hash
- * before every use; a fresh one is written beside the cache and renamed
- * into place, so two connections at once cannot leave half a file. */
+ * the agent with --announce.
+ *
+ * The cache is trusted only while only this user can change it: the
+ * directory and the cached file must be owned by the user and writable by
+ * neither group nor others (a symbolic link, which ls shows as writable by
+ * all, is refused too). Then the file checked against its hash is the
+ * file that runs, short of the user's own processes swapping it between
+ * the two; a POSIX shell has no way to execute the descriptor it checked.
+ *
+ * Uploads land in a private directory (mktemp -d, mode 0700) and are
+ * checked there. A copy is then checked and renamed into a trusted cache
+ * and run from it; when the cache is untrusted, read-only or full, the
+ * private copy runs instead and the agent removes it (--unlink-self). */
 static char *
 bootstrap_command (const Options *o,
                    const char    *sha256,
@@ -340,12 +350,21 @@ bootstrap_command (const Options *o,
   return g_strdup_printf (
     "H=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
     "ok() { [ \"$(sha256sum < \"$1\" 2>/dev/null | cut -c1-64)\" = \"$H\" ]; }; "
-    "if [ -x \"$A\" ] && ok \"$A\"; then exec \"$A\" --announce; fi; "
-    "mkdir -p \"$D\" 2>/dev/null && T=$(mktemp \"$D/.agent-XXXXXX\" 2>/dev/null) || "
-    "{ D=$(mktemp -d) && T=\"$D/agent\" && A=\"$T\"; } || exit 97; "
-    "printf '" NEED_UPLOAD "'; head -c \"$N\" > \"$T\"; "
-    "ok \"$T\" || { rm -f \"$T\"; echo 'mitogen: the uploaded agent is corrupt' >&2; exit 98; }; "
-    "chmod 700 \"$T\" && { [ \"$T\" = \"$A\" ] || mv -f \"$T\" \"$A\"; } && exec \"$A\" --announce",
+    "mine() { [ -O \"$1\" ] && case $(ls -ld \"$1\" 2>/dev/null) in "
+    "?????w*|????????w*|'') return 1;; esac; }; "
+    "if mine \"$D\" && mine \"$A\" && [ -x \"$A\" ] && ok \"$A\"; then exec \"$A\" --announce; fi; "
+    "mkdir -p -m 700 \"$D\" 2>/dev/null; "
+    "P=$(mktemp -d 2>&1) || { E=$P; mine \"$D\" && P=$(mktemp -d \"$D/.upload-XXXXXX\" 2>/dev/null); } || "
+    "{ echo \"mitogen: cannot make a private directory for the agent: $E\" >&2; exit 97; }; "
+    "T=\"$P/agent\"; printf '" NEED_UPLOAD "'; "
+    "E=$(head -c \"$N\" 2>&1 > \"$T\") || "
+    "{ rm -rf \"$P\"; echo \"mitogen: cannot write the agent to $T: $E\" >&2; exit 97; }; "
+    "ok \"$T\" || { rm -rf \"$P\"; echo 'mitogen: the uploaded agent is corrupt' >&2; exit 98; }; "
+    "chmod 700 \"$T\"; "
+    "if mine \"$D\" && C=$(mktemp \"$D/.agent-XXXXXX\" 2>/dev/null); then "
+    "if cp \"$T\" \"$C\" 2>/dev/null && chmod 700 \"$C\" && ok \"$C\" && mv -f \"$C\" \"$A\"; then "
+    "rm -rf \"$P\"; exec \"$A\" --announce; fi; rm -f \"$C\"; fi; "
+    "exec \"$T\" --announce --unlink-self",
     sha256, size, dir);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,15 +61,22 @@ keygen (const char *name)
 }
 
 static gboolean
-port_open (guint port)
+port_open_on (const char *address,
+              guint       port)
 {
-  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port),
-                              .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
   int fd = socket (AF_INET, SOCK_STREAM, 0);
-  gboolean ok = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+  gboolean ok = inet_pton (AF_INET, address, &addr.sin_addr) == 1 &&
+                connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
 
   close (fd);
   return ok;
+}
+
+static gboolean
+port_open (guint port)
+{
+  return port_open_on ("127.0.0.1", port);
 }
 
 static void
@@ -118,7 +126,9 @@ start_sshd (void)
                             "HostKey %s\nPidFile %s\nAuthorizedKeysFile %s\nUsePAM no\nStrictModes no\n"
                             "PermitRootLogin yes\nPasswordAuthentication yes\n"
                             "KbdInteractiveAuthentication no\nMaxStartups 50\n"
-                            "MaxSessions 50\n",
+                            "MaxSessions 50\nListenAddress 127.0.0.2\n"
+                            /* Sessions through 127.0.0.2 have no temporary directory. */
+                            "Match LocalAddress 127.0.0.2\n  SetEnv TMPDIR=/proc/mitogen-no-tmp\n",
                             sshd_port, host_key, pid_file, authorized);
   config_path = path ("sshd_config");
   g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
@@ -899,6 +909,47 @@ test_full_cache_bypassed (MitogenTestFixture *fixture,
   g_assert_true (run (umount));
 }
 
+/* Where no private temporary directory can be made (TMPDIR is set to a
+ * path under /proc for sessions through 127.0.0.2), a trusted cache still
+ * takes the upload; with no cache either, the error quotes mktemp. */
+static void
+test_no_private_directory (MitogenTestFixture *fixture,
+                           gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) none = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autofree char *exe = NULL;
+  GVariantDict dict;
+
+  SKIP_WITHOUT_SSHD ();
+  if (!port_open_on ("127.0.0.2", sshd_port))
+    {
+      g_test_skip ("sshd does not listen on 127.0.0.2 here");
+      return;
+    }
+  dict_from (&dict, options_full ("known_hosts", "ignore", "cache-no-tmp"));
+  g_variant_dict_insert (&dict, "hostname", "s", "127.0.0.2");
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+  exe = agent_exe (ctx);
+  g_assert_nonnull (strstr (exe, "/cache-no-tmp/agent-"));
+
+  dict_from (&dict, options_full ("known_hosts", "ignore", "cache"));
+  g_variant_dict_insert (&dict, "hostname", "s", "127.0.0.2");
+  g_variant_dict_insert (&dict, "remote_cache_dir", "s", "/proc/mitogen-not-writable");
+  none = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                         NULL, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
+  g_assert_nonnull (strstr (error->message, "cannot make a private directory"));
+  g_assert_nonnull (strstr (error->message, "/proc/mitogen-no-tmp"));
+}
+
 /* What goes wrong on the host comes back with the host's own words. */
 static void
 test_host_side_failures (MitogenTestFixture *fixture,
@@ -1098,6 +1149,7 @@ main (int    argc,
   ADD ("/ssh/host-side-failures", test_host_side_failures);
   ADD ("/ssh/untrusted-cache-bypassed", test_untrusted_cache_bypassed);
   ADD ("/ssh/full-cache-bypassed", test_full_cache_bypassed);
+  ADD ("/ssh/no-private-directory", test_no_private_directory);
   ADD ("/ssh/password", test_password);
 #undef ADD
   status = g_test_run ();

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..74"
+echo "1..75"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -248,6 +248,27 @@ for sig in KILL TERM INT HUP; do
     test "$started" = 0 -a "$gone" = 0
   check "SIG$sig to run exits 128+$(kill -l $sig)" test "$status" = $((128 + $(kill -l $sig)))
 done
+
+# A stopped agent keeps the tool waiting only so long: interrupted, it
+# gives up on stopping its context after 10 s, disconnects and exits.
+"$MITOGEN" run local -- sh -c "echo \$PPID >'$tmp/agent'; kill -STOP \$PPID; true" \
+  </dev/null >/dev/null 2>&1 &
+cli=$!
+agent=
+for i in $(seq 100); do  # up to 10 s for the agent to stop itself
+  agent=$(cat "$tmp/agent" 2>/dev/null)
+  [ -n "$agent" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$agent/stat" 2>/dev/null)" = T ] && break
+  sleep 0.1
+done
+started=$SECONDS
+kill -TERM $cli
+timeout 60 tail --pid=$cli -f /dev/null
+took=$((SECONDS - started))
+wait $cli
+status=$?
+[ -n "$agent" ] && kill -KILL "$agent" 2>/dev/null
+check "run with a stopped agent exits 143 within 30 s of SIGTERM (took $took s)" \
+  test "$status" = 143 -a "$took" -lt 30
 
 # An installed tool takes no plugins from a directory near it: only the
 # tool in its own build tree finds the build's plugins by itself. A copy

@@ -464,6 +464,28 @@ interrupted_status (void)
   return sig != 0 ? 128 + sig : -1;
 }
 
+/* How long the tool waits for its contexts to stop before it disconnects
+ * them and exits anyway: a healthy one stops at once, and one that is
+ * stopped (SIGSTOP) or wedged must not keep the tool, or the user, waiting. */
+#define SHUTDOWN_TIMEOUT_MSEC 10000
+
+/* Set when a context did not stop in time: its agent may never exit, so
+ * there is no waiting for it either. */
+static gboolean contexts_stuck;
+
+static void
+shut_down (MitogenContext *context)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!mitogen_context_shutdown (context, SHUTDOWN_TIMEOUT_MSEC, NULL, &error))
+    {
+      g_debug ("shutting down %s: %s", mitogen_context_get_name (context), error->message);
+      if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))
+        contexts_stuck = TRUE;
+    }
+}
+
 static void
 report (const GError *error)
 {
@@ -491,7 +513,7 @@ connect_chain (MitogenRouter *router,
             report (error);
           /* Stop the hops already up: the last one takes its children along. */
           if (via != NULL)
-            mitogen_context_shutdown (via, 30000, NULL, NULL);
+            shut_down (via);
           return NULL;
         }
       g_clear_object (&via);
@@ -598,7 +620,7 @@ run_job (MitogenRouter *router,
       fflush (stdout);
     }
   /* Wait for the context to go, so that no agent outlives the command. */
-  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
+  shut_down (ctx);
   return status;
 }
 
@@ -624,7 +646,7 @@ wait_for_children (void)
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
 
-  if (inherited_children)
+  if (inherited_children || contexts_stuck)
     return;
   while (have_children () && g_get_monotonic_time () < deadline)
     g_usleep (1000);

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..63"
+echo "1..75"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -81,13 +81,21 @@ done
 # ---- the rest -----------------------------------------------------------
 "$MITOGEN" call nosuchtransport core.getpid 2>"$tmp/err"
 status=$?
-check "an unknown transport fails, naming it" \
-  bash -c "test $status = 1 && grep -q nosuchtransport '$tmp/err'"
+check "an unknown transport fails with 255 (as ssh does), naming it" \
+  bash -c "test $status = 255 && grep -q nosuchtransport '$tmp/err'"
 
 "$MITOGEN" call local/nosuchtransport core.getpid 2>"$tmp/err"
 status=$?
 check "an unknown transport in the second hop fails, naming it" \
-  bash -c "test $status = 1 && grep -q nosuchtransport '$tmp/err'"
+  bash -c "test $status = 255 && grep -q nosuchtransport '$tmp/err'"
+
+"$MITOGEN" run local -- /nonexistent/command </dev/null 2>"$tmp/err"
+status=$?
+check "run exits 127 when the command is not found, naming it" \
+  bash -c "test $status = 127 && grep -q /nonexistent/command '$tmp/err'"
+
+"$MITOGEN" run local -- /etc/passwd </dev/null 2>/dev/null
+check "run exits 126 when the command cannot be executed" test $? = 126
 
 "$MITOGEN" call 'Bad Target' core.getpid 2>"$tmp/err"
 status=$?
@@ -143,7 +151,7 @@ check "-o values that are GVariant text work too" \
 "$MITOGEN" call --agent /nonexistent/agent local core.ping 2>"$tmp/err"
 status=$?
 check "--agent sets the agent program" \
-  bash -c "test $status = 1 && grep -q /nonexistent/agent '$tmp/err'"
+  bash -c "test $status = 255 && grep -q /nonexistent/agent '$tmp/err'"
 
 check "--timeout and --debug are accepted" \
   test "$("$MITOGEN" call --timeout 30 --debug local core.ping 2>/dev/null)" = "()"
@@ -173,7 +181,7 @@ chmod +x "$tmp/fake-sudo"
 "$MITOGEN" run -o usernme=nobody -o sudo_path="$tmp/fake-sudo" sudo -- touch "$tmp/cmd" 2>"$tmp/err"
 status=$?
 check "-o usernme=nobody sudo fails, suggesting username, and runs nothing" \
-  bash -c "test $status = 1 && grep -qF 'sudo: unknown option “usernme” (did you mean “username”?)' '$tmp/err' &&
+  bash -c "test $status = 255 && grep -qF 'sudo: unknown option “usernme” (did you mean “username”?)' '$tmp/err' &&
            test ! -e '$tmp/ran' && test ! -e '$tmp/cmd'"
 
 "$MITOGEN" run -o username=nobody -o sudo_path="$tmp/fake-sudo" sudo -- true 2>/dev/null
@@ -182,12 +190,12 @@ check "the same without the typo does run the sudo program" test -e "$tmp/ran"
 "$MITOGEN" call -o bogus=1 local core.ping 2>"$tmp/err"
 status=$?
 check "-o bogus=1 is refused for local" \
-  bash -c "test $status = 1 && grep -qF 'local: unknown option “bogus”' '$tmp/err'"
+  bash -c "test $status = 255 && grep -qF 'local: unknown option “bogus”' '$tmp/err'"
 
 "$MITOGEN" call -o compression=42 ssh:192.0.2.1 core.ping 2>"$tmp/err"
 status=$?
 check "a wrongly typed ssh option is refused before connecting" \
-  bash -c "test $status = 1 && grep -qF \"ssh: option “compression” must be of type 'b', not 'i'\" '$tmp/err'"
+  bash -c "test $status = 255 && grep -qF \"ssh: option “compression” must be of type 'b', not 'i'\" '$tmp/err'"
 
 # Plain strings read as the declared type: these reach the password check,
 # which fails on the fake sudo, not the option check.
@@ -218,19 +226,66 @@ wait_count() {  # wait_count 'WORDS' N: up to 10 s for N such processes
   done
   return 1
 }
-for sig in KILL TERM; do
-  a=30.13${#sig}1 b=30.13${#sig}2
-  "$MITOGEN" run local -- sh -c "sleep $a & sleep $b; echo never" </dev/null >/dev/null 2>&1 &
+# INT, TERM and HUP reach the tool (it cancels the call, and the agent
+# kills the command's group); KILL does not, and the agent, losing its
+# parent, does the same. Either way the tool exits 128+N, as ssh does.
+# A shell's background job starts with SIGINT ignored: env restores it.
+i=0
+for sig in KILL TERM INT HUP; do
+  i=$((i + 1))
+  a=30.13${i}1 b=30.13${i}2
+  env --default-signal=INT "$MITOGEN" run local -- sh -c "sleep $a & sleep $b; echo never" \
+    </dev/null >/dev/null 2>&1 &
   cli=$!
   wait_count "sleep $a" 1 && wait_count "sleep $b" 1
   started=$?
   kill -$sig $cli
   wait $cli 2>/dev/null
+  status=$?
   wait_count "sleep $a" 0 && wait_count "sleep $b" 0
   gone=$?
   check "SIG$sig to run kills the command and what it started" \
     test "$started" = 0 -a "$gone" = 0
+  check "SIG$sig to run exits 128+$(kill -l $sig)" test "$status" = $((128 + $(kill -l $sig)))
 done
+
+# A stopped agent keeps the tool waiting only so long: interrupted, it
+# gives up on stopping its context after 10 s, disconnects and exits.
+"$MITOGEN" run local -- sh -c "echo \$PPID >'$tmp/agent'; kill -STOP \$PPID; true" \
+  </dev/null >/dev/null 2>&1 &
+cli=$!
+agent=
+for i in $(seq 100); do  # up to 10 s for the agent to stop itself
+  agent=$(cat "$tmp/agent" 2>/dev/null)
+  [ -n "$agent" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$agent/stat" 2>/dev/null)" = T ] && break
+  sleep 0.1
+done
+started=$SECONDS
+kill -TERM $cli
+timeout 60 tail --pid=$cli -f /dev/null
+took=$((SECONDS - started))
+wait $cli
+status=$?
+[ -n "$agent" ] && kill -KILL "$agent" 2>/dev/null
+check "run with a stopped agent exits 143 within 30 s of SIGTERM (took $took s)" \
+  test "$status" = 143 -a "$took" -lt 30
+
+# An installed tool takes no plugins from a directory near it: only the
+# tool in its own build tree finds the build's plugins by itself. A copy
+# elsewhere (DIR/copy/bin), with a plugin planted where a build tree's
+# would be (DIR/plugins/x), must not load it.
+mkdir -p "$tmp/copy/bin" "$tmp/plugins/x"
+cp "$MITOGEN" "$tmp/copy/bin/mitogen"
+cp "$MITOGEN_TEST_PLANTED_PLUGIN" "$tmp/plugins/x/mitogen-transport-planted.so"
+libdir=$(dirname "$(dirname "$MITOGEN")")
+check "the planted plugin would load if asked for (MITOGEN_PLUGIN_PATH)" \
+  bash -c "LD_LIBRARY_PATH='$libdir' MITOGEN_PLUGIN_PATH='$tmp/plugins/x' \
+           '$tmp/copy/bin/mitogen' list-transports | grep -qx planted"
+check "a copy of the tool outside its build tree ignores ../plugins" \
+  bash -c "! env -u MITOGEN_AGENT_PATH -u MITOGEN_PLUGIN_PATH LD_LIBRARY_PATH='$libdir' \
+             '$tmp/copy/bin/mitogen' list-transports | grep -qx planted"
+check "the tool in its build tree still finds the build's plugins" \
+  bash -c "env -u MITOGEN_PLUGIN_PATH '$MITOGEN' list-transports | grep -qx sudo"
 
 "$MITOGEN" frobnicate 2>"$tmp/err"
 status=$?

@@ -17,13 +17,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <glib-unix.h>
 #include <mitogen/mitogen.h>
 
 static char **opt_options;
@@ -334,6 +337,21 @@ parse_target (const char *target)
   return hops;
 }
 
+/* Whether this program is the one built in the build tree it was
+ * configured in. Only then are the agent and plugins beside it ours: an
+ * installed copy (in /usr/local/bin, say) must not take whatever lies in
+ * a plugins directory near it for its own, and hand it on to agents that
+ * may run as root. */
+static gboolean
+running_from_build_tree (const char *dir)
+{
+  g_autofree char *built_dir = g_build_filename (MITOGEN_BUILD_ROOT, "engine", "cli", NULL);
+  g_autofree char *canonical_built = g_canonicalize_filename (built_dir, NULL);
+  g_autofree char *real_built = realpath (canonical_built, NULL);
+
+  return real_built != NULL && g_str_equal (real_built, dir);
+}
+
 /* A build tree runs without installing: find the agent and plugins next to
  * this program (build/engine/cli/mitogen → build/engine/agent, build/plugins). */
 static void
@@ -344,7 +362,7 @@ locate_build_tree (void)
   g_autofree char *agent = NULL;
   g_autofree char *plugins = NULL;
 
-  if (dir == NULL)
+  if (dir == NULL || !running_from_build_tree (dir))
     return;
   agent = g_canonicalize_filename ("../agent/mitogen-agent", dir);
   plugins = g_canonicalize_filename ("../../plugins", dir);
@@ -371,6 +389,103 @@ locate_build_tree (void)
     }
 }
 
+/* SIGINT, SIGTERM and SIGHUP cancel what the tool is doing: the context
+ * being started, or the call (whose command then dies, process group and
+ * all, as the agent kills it). The tool then exits with 128+N. A second
+ * signal, or one before any context is asked for, exits at once. */
+static GCancellable *interrupted;   /* cancelled by the signal thread */
+static gint interrupt_signal;       /* atomic: the first signal, or 0 */
+static gint forwarding_signals;     /* atomic: TRUE once a job runs */
+
+/* Carries signal numbers from on_signal() to wait_for_signals(). */
+static int signal_pipe[2];
+
+static void
+on_signal (int sig)
+{
+  int saved_errno = errno;
+  unsigned char byte = sig;
+
+  if (write (signal_pipe[1], &byte, 1) < 0)
+    _exit (128 + sig);
+  errno = saved_errno;
+}
+
+static gpointer
+wait_for_signals (gpointer data)
+{
+  for (;;)
+    {
+      unsigned char sig;
+      ssize_t n = read (signal_pipe[0], &sig, 1);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return NULL;
+      if (g_atomic_int_get (&forwarding_signals) &&
+          g_atomic_int_compare_and_exchange (&interrupt_signal, 0, sig))
+        g_cancellable_cancel (interrupted);
+      else
+        _exit (128 + sig);
+    }
+}
+
+/* A handler, not a blocked mask and sigwait(): the mask would pass on to
+ * the agents and the commands they run, and exec resets a handler. A
+ * signal that was ignored when the tool started (nohup, a shell's
+ * background job) stays ignored. */
+static void
+catch_signals (void)
+{
+  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+  g_autoptr(GError) error = NULL;
+
+  if (!g_unix_open_pipe (signal_pipe, FD_CLOEXEC, &error))
+    fail ("%s", error->message);
+  interrupted = g_cancellable_new ();
+  g_thread_unref (g_thread_new ("mitogen-signals", wait_for_signals, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      struct sigaction old, action = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+      sigemptyset (&action.sa_mask);
+      if (sigaction (signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction (signals[i], &action, NULL);
+    }
+}
+
+/* 128+N after signal N interrupted the job, else -1. */
+static int
+interrupted_status (void)
+{
+  int sig = g_atomic_int_get (&interrupt_signal);
+
+  return sig != 0 ? 128 + sig : -1;
+}
+
+/* How long the tool waits for its contexts to stop before it disconnects
+ * them and exits anyway: a healthy one stops at once, and one that is
+ * stopped (SIGSTOP) or wedged must not keep the tool, or the user, waiting. */
+#define SHUTDOWN_TIMEOUT_MSEC 10000
+
+/* Set when a context did not stop in time: its agent may never exit, so
+ * there is no waiting for it either. */
+static gboolean contexts_stuck;
+
+static void
+shut_down (MitogenContext *context)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!mitogen_context_shutdown (context, SHUTDOWN_TIMEOUT_MSEC, NULL, &error))
+    {
+      g_debug ("shutting down %s: %s", mitogen_context_get_name (context), error->message);
+      if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))
+        contexts_stuck = TRUE;
+    }
+}
+
 static void
 report (const GError *error)
 {
@@ -390,14 +505,15 @@ connect_chain (MitogenRouter *router,
       Hop *hop = &g_array_index (hops, Hop, i);
       g_autoptr(GError) error = NULL;
       MitogenContext *ctx = mitogen_router_connect_context (router, hop->transport, hop->options,
-                                                    via, NULL, &error);
+                                                    via, interrupted, &error);
 
       if (ctx == NULL)
         {
-          report (error);
+          if (interrupted_status () < 0)
+            report (error);
           /* Stop the hops already up: the last one takes its children along. */
           if (via != NULL)
-            mitogen_context_shutdown (via, 30000, NULL, NULL);
+            shut_down (via);
           return NULL;
         }
       g_clear_object (&via);
@@ -435,6 +551,31 @@ typedef struct
   gboolean    is_run;
 } Job;
 
+/* Exit statuses as ssh and the shells have them. */
+enum
+{
+  EXIT_FAILED = 1,          /* the function failed */
+  EXIT_CANNOT_EXECUTE = 126,
+  EXIT_NOT_FOUND = 127,
+  EXIT_CONNECTION = 255,    /* no context, or it was lost */
+};
+
+/* The status for a call that failed with @error. */
+static int
+failure_status (const GError *error,
+                gboolean      is_run)
+{
+  if (is_run && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return EXIT_NOT_FOUND;
+  if (is_run && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+                 g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY)))
+    return EXIT_CANNOT_EXECUTE;
+  if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL) ||
+      g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM))
+    return EXIT_CONNECTION;
+  return EXIT_FAILED;
+}
+
 static int
 run_job (MitogenRouter *router,
          gpointer       user_data)
@@ -449,13 +590,15 @@ run_job (MitogenRouter *router,
     {
       if (job->args != NULL)
         g_variant_unref (g_variant_ref_sink (job->args));
-      return 1;
+      return interrupted_status () >= 0 ? interrupted_status () : EXIT_CONNECTION;
     }
-  result = mitogen_context_call (ctx, job->function, job->args, NULL, &error);
-  if (result == NULL)
+  result = mitogen_context_call (ctx, job->function, job->args, interrupted, &error);
+  if (result == NULL && interrupted_status () >= 0)
+    status = interrupted_status ();
+  else if (result == NULL)
     {
       report (error);
-      status = 1;
+      status = failure_status (error, job->is_run);
     }
   else if (job->is_run)
     {
@@ -477,7 +620,7 @@ run_job (MitogenRouter *router,
       fflush (stdout);
     }
   /* Wait for the context to go, so that no agent outlives the command. */
-  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
+  shut_down (ctx);
   return status;
 }
 
@@ -503,7 +646,7 @@ wait_for_children (void)
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
 
-  if (inherited_children)
+  if (inherited_children || contexts_stuck)
     return;
   while (have_children () && g_get_monotonic_time () < deadline)
     g_usleep (1000);
@@ -512,8 +655,10 @@ wait_for_children (void)
 static int
 run_and_wait (Job *job)
 {
-  int status = mitogen_run_with_router (run_job, job);
+  int status;
 
+  g_atomic_int_set (&forwarding_signals, TRUE);
+  status = mitogen_run_with_router (run_job, job);
   wait_for_children ();
   return status;
 }
@@ -580,8 +725,10 @@ cmd_run (int    argc,
 {
   g_autoptr(GOptionContext) options = new_option_context ("TARGET -- COMMAND [ARG...]",
       "Run COMMAND in a fresh context at TARGET and exit with its status (128+N if\n"
-      "signal N killed it). Standard input, unless it is a terminal, is read to its\n"
-      "end first and given to COMMAND.");
+      "signal N killed it, 127 if it was not found, 126 if it could not be executed,\n"
+      "255 if the context could not be started or was lost). SIGINT, SIGTERM and\n"
+      "SIGHUP kill COMMAND and exit 128+N. Standard input, unless it is a terminal,\n"
+      "is read to its end first and given to COMMAND.");
   g_autoptr(GArray) hops = NULL;
   GVariantDict run_options;
   Job job = { NULL, "proc.run", NULL, TRUE };
@@ -616,7 +763,8 @@ cmd_call (int    argc,
   g_autoptr(GOptionContext) options = new_option_context ("TARGET FUNCTION [ARG...]",
       "Call FUNCTION (\"module.name\") in a fresh context at TARGET and print its result.\n"
       "Each ARG is GVariant text (42, 'text', [1, 2], <'boxed'>) or else a plain string;\n"
-      "put ARGs that start with '-' after '--'.");
+      "put ARGs that start with '-' after '--'. Exits 1 if the function failed, 255 if\n"
+      "the context could not be started or was lost.");
   g_autoptr(GArray) hops = NULL;
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   Job job = { NULL, NULL, NULL, FALSE };
@@ -722,6 +870,7 @@ main (int    argc,
   setlocale (LC_ALL, "");
   g_set_prgname ("mitogen");
   inherited_children = have_children ();
+  catch_signals ();
   locate_build_tree ();
 
   if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"))

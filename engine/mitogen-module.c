@@ -329,7 +329,7 @@ typedef struct
 {
   MitogenRouter  *router;   /* owned */
   MitogenMessage *request;  /* owned: the child's GET_MODULE */
-  char           *name;
+  char           *name;     /* owned: the module asked for */
   guint32         handle;   /* our one-shot handle for the parent's answer */
 } Forward;
 

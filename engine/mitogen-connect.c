@@ -386,8 +386,10 @@ connect_via_call (GTask *task)
   g_autoptr(MitogenReceiver) recv = NULL;
   GVariant *options = c->options != NULL ? c->options : g_variant_new ("a{sv}", NULL);
 
-  recv = mitogen_context_begin_call (c->via, "core.connect",
-                                     g_variant_new ("(s@a{sv})", c->transport_name, options));
+  /* The options may hold a password: the message is cleared once sent. */
+  recv = _mitogen_context_begin_call_full (c->via, "core.connect",
+                                           g_variant_new ("(s@a{sv})", c->transport_name, options),
+                                           TRUE);
   mitogen_receiver_get_async (recv, -1, g_task_get_cancellable (task), connect_via_answered, task);
 }
 

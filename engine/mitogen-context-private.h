@@ -17,5 +17,11 @@ MitogenContext *_mitogen_context_new            (MitogenRouter  *router,
 void            _mitogen_context_set_lost       (MitogenContext *context);
 /* Emits MitogenContext::disconnected; the router's main context. */
 void            _mitogen_context_emit_disconnected (MitogenContext *context);
+/* mitogen_context_begin_call(), with the call's encoded form cleared
+ * when freed when @sensitive (its arguments hold a secret). */
+MitogenReceiver *_mitogen_context_begin_call_full (MitogenContext *context,
+                                                   const char     *function,
+                                                   GVariant       *args,
+                                                   gboolean        sensitive);
 
 G_END_DECLS

@@ -331,6 +331,15 @@ mitogen_context_begin_call (MitogenContext *context,
                             const char     *function,
                             GVariant       *args)
 {
+  return _mitogen_context_begin_call_full (context, function, args, FALSE);
+}
+
+MitogenReceiver *
+_mitogen_context_begin_call_full (MitogenContext *context,
+                                  const char     *function,
+                                  GVariant       *args,
+                                  gboolean        sensitive)
+{
   g_autoptr(MitogenMessage) msg = NULL;
   g_autoptr(MitogenRouter) router = NULL;
   MitogenReceiver *recv;
@@ -346,6 +355,7 @@ mitogen_context_begin_call (MitogenContext *context,
   msg = mitogen_message_new (context->id, MITOGEN_HANDLE_CALL_FUNCTION,
                              call_value (function, args));
   msg->reply_to = mitogen_receiver_get_handle (recv);
+  msg->sensitive = sensitive;
   /* A failure to route comes back to @recv as a dead message. */
   mitogen_router_route (router, msg, NULL);
   return recv;

@@ -42,6 +42,9 @@ struct _MitogenMessage
    * taken by its reader or freed. */
   MitogenFlow       *flow;        /* owned, nullable; set once on receipt */
   gsize              charge;      /* atomic: bytes of @flow still held */
+  /* Set before it is routed, for a message that carries a secret (a
+   * connect's password): its encoded form is cleared when freed. */
+  gboolean           sensitive;
 };
 
 typedef struct

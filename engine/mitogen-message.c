@@ -459,6 +459,8 @@ _mitogen_message_encode (MitogenMessage     *msg,
   encoded = mitogen_serializer_serialize (serializer, body, error);
   if (encoded == NULL)
     return NULL;
+  if (msg->sensitive)
+    encoded = _mitogen_bytes_wipe_on_free (encoded);
   if (msg->serializer == NULL &&
       g_atomic_pointer_compare_and_exchange (&msg->data, NULL, encoded))
     {

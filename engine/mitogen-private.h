@@ -48,6 +48,13 @@ void     _mitogen_log_file_write        (const char    *domain,
 /* Returns the agent program this process starts for local hops. */
 char    *_mitogen_default_agent_path    (void);
 
+/* Secrets in flight: bytes that are cleared when their last reference
+ * goes (mitogen-utils.c). The first takes @bytes over and wraps it, with
+ * no copy; the second copies @size bytes from @data. */
+GBytes  *_mitogen_bytes_wipe_on_free    (GBytes        *bytes);
+GBytes  *_mitogen_bytes_new_wiped_copy  (gconstpointer  data,
+                                         gsize          size);
+
 /* Fails with MITOGEN_ERROR_FAILED when called on @broker's thread. */
 gboolean _mitogen_check_not_broker      (MitogenBroker *broker,
                                          const char    *what,

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "mitogen-stream.h"
@@ -84,6 +85,44 @@ close_with_protocol_error (MitogenStream *stream,
   _mitogen_stream_close_now (stream, error);
 }
 
+/* The body of the whole frame at rstart, which is then consumed. A call
+ * may carry a secret (core.connect's password): its bytes are cleared
+ * from the read buffer at once and from their copy when it is freed.
+ * Calls are small and few next to the data they move, so this costs a
+ * memset of a few hundred bytes per call; frames too large for the read
+ * buffer (bulk) are not cleared. */
+static GBytes *
+take_small_frame (MitogenStream            *stream,
+                  const MitogenFrameHeader *hdr)
+{
+  guint8 *p = stream->rbuf + stream->rstart;
+  gsize size = MITOGEN_HEADER_SIZE + hdr->length;
+  GBytes *data;
+
+  stream->rstart += size;
+  if (hdr->handle != MITOGEN_HANDLE_CALL_FUNCTION)
+    return g_bytes_new (p + MITOGEN_HEADER_SIZE, hdr->length);
+  data = _mitogen_bytes_new_wiped_copy (p + MITOGEN_HEADER_SIZE, hdr->length);
+  explicit_bzero (p, size);
+  return data;
+}
+
+/* Moves the unparsed bytes to the front of rbuf. The bytes left behind
+ * past the new end are cleared: they are a copy of a frame not yet
+ * whole, which may be a call (see take_small_frame()). */
+static void
+compact_read_buffer (MitogenStream *stream)
+{
+  gsize kept = stream->rend - stream->rstart;
+  gsize stale_from = MAX (kept, stream->rstart);
+
+  memmove (stream->rbuf, stream->rbuf + stream->rstart, kept);
+  if (stream->rend > stale_from)
+    explicit_bzero (stream->rbuf + stale_from, stream->rend - stale_from);
+  stream->rend = kept;
+  stream->rstart = 0;
+}
+
 /* Parses every whole frame in rbuf. Returns FALSE if the stream closed. */
 static gboolean
 parse_frames (MitogenStream *stream)
@@ -109,9 +148,8 @@ parse_frames (MitogenStream *stream)
 
       if (hdr.length <= avail)
         {
-          g_autoptr(GBytes) data = g_bytes_new (p + MITOGEN_HEADER_SIZE, hdr.length);
+          g_autoptr(GBytes) data = take_small_frame (stream, &hdr);
 
-          stream->rstart += MITOGEN_HEADER_SIZE + hdr.length;
           deliver (stream, &hdr, data);
           continue;
         }
@@ -135,11 +173,7 @@ parse_frames (MitogenStream *stream)
   if (stream->rstart == stream->rend)
     stream->rstart = stream->rend = 0;
   else if (stream->rstart > 0 && stream->rend > READ_BUFFER_SIZE / 2)
-    {
-      memmove (stream->rbuf, stream->rbuf + stream->rstart, stream->rend - stream->rstart);
-      stream->rend -= stream->rstart;
-      stream->rstart = 0;
-    }
+    compact_read_buffer (stream);
   return stream->source != NULL;
 }
 
@@ -195,11 +229,7 @@ _mitogen_stream_on_readable (MitogenStream *stream)
       if (stream->rbuf == NULL)
         stream->rbuf = g_malloc (READ_BUFFER_SIZE);
       if (stream->rend == READ_BUFFER_SIZE)
-        {
-          memmove (stream->rbuf, stream->rbuf + stream->rstart, stream->rend - stream->rstart);
-          stream->rend -= stream->rstart;
-          stream->rstart = 0;
-        }
+        compact_read_buffer (stream);
       n = read (stream->in_fd, stream->rbuf + stream->rend, READ_BUFFER_SIZE - stream->rend);
       if (n <= 0)
         {

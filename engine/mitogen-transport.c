@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "mitogen-connect-options-private.h"
 #include "mitogen-private.h"
 
@@ -337,4 +339,54 @@ mitogen_transport_check_options (MitogenTransport  *self,
         }
     }
   return TRUE;
+}
+
+/**
+ * mitogen_transport_option_is_secret:
+ * @name: an option's name
+ *
+ * Whether the option @name holds a secret: "password", "passphrase", or
+ * a name ending in "_password" or "_passphrase". Secrets are never
+ * logged, the router wipes its own copies of them once a connect is
+ * over, and callers can wipe theirs with
+ * mitogen_transport_options_wipe_secrets().
+ *
+ * Returns: %TRUE for a secret
+ */
+gboolean
+mitogen_transport_option_is_secret (const char *name)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  return g_str_equal (name, "password") || g_str_equal (name, "passphrase") ||
+         g_str_has_suffix (name, "_password") || g_str_has_suffix (name, "_passphrase");
+}
+
+/**
+ * mitogen_transport_options_wipe_secrets:
+ * @options: an `a{sv}` of connect options
+ *
+ * Overwrites with zero bytes, in place, the string values of the secret
+ * options in @options (see mitogen_transport_option_is_secret()), so
+ * that a password does not linger in freed memory once a connect is
+ * over. GVariant values are otherwise immutable: call this only on
+ * options you built yourself, when no one will read them again (the
+ * router keeps no reference once a connect has finished).
+ */
+void
+mitogen_transport_options_wipe_secrets (GVariant *options)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_return_if_fail (options != NULL && g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT));
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    if (mitogen_transport_option_is_secret (key) &&
+        g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+      /* The string's own bytes, wherever they live (its buffer, or its
+       * container's serialized form): both are ours to clear now. */
+      explicit_bzero ((gpointer) g_variant_get_data (value), g_variant_get_size (value));
 }

@@ -67,6 +67,36 @@ mitogen_get_parent_id (void)
   return own_parent_id;
 }
 
+static void
+wipe_and_release (gpointer data)
+{
+  GBytes *bytes = data;
+  gsize size;
+  gconstpointer p = g_bytes_get_data (bytes, &size);
+
+  /* The bytes are ours alone: they were made for a message no one else
+   * holds, so the memory can be cleared before it is freed. */
+  if (p != NULL)
+    explicit_bzero ((gpointer) p, size);
+  g_bytes_unref (bytes);
+}
+
+GBytes *
+_mitogen_bytes_wipe_on_free (GBytes *bytes)
+{
+  gsize size;
+  gconstpointer p = g_bytes_get_data (bytes, &size);
+
+  return g_bytes_new_with_free_func (p, size, wipe_and_release, bytes);
+}
+
+GBytes *
+_mitogen_bytes_new_wiped_copy (gconstpointer data,
+                               gsize         size)
+{
+  return _mitogen_bytes_wipe_on_free (g_bytes_new (data, size));
+}
+
 char *
 _mitogen_default_agent_path (void)
 {

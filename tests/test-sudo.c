@@ -464,7 +464,8 @@ static const char fake_sudo_script[] =
   "  read -r pw < /dev/tty || exit 1\n"
   "  stty echo < /dev/tty\n"
   "  echo > /dev/tty\n"
-  "  [ \"$pw\" = letmein ] && exec \"$agent\" --announce\n"
+  "  [ \"$pw\" = \"$(cat \"$(dirname \"$0\")/expected\" 2>/dev/null || echo letmein)\" ] &&\n"
+  "    exec \"$agent\" --announce\n"
   "  echo 'Sorry, try again.' > /dev/tty\n"
   "done\n";
 
@@ -509,11 +510,13 @@ fake_teardown (FakeFixture   *fixture,
   g_autofree char *sudo = g_build_filename (fixture->dir, "fake-sudo", NULL);
   g_autofree char *hang = g_build_filename (fixture->dir, "hang", NULL);
   g_autofree char *pid = g_build_filename (fixture->dir, "pid", NULL);
+  g_autofree char *expected = g_build_filename (fixture->dir, "expected", NULL);
 
   mitogen_test_fixture_teardown (&fixture->base, data);
   g_unlink (sudo);
   g_unlink (hang);
   g_unlink (pid);
+  g_unlink (expected);
   g_rmdir (fixture->dir);
   g_free (fixture->dir);
 }
@@ -557,6 +560,167 @@ test_fake_password_right (FakeFixture   *fixture,
   /* The stand-in exec'd the agent, which now talks on the stream. */
   g_assert_cmpint (g_variant_get_int32 (pid), ==, fake_pid (fixture));
   g_assert_cmpint (mitogen_test_context_pid (ctx), ==, fake_pid (fixture));
+}
+
+/* ---- secrets do not linger ---------------------------------------------- */
+
+/* The secret is kept masked, so that the scan never finds a copy of the
+ * test's own: only copies the library made. */
+#define SECRET_MASK 0x5a
+
+typedef struct
+{
+  guint8 masked[32];
+  gsize  len;
+} MaskedSecret;
+
+static gboolean
+matches_secret (const guint8       *p,
+                const MaskedSecret *secret)
+{
+  for (gsize k = 0; k < secret->len; k++)
+    if (p[k] != (secret->masked[k] ^ SECRET_MASK))
+      return FALSE;
+  return TRUE;
+}
+
+/* How many copies of @secret process @pid's writable memory holds, read
+ * through /proc/PID/mem (a child or ourselves: ptrace rules allow it). */
+static guint
+count_secret_in_memory (int                 pid,
+                        const MaskedSecret *secret)
+{
+  g_autofree char *maps_path = g_strdup_printf ("/proc/%d/maps", pid);
+  g_autofree char *mem_path = g_strdup_printf ("/proc/%d/mem", pid);
+  g_autofree char *maps = NULL;
+  g_auto(GStrv) lines = NULL;
+  gsize chunk_size = 1 << 20;
+  g_autofree guint8 *buf = g_malloc (chunk_size + secret->len);
+  int fd = open (mem_path, O_RDONLY | O_CLOEXEC);
+  guint found = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (g_file_get_contents (maps_path, &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      guint64 start, end;
+      char perms[5];
+
+      if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x %4s",
+                  &start, &end, perms) != 3 ||
+          perms[0] != 'r' || perms[1] != 'w' || strstr (lines[i], "[vvar") != NULL)
+        continue;
+      for (guint64 at = start; at < end; at += chunk_size)
+        {
+          gsize want = MIN (chunk_size + secret->len, end - at);
+          ssize_t n = pread (fd, buf, want, at);
+
+          for (ssize_t k = 0; k + (ssize_t) secret->len <= n; k++)
+            if (k < (ssize_t) chunk_size && matches_secret (buf + k, secret))
+              found++;
+        }
+    }
+  explicit_bzero (buf, chunk_size + secret->len);
+  close (fd);
+  return found;
+}
+
+/* A fresh password, masked, and the stand-in sudo told to take it. */
+static void
+make_secret (FakeFixture  *fixture,
+             MaskedSecret *secret)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "expected", NULL);
+  g_autofree char *plain = g_strdup_printf ("Wp-%08x%08x", g_random_int (), g_random_int ());
+
+  secret->len = strlen (plain);
+  for (gsize k = 0; k < secret->len; k++)
+    secret->masked[k] = plain[k] ^ SECRET_MASK;
+  g_assert_true (g_file_set_contents (path, plain, -1, NULL));
+  explicit_bzero (plain, secret->len);
+}
+
+/* Options for the stand-in with the password unmasked in them. */
+static GVariant *
+secret_options (FakeFixture        *fixture,
+                const MaskedSecret *secret)
+{
+  g_autofree char *plain = g_malloc0 (secret->len + 1);
+  GVariant *options;
+
+  for (gsize k = 0; k < secret->len; k++)
+    plain[k] = secret->masked[k] ^ SECRET_MASK;
+  options = fake_options (fixture, "fake-sudo", plain, 20);
+  explicit_bzero (plain, secret->len);
+  return options;
+}
+
+/* Polls for the copies to go: the last ones are freed just after the
+ * replies that told us the connect was over. */
+static guint
+wait_secret_gone (int                 pid,
+                  const MaskedSecret *secret)
+{
+  guint found = 0;
+
+  for (int i = 0; i < 50; i++)
+    {
+      found = count_secret_in_memory (pid, secret);
+      if (found == 0)
+        break;
+      g_usleep (100 * 1000);
+    }
+  return found;
+}
+
+/* Whether reading our memory through /proc tells anything: not under
+ * AddressSanitizer (terabytes of shadow mappings to read) nor valgrind
+ * (whose allocator is not the one users have). */
+static gboolean
+memory_scan_works (void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  return FALSE;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return FALSE;
+#endif
+#endif
+  return strstr (g_getenv ("LD_PRELOAD") ? g_getenv ("LD_PRELOAD") : "", "vgpreload") == NULL;
+}
+
+/* A password sent through an agent to a sudo hop is used, and then no
+ * copy of it is left in the master or in the agent that ran sudo. */
+static void
+test_fake_password_wiped (FakeFixture   *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(MitogenContext) via = mitogen_test_local (fixture->base.router);
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GVariant) pid = NULL;
+  MaskedSecret secret;
+
+  if (!memory_scan_works ())
+    {
+      g_test_skip ("memory scans need the plain build's malloc (not ASan or valgrind)");
+      return;
+    }
+  make_secret (fixture, &secret);
+  options = secret_options (fixture, &secret);
+  /* The scan finds the caller's own copy: it can see one. */
+  g_assert_cmpuint (count_secret_in_memory (getpid (), &secret), >=, 1);
+
+  ctx = connect_ok (fixture->base.router, "sudo", options, via);
+  pid = call_ok (ctx, "core.getpid", NULL);
+  g_assert_cmpint (g_variant_get_int32 (pid), ==, fake_pid (fixture));
+
+  /* The caller wipes its own copy; the library must have left none. */
+  mitogen_transport_options_wipe_secrets (options);
+  g_assert_cmpuint (wait_secret_gone (getpid (), &secret), ==, 0);
+  g_assert_cmpuint (wait_secret_gone (mitogen_test_context_pid (via), &secret), ==, 0);
+  explicit_bzero (&secret, sizeof secret);
 }
 
 static void
@@ -1268,6 +1432,17 @@ main (int    argc,
 {
   int ret;
 
+  /* malloc's perturbation (which meson turns on) fills freed memory, and
+   * would hide any copy of a password the library freed without wiping:
+   * /sudo/fake/password-wiped needs malloc as users have it. */
+  if (memory_scan_works () &&
+      g_strcmp0 (g_getenv ("MALLOC_PERTURB_"), "0") != 0 && g_getenv ("MALLOC_PERTURB_") != NULL)
+    {
+      g_setenv ("MALLOC_PERTURB_", "0", TRUE);
+      execv ("/proc/self/exe", argv);
+      g_error ("re-executing the test: %s", g_strerror (errno));
+    }
+
   /* Before any thread exists: what preserve_env should carry, and the
    * test users' passwords, which subprocesses inherit. */
   g_setenv ("MITOGEN_TEST_SUDO_MARK", "kept", TRUE);
@@ -1295,6 +1470,7 @@ main (int    argc,
   TEST ("/sudo/options/missing-program", test_fake_missing_program);
 
   FAKE_TEST ("/sudo/fake/password-right", test_fake_password_right);
+  FAKE_TEST ("/sudo/fake/password-wiped", test_fake_password_wiped);
   FAKE_TEST ("/sudo/fake/password-wrong", test_fake_password_wrong);
   FAKE_TEST ("/sudo/fake/password-missing", test_fake_password_missing);
   FAKE_TEST ("/sudo/fake/timeout", test_fake_timeout);

@@ -116,5 +116,9 @@ gboolean   mitogen_transport_check_options (MitogenTransport  *self,
                                             const char        *transport_name,
                                             GVariant          *options,
                                             GError           **error);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean   mitogen_transport_option_is_secret (const char *name);
+MITOGEN_AVAILABLE_IN_ALL
+void       mitogen_transport_options_wipe_secrets (GVariant *options);
 
 G_END_DECLS

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..75"
+echo "1..84"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -208,6 +208,87 @@ check "list-options lists a transport's options and the shared ones" \
   bash -c "'$MITOGEN' list-options sudo | grep -qE '^username +s ' &&
            '$MITOGEN' list-options ssh | grep -qE '^port +u\|i ' &&
            '$MITOGEN' list-options local | grep -qE '^connect_timeout +d\|i\|u\|x '"
+
+# ---- options per hop, and passwords to their own hop ----------------------
+"$MITOGEN" run -v 'ssh:127.0.0.1,port=1,compression=yes/sudo:pg,login=yes' --timeout 5 -- true \
+  >"$tmp/err" 2>&1 </dev/null
+check "per-hop options go to their own hop only (and -v shows them)" \
+  bash -c "grep -q 'hop 1: ssh .*port=1\\b' '$tmp/err' &&
+           grep -q 'hop 1: ssh .*compression=true' '$tmp/err' &&
+           ! grep -q 'hop 1: .*login' '$tmp/err' &&
+           grep -q \"hop 2: sudo .*username='pg'\" '$tmp/err' &&
+           grep -q 'hop 2: sudo .*login=true' '$tmp/err' &&
+           ! grep -q 'hop 2: .*port' '$tmp/err'"
+
+"$MITOGEN" call 'local,bogus=1' core.ping 2>"$tmp/err"
+status=$?
+check "a hop's unknown option is refused, naming its transport" \
+  bash -c "test $status = 255 && grep -qF 'local: unknown option “bogus”' '$tmp/err'"
+
+"$MITOGEN" call -o password=x 'ssh:127.0.0.1/sudo:root' core.ping 2>"$tmp/err"
+status=$?
+check "-o password= that two hops would take is refused before anything starts" \
+  bash -c "test $status = 1 && grep -qF 'more than one hop (ssh:127.0.0.1, sudo:root)' '$tmp/err'"
+
+# Stand-in sudo programs that ask on their terminal, as sudo does, and take
+# only their own password; an askpass program that answers by hop number
+# and writes down each prompt it got.
+for i in 1 2; do
+  cat >"$tmp/sudo-$i" <<EOS
+#!/bin/sh
+for arg; do agent="\$prev"; prev="\$arg"; done
+for arg; do [ "\$arg" = -n ] && { echo 'sudo: a password is required' >&2; exit 1; }; done
+while :; do
+  printf '[mitogen-sudo-password]' >/dev/tty
+  stty -echo </dev/tty; read -r pw </dev/tty || exit 1; stty echo </dev/tty; echo >/dev/tty
+  [ "\$pw" = "pw-of-hop-$i" ] && exec "\$agent" --announce
+  echo 'Sorry, try again.' >/dev/tty
+done
+EOS
+  chmod +x "$tmp/sudo-$i"
+done
+cat >"$tmp/askpass" <<EOS
+#!/bin/sh
+echo "\$1" >>'$tmp/prompts'
+case "\$1" in *"hop 1"*) echo pw-of-hop-1 ;; *"hop 2"*) echo pw-of-hop-2 ;; *) exit 1 ;; esac
+EOS
+chmod +x "$tmp/askpass"
+two_sudo="sudo:root,sudo_path='$tmp/sudo-1'/sudo:root,sudo_path='$tmp/sudo-2'"
+
+out=$(MITOGEN_ASKPASS="$tmp/askpass" "$MITOGEN" run -K "$two_sudo" -- echo in 2>"$tmp/err" </dev/null)
+check "-K asks each become hop for its own password (through MITOGEN_ASKPASS)" \
+  bash -c "test '$out' = in && test \$(wc -l <'$tmp/prompts') = 2 &&
+           grep -qF 'sudo password for hop 1 (sudo:root,sudo_path=' '$tmp/prompts' &&
+           grep -qF 'sudo password for hop 2 (sudo:root,sudo_path=' '$tmp/prompts'"
+
+printf 'pw-of-hop-1\n' >"$tmp/pw1"
+printf 'pw-of-hop-2\n' >"$tmp/pw2"
+out=$("$MITOGEN" run "sudo:root,sudo_path='$tmp/sudo-1',password_file='$tmp/pw1'/sudo:root,sudo_path='$tmp/sudo-2',password_file='$tmp/pw2'" \
+      -- echo in 2>"$tmp/err" </dev/null)
+check "password_file= gives one hop its password" test "$out" = in
+
+"$MITOGEN" run --become-password-file "$tmp/pw2" "sudo:root,sudo_path='$tmp/sudo-1'" -- true \
+  >"$tmp/err" 2>&1 </dev/null
+status=$?
+check "--become-password-file with the wrong password fails as a connection does" \
+  bash -c "test $status = 255 && grep -q 'sudo password incorrect' '$tmp/err'"
+
+"$MITOGEN" run -k local -- true 2>"$tmp/err" </dev/null
+status=$?
+check "-k where no hop logs in with a password is refused" \
+  bash -c "test $status = 1 && grep -qF 'no hop of “local” logs in with a password' '$tmp/err'"
+
+env -u MITOGEN_ASKPASS setsid -w "$MITOGEN" run -K "sudo:root,sudo_path='$tmp/sudo-1'" -- true \
+  >"$tmp/err" 2>&1 </dev/null
+status=$?
+check "-K with no terminal and no askpass program says so" \
+  bash -c "test $status = 1 && grep -q 'no terminal to ask for a password on' '$tmp/err'"
+
+# At a terminal: script(1) gives the tool one, and types the password.
+printf 'pw-of-hop-1\n' | env -u MITOGEN_ASKPASS script -qec \
+  "'$MITOGEN' run -K \"sudo:root,sudo_path='$tmp/sudo-1'\" -- echo typed-in" /dev/null >"$tmp/out" 2>&1
+check "-K asks on the terminal and takes what is typed" \
+  bash -c "grep -q 'sudo password for hop 1' '$tmp/out' && grep -q typed-in '$tmp/out'"
 
 # What run starts dies with the tool, process group and all: the agent
 # loses its parent and kills the groups of its children before it exits.

@@ -5,12 +5,12 @@
  *   mitogen list-transports | list-serializers
  *   mitogen list-options TRANSPORT        the -o options TRANSPORT accepts
  *
- * A TARGET is TRANSPORT[:ARG], chained with '/': "local", "sudo:postgres",
- * "ssh:user@host:port", "ssh:web1/sudo:postgres". Options for every hop
- * come with -o KEY=VALUE (VALUE is GVariant text, or a plain string; read
- * as the type the transport declares for KEY when it can be: port=2222,
- * compression=yes). An option a hop's transport does not declare skips
- * that hop if another hop declares it.
+ * A TARGET is TRANSPORT[:ARG][,KEY=VALUE...], hops chained with '/':
+ * "local", "sudo:postgres", "ssh:user@host:port,compression=yes",
+ * "ssh:web1/sudo:postgres". -o KEY=VALUE gives an option to every hop that
+ * declares KEY. Passwords come from a terminal, an askpass program or a
+ * file (--ask-pass, --ask-become-pass, ...), each to its own hop; see
+ * mitogen-cli-target.c and mitogen-cli-password.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -29,11 +29,18 @@
 #include <glib-unix.h>
 #include <mitogen/mitogen.h>
 
+#include "mitogen-cli-password.h"
+#include "mitogen-cli-target.h"
+
 static char **opt_options;
 static char *opt_agent;
 static double opt_timeout;
 static gboolean opt_debug;
 static gboolean opt_verbose;
+static gboolean opt_ask_pass;
+static gboolean opt_ask_become_pass;
+static char *opt_password_file;
+static char *opt_become_password_file;
 
 static const GOptionEntry common_entries[] = {
   { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &opt_options,
@@ -42,6 +49,14 @@ static const GOptionEntry common_entries[] = {
   { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_timeout, "Seconds to wait for each context to start (default 30)", "SECONDS" },
   { "debug", 0, 0, G_OPTION_ARG_NONE, &opt_debug, "Forward the contexts' debug log", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Show debug messages", NULL },
+  { "ask-pass", 'k', 0, G_OPTION_ARG_NONE, &opt_ask_pass,
+    "Ask for the password of each hop that logs in to a host (ssh)", NULL },
+  { "ask-become-pass", 'K', 0, G_OPTION_ARG_NONE, &opt_ask_become_pass,
+    "Ask for the password of each hop that changes user (sudo, su, doas)", NULL },
+  { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_password_file,
+    "Read the login hops' password from the first line of FILE", "FILE" },
+  { "become-password-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_become_password_file,
+    "Read the become hops' password from the first line of FILE", "FILE" },
   { NULL }
 };
 
@@ -60,281 +75,6 @@ fail (const char *format,
   fprintf (stderr, "\n");
   va_end (args);
   exit (1);
-}
-
-/* Text to a value: GVariant text if it parses, otherwise a string.
- * Returns a full reference either way (g_variant_parse gives one). */
-static GVariant *
-parse_value (const char *text)
-{
-  GVariant *v = g_variant_parse (NULL, text, NULL, NULL, NULL);
-
-  return v != NULL ? v : g_variant_ref_sink (g_variant_new_string (text));
-}
-
-/* The options the transport @name declares, an a(sss) of (name, type,
- * description); NULL for an unknown transport or one without a table. */
-static GVariant *
-transport_options (const char *name)
-{
-  g_autoptr(MitogenTransport) transport = mitogen_transport_lookup (name, NULL);
-
-  return transport != NULL ? mitogen_transport_list_options (transport) : NULL;
-}
-
-/* The type @table gives @key ("u|i" for several), or NULL. */
-static const char *
-option_type (GVariant   *table,
-             const char *key)
-{
-  GVariantIter iter;
-  const char *name, *type;
-
-  if (table == NULL)
-    return NULL;
-  g_variant_iter_init (&iter, table);
-  while (g_variant_iter_next (&iter, "(&s&s&s)", &name, &type, NULL))
-    if (g_str_equal (name, key))
-      return type;
-  return NULL;
-}
-
-/* @text as a value of @type, or NULL: "2222" for 'u', "yes" for 'b'. */
-static GVariant *
-parse_as (const char *text,
-          const char *type)
-{
-  if (!g_variant_type_string_is_valid (type))
-    return NULL;
-  if (g_str_equal (type, "s"))
-    return g_variant_ref_sink (g_variant_new_string (text));
-  if (g_str_equal (type, "b") && (g_ascii_strcasecmp (text, "yes") == 0 ||
-                                  g_ascii_strcasecmp (text, "no") == 0))
-    return g_variant_ref_sink (g_variant_new_boolean (g_ascii_strcasecmp (text, "yes") == 0));
-  return g_variant_parse (G_VARIANT_TYPE (type), text, NULL, NULL, NULL);
-}
-
-/* Text to a value the transport accepts: GVariant text of one of @types
- * (a `|`-separated list, or NULL when the transport declares none), else
- * the text read as each type in turn, else what parse_value() makes of
- * it, for the engine to refuse with a message naming the option. */
-static GVariant *
-parse_typed_value (const char *text,
-                   const char *types)
-{
-  g_autoptr(GVariant) v = parse_value (text);
-  g_auto(GStrv) accepted = NULL;
-
-  if (types == NULL)
-    return g_steal_pointer (&v);
-  accepted = g_strsplit (types, "|", -1);
-  for (guint i = 0; accepted[i] != NULL; i++)
-    if (g_variant_type_string_is_valid (accepted[i]) &&
-        g_variant_is_of_type (v, G_VARIANT_TYPE (accepted[i])))
-      return g_steal_pointer (&v);
-  for (guint i = 0; accepted[i] != NULL; i++)
-    {
-      GVariant *typed = parse_as (text, accepted[i]);
-
-      if (typed != NULL)
-        return typed;
-    }
-  return g_steal_pointer (&v);
-}
-
-/* The port after a host, "" for none. */
-static void
-parse_ssh_port (GVariantDict *dict,
-                const char   *text,
-                const char   *arg)
-{
-  char *end = NULL;
-  guint64 port;
-
-  port = g_ascii_strtoull (text, &end, 10);
-  if (end == text || *end != '\0' || port == 0 || port > 65535)
-    fail ("bad port “%s” in ssh target “%s”", text, arg);
-  g_variant_dict_insert (dict, "port", "u", (guint32) port);
-}
-
-/* "[user@]host[:port]" → username, hostname, port. An IPv6 address takes
- * brackets to carry a port ("[::1]:2222"); without them, a host with more
- * than one ':' is an address with no port ("root@::1"). */
-static void
-parse_ssh_arg (GVariantDict *dict,
-               const char   *arg)
-{
-  g_autofree char *copy = g_strdup (arg);
-  char *host = copy;
-  char *at = strrchr (copy, '@');
-  char *colon;
-
-  if (at != NULL)
-    {
-      *at = '\0';
-      if (*copy == '\0')
-        fail ("empty user name in ssh target “%s”", arg);
-      g_variant_dict_insert (dict, "username", "s", copy);
-      host = at + 1;
-    }
-  if (*host == '[')
-    {
-      char *close = strchr (host, ']');
-
-      if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-        fail ("bad ssh target “%s”: expected [ADDRESS] or [ADDRESS]:PORT", arg);
-      *close = '\0';
-      host++;
-      if (close[1] == ':')
-        parse_ssh_port (dict, close + 2, arg);
-    }
-  else if ((colon = strchr (host, ':')) != NULL && strchr (colon + 1, ':') == NULL)
-    {
-      *colon = '\0';
-      parse_ssh_port (dict, colon + 1, arg);
-    }
-  if (*host == '\0')
-    fail ("no host in ssh target “%s”", arg);
-  g_variant_dict_insert (dict, "hostname", "s", host);
-}
-
-typedef struct
-{
-  char     *transport;
-  GVariant *options;   /* a{sv} */
-} Hop;
-
-static void
-hop_clear (gpointer data)
-{
-  Hop *hop = data;
-
-  g_free (hop->transport);
-  g_clear_pointer (&hop->options, g_variant_unref);
-}
-
-/* With -v, what a hop resolved to (so that a target's parsing can be
- * seen), with any password left out. */
-static void
-debug_hop (guint      index,
-           const Hop *hop)
-{
-  g_autoptr(GString) text = g_string_new (NULL);
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-
-  g_variant_iter_init (&iter, hop->options);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      g_autofree char *printed = g_str_equal (key, "password") ? g_strdup ("(hidden)")
-                                                               : g_variant_print (value, FALSE);
-
-      g_string_append_printf (text, " %s=%s", key, printed);
-      g_variant_unref (value);
-    }
-  g_debug ("hop %u: %s%s", index + 1, hop->transport, text->str);
-}
-
-/* The option table of hop @i (see transport_options()), looked up once;
- * NULL for a transport without one. */
-static GVariant *
-hop_table (GPtrArray  *tables,
-           char      **parts,
-           guint       i)
-{
-  while (tables->len <= i)
-    {
-      const char *part = parts[tables->len];
-      g_autofree char *transport = g_strndup (part, strcspn (part, ":"));
-      GVariant *table = transport_options (transport);
-
-      /* The array's free function takes no NULL: a unit stands for none. */
-      g_ptr_array_add (tables, table != NULL ? table : g_variant_ref_sink (g_variant_new ("()")));
-    }
-  return g_variant_is_of_type (tables->pdata[i], G_VARIANT_TYPE_UNIT) ? NULL : tables->pdata[i];
-}
-
-/* Whether a hop's transport declares @key, or takes anything. */
-static gboolean
-some_hop_knows (GPtrArray   *tables,
-                char       **parts,
-                const char  *key)
-{
-  for (guint i = 0; parts[i] != NULL; i++)
-    {
-      GVariant *table = hop_table (tables, parts, i);
-
-      if (table == NULL || option_type (table, key) != NULL)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-/* Parses "TRANSPORT[:ARG][/TRANSPORT[:ARG]...]" plus the -o options. */
-static GArray *
-parse_target (const char *target)
-{
-  g_auto(GStrv) parts = g_strsplit (target, "/", -1);
-  GArray *hops = g_array_new (FALSE, TRUE, sizeof (Hop));
-  g_autoptr(GPtrArray) tables = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-
-  g_array_set_clear_func (hops, hop_clear);
-  for (guint i = 0; parts[i] != NULL; i++)
-    {
-      const char *part = parts[i];
-      const char *colon = strchr (part, ':');
-      g_autofree char *transport = colon ? g_strndup (part, colon - part) : g_strdup (part);
-      const char *arg = colon ? colon + 1 : NULL;
-      GVariantDict dict;
-      Hop hop;
-
-      if (*transport == '\0' || !g_regex_match_simple ("^[a-z][a-z0-9_-]*$", transport, 0, 0))
-        fail ("bad target “%s”: expected TRANSPORT[:ARG], such as local, sudo:postgres "
-              "or ssh:user@host:port", part);
-      g_variant_dict_init (&dict, NULL);
-      if (arg != NULL && *arg == '\0')
-        fail ("bad target “%s”: empty argument after ':'", part);
-      if (arg != NULL && g_str_equal (transport, "ssh"))
-        parse_ssh_arg (&dict, arg);
-      else if (arg != NULL && (g_str_equal (transport, "sudo") || g_str_equal (transport, "su") ||
-                               g_str_equal (transport, "doas")))
-        g_variant_dict_insert (&dict, "username", "s", arg);
-      else if (arg != NULL)
-        g_variant_dict_insert (&dict, "name", "s", arg);
-
-      for (guint j = 0; opt_options != NULL && opt_options[j] != NULL; j++)
-        {
-          const char *eq = strchr (opt_options[j], '=');
-          g_autofree char *key = NULL;
-          g_autoptr(GVariant) value = NULL;
-          GVariant *table;
-
-          if (eq == NULL || eq == opt_options[j])
-            fail ("bad option “%s”: expected KEY=VALUE", opt_options[j]);
-          key = g_strndup (opt_options[j], eq - opt_options[j]);
-          table = hop_table (tables, parts, i);
-          /* -o is for every hop: ssh's options skip the sudo hop after it.
-           * One no hop knows goes to all, for the engine to refuse. */
-          if (table != NULL && option_type (table, key) == NULL &&
-              some_hop_knows (tables, parts, key))
-            continue;
-          value = parse_typed_value (eq + 1, option_type (table, key));
-          g_variant_dict_insert_value (&dict, key, value);
-        }
-      if (opt_agent != NULL && i == 0)
-        g_variant_dict_insert (&dict, "agent_path", "s", opt_agent);
-      if (opt_timeout > 0)
-        g_variant_dict_insert (&dict, "connect_timeout", "d", opt_timeout);
-      if (opt_debug)
-        g_variant_dict_insert (&dict, "debug", "b", TRUE);
-
-      hop.transport = g_steal_pointer (&transport);
-      hop.options = g_variant_ref_sink (g_variant_dict_end (&dict));
-      debug_hop (i, &hop);
-      g_array_append_val (hops, hop);
-    }
-  return hops;
 }
 
 /* Whether this program is the one built in the build tree it was
@@ -427,7 +167,11 @@ wait_for_signals (gpointer data)
           g_atomic_int_compare_and_exchange (&interrupt_signal, 0, sig))
         g_cancellable_cancel (interrupted);
       else
-        _exit (128 + sig);
+        {
+          /* Interrupted at a password prompt: give the echo back. */
+          cli_password_restore_terminal ();
+          _exit (128 + sig);
+        }
     }
 }
 
@@ -502,7 +246,7 @@ connect_chain (MitogenRouter *router,
 
   for (guint i = 0; i < hops->len; i++)
     {
-      Hop *hop = &g_array_index (hops, Hop, i);
+      CliHop *hop = &g_array_index (hops, CliHop, i);
       g_autoptr(GError) error = NULL;
       MitogenContext *ctx = mitogen_router_connect_context (router, hop->transport, hop->options,
                                                     via, interrupted, &error);
@@ -585,6 +329,9 @@ run_job (MitogenRouter *router,
   g_autoptr(GVariant) result = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
+
+  /* The passwords have been used (or refused): clear the tool's copies. */
+  cli_hops_wipe_secrets (job->hops);
 
   if (ctx == NULL)
     {
@@ -698,6 +445,27 @@ parse_options (GOptionContext *context,
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
 }
 
+static GArray *
+parse_target_or_fail (const char *target)
+{
+  CliTargetSettings settings = {
+    .options = opt_options,
+    .agent = opt_agent,
+    .timeout = opt_timeout,
+    .debug = opt_debug,
+    .ask_pass = opt_ask_pass,
+    .ask_become_pass = opt_ask_become_pass,
+    .password_file = opt_password_file,
+    .become_password_file = opt_become_password_file,
+  };
+  g_autoptr(GError) error = NULL;
+  GArray *hops = cli_parse_target (target, &settings, &error);
+
+  if (hops == NULL)
+    fail ("%s", error->message);
+  return hops;
+}
+
 static GBytes *
 read_stdin (void)
 {
@@ -739,7 +507,7 @@ cmd_run (int    argc,
     fail ("run needs a TARGET and a COMMAND (see mitogen run --help)");
   if (argc < 3)
     fail ("run needs a COMMAND after the TARGET (see mitogen run --help)");
-  hops = parse_target (argv[1]);
+  hops = parse_target_or_fail (argv[1]);
 
   /* All of standard input goes in the call: proc.run takes it as one value. */
   g_variant_dict_init (&run_options, NULL);
@@ -773,9 +541,9 @@ cmd_call (int    argc,
   parse_options (options, &argc, &argv);
   if (argc < 3)
     fail ("call needs a TARGET and a FUNCTION (see mitogen call --help)");
-  hops = parse_target (argv[1]);
+  hops = parse_target_or_fail (argv[1]);
   for (int i = 3; i < argc; i++)
-    g_ptr_array_add (args, parse_value (argv[i]));
+    g_ptr_array_add (args, cli_parse_value (argv[i]));
 
   job.hops = hops;
   job.function = argv[2];
@@ -858,8 +626,11 @@ usage (FILE *out)
            "  list-transports                list the transports that can be used\n"
            "  list-serializers               list the serializers that can be used\n"
            "  list-options TRANSPORT         list the -o options a transport accepts\n\n"
-           "A TARGET is TRANSPORT[:ARG], hops joined with '/': local, sudo:postgres,\n"
-           "ssh:user@host:port, ssh:web1/sudo:postgres. `mitogen COMMAND --help` for more.\n");
+           "A TARGET is TRANSPORT[:ARG][,KEY=VALUE...], hops joined with '/': local,\n"
+           "sudo:postgres, ssh:user@host:port,compression=yes, ssh:web1/sudo:postgres.\n"
+           "Passwords: -k/--ask-pass (ssh hops), -K/--ask-become-pass (sudo, su, doas),\n"
+           "their --*-password-file FILE, or HOP,password_file=FILE; $MITOGEN_ASKPASS asks\n"
+           "instead of the terminal. `mitogen COMMAND --help` for more.\n");
 }
 
 int

@@ -178,6 +178,20 @@ def transports_list_their_options(router):
 
 
 @test
+def secret_options_are_known_and_wiped(router):
+    assert Mitogen.transport_option_is_secret('password')
+    assert Mitogen.transport_option_is_secret('become_password')
+    assert not Mitogen.transport_option_is_secret('username')
+    # The wipe clears the secret's bytes in place and leaves the rest.
+    options = GLib.Variant('a{sv}', {'password': GLib.Variant('s', 'hunter2'),
+                                     'username': GLib.Variant('s', 'pg')})
+    Mitogen.transport_options_wipe_secrets(options)
+    values = options.unpack()
+    assert values['password'] == '', values
+    assert values['username'] == 'pg', values
+
+
+@test
 def shutdown_ends_the_process(router):
     ctx = router.connect_context('local', None, None, None)
     pid = ctx.call('core.getpid', None, None).unpack()

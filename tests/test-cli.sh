@@ -236,12 +236,12 @@ check "-o password= that two hops would take is refused before anything starts" 
 for i in 1 2; do
   cat >"$tmp/sudo-$i" <<EOS
 #!/bin/sh
-for arg; do agent="\$prev"; prev="\$arg"; done
 for arg; do [ "\$arg" = -n ] && { echo 'sudo: a password is required' >&2; exit 1; }; done
+while [ "\$1" != -- ]; do shift; done; shift
 while :; do
   printf '[mitogen-sudo-password]' >/dev/tty
   stty -echo </dev/tty; read -r pw </dev/tty || exit 1; stty echo </dev/tty; echo >/dev/tty
-  [ "\$pw" = "pw-of-hop-$i" ] && exec "\$agent" --announce
+  [ "\$pw" = "pw-of-hop-$i" ] && exec "\$@"
   echo 'Sorry, try again.' >/dev/tty
 done
 EOS

@@ -456,8 +456,8 @@ typedef struct
 static const char fake_sudo_script[] =
   "#!/bin/sh\n"
   "echo $$ > \"$(dirname \"$0\")/pid\"\n"
-  "for arg; do agent=\"$prev\"; prev=\"$arg\"; done\n"
   "for arg; do [ \"$arg\" = -n ] && { echo 'sudo: a password is required' >&2; exit 1; }; done\n"
+  "while [ \"$1\" != -- ]; do shift; done; shift\n"
   "while :; do\n"
   "  printf '[mitogen-sudo-password]' > /dev/tty\n"
   "  stty -echo < /dev/tty\n"
@@ -465,7 +465,7 @@ static const char fake_sudo_script[] =
   "  stty echo < /dev/tty\n"
   "  echo > /dev/tty\n"
   "  [ \"$pw\" = \"$(cat \"$(dirname \"$0\")/expected\" 2>/dev/null || echo letmein)\" ] &&\n"
-  "    exec \"$agent\" --announce\n"
+  "    exec \"$@\"\n"
   "  echo 'Sorry, try again.' > /dev/tty\n"
   "done\n";
 
@@ -850,6 +850,48 @@ test_real_root_to_nobody (MitogenTestFixture *fixture,
   pid = mitogen_test_context_pid (ctx);
   mitogen_router_disconnect_context (fixture->router, ctx);
   g_assert_true (mitogen_test_wait_pid_gone (pid, 5000));
+}
+
+/* The agent where the new user cannot reach it (a build tree in root's
+ * private home, say): the first stage asks for its bytes and runs a copy
+ * of its own, which it removes once running. */
+static void
+test_real_agent_unreachable (MitogenTestFixture *fixture,
+                             gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *agent = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *exe_link = NULL;
+  g_autofree char *exe = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  gsize len;
+
+  if (skip_unless_sudo_to_nobody ())
+    return;
+  dir = g_dir_make_tmp ("mitogen-test-private-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
+  agent = g_build_filename (dir, "mitogen-agent", NULL);
+  g_assert_true (g_file_get_contents (g_getenv ("MITOGEN_AGENT_PATH"), &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (agent, contents, len, NULL));
+  g_assert_cmpint (g_chmod (agent, 0755), ==, 0);
+  g_assert_false (command_succeeds ((const char *[]) { "sudo", "-n", "-u", "nobody", "test", "-x",
+                                                        agent, NULL }));
+
+  options = options_new ("username", g_variant_new_string ("nobody"),
+                         "agent_path", g_variant_new_string (agent), NULL);
+  ctx = connect_ok (fixture->router, "sudo", options, NULL);
+  assert_runs_as (ctx, "nobody");
+  exe_link = g_strdup_printf ("/proc/%d/exe", mitogen_test_context_pid (ctx));
+  exe = g_file_read_link (exe_link, NULL);
+  g_assert_nonnull (exe);
+  g_assert_false (g_str_has_prefix (exe, dir));
+
+  g_unlink (agent);
+  g_rmdir (dir);
 }
 
 static void
@@ -1478,6 +1520,7 @@ main (int    argc,
 
   TEST ("/sudo/real/root-to-nobody", test_real_root_to_nobody);
   TEST ("/sudo/real/default-root", test_real_default_root);
+  TEST ("/sudo/real/agent-unreachable", test_real_agent_unreachable);
   TEST ("/sudo/real/unknown-user", test_real_unknown_user);
   TEST ("/sudo/real/preserve-env", test_real_preserve_env);
   TEST ("/sudo/real/login", test_real_login);

@@ -63,6 +63,7 @@ typedef struct
   gboolean     hide_line;     /* drop terminal text up to the next newline:
                                * it may be the password echoed back */
   GByteArray  *sock_data;     /* owned; what the socket said so far */
+  gboolean     uploaded;      /* the first stage got the agent's bytes */
 } Conversation;
 
 static void
@@ -418,10 +419,74 @@ set_exit_error (Conversation  *conv,
                  "%s exited before the agent started, saying nothing", conv->spec->program);
 }
 
+/* Sends the agent's bytes the first stage asked for, by the deadline. */
+static gboolean
+upload_agent (Conversation  *conv,
+              gint64         deadline,
+              GError       **error)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (conv->spec->first_stage->bytes, &len);
+
+  while (len > 0)
+    {
+      ssize_t n = send (conv->sock, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+      gint64 left;
+
+      if (n > 0)
+        {
+          p += n;
+          len -= n;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      left = (deadline - g_get_monotonic_time () + 999) / 1000;
+      if (n < 0 && errno == EAGAIN && left > 0)
+        {
+          struct pollfd pfd = { conv->sock, POLLOUT, 0 };
+
+          poll (&pfd, 1, (int) MIN (left, 100));
+          continue;
+        }
+      if (n < 0 && errno == EAGAIN)
+        g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT,
+                     "%s: timed out sending the agent", conv->spec->program);
+      else
+        g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM, "%s: cannot send the agent: %s",
+                     conv->spec->program, n < 0 ? g_strerror (errno) : "connection closed");
+      return FALSE;
+    }
+  g_debug ("%s: sent the agent (%" G_GSIZE_FORMAT " bytes) to the first stage",
+           conv->spec->program, g_bytes_get_size (conv->spec->first_stage->bytes));
+  return TRUE;
+}
+
+/* The first stage asked for the agent: send it, and forget what was read
+ * up to here (a login shell's noise, and the request). */
+static gboolean
+maybe_upload (Conversation  *conv,
+              gint64         deadline,
+              GError       **error)
+{
+  static const char request[] = MITOGEN_FIRST_STAGE_NEED_UPLOAD;
+  const guint8 *found;
+
+  if (conv->spec->first_stage == NULL || conv->uploaded)
+    return TRUE;
+  found = memmem (conv->sock_data->data, conv->sock_data->len, request, sizeof request - 1);
+  if (found == NULL)
+    return TRUE;
+  conv->uploaded = TRUE;
+  g_byte_array_remove_range (conv->sock_data, 0, found + sizeof request - 1 - conv->sock_data->data);
+  return upload_agent (conv, deadline, error);
+}
+
 /* Reads from the socket; FALSE with @error set, or with *@done set once
  * the marker arrived. */
 static gboolean
 read_socket (Conversation  *conv,
+             gint64         deadline,
              gboolean      *done,
              GError       **error)
 {
@@ -442,6 +507,8 @@ read_socket (Conversation  *conv,
       return FALSE;
     }
   g_byte_array_append (conv->sock_data, buf, n);
+  if (!maybe_upload (conv, deadline, error))
+    return FALSE;
 
   /* The agent says nothing after the marker until it has the bootstrap
    * frame, so the marker ends what was read. Anything before it came from
@@ -585,7 +652,7 @@ converse (Conversation  *conv,
           if (!consider_terminal (conv, deadline, error))
             goto out;
         }
-      if (fds[sock_i].revents != 0 && !read_socket (conv, &done, error))
+      if (fds[sock_i].revents != 0 && !read_socket (conv, deadline, &done, error))
         goto out;
     }
   ok = TRUE;
@@ -653,6 +720,57 @@ fail:
     g_subprocess_force_exit (conv.proc);
   conversation_clear (&conv);
   return NULL;
+}
+
+/**
+ * _mitogen_become_agent_prepare:
+ * @program: "sudo", for messages
+ * @agent_path: the agent this process would start
+ * @agent: (out caller-allocates): filled in; clear with
+ *   _mitogen_become_agent_clear()
+ * @error: return location for an error
+ *
+ * Reads the agent and builds the first stage that runs it as the new
+ * user: the file itself when that user can run it, else a copy cached
+ * where that user owns the cache, sent over the stream when needed.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+_mitogen_become_agent_prepare (const char         *program,
+                               const char         *agent_path,
+                               MitogenBecomeAgent *agent,
+                               GError            **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  memset (agent, 0, sizeof *agent);
+  if (!_mitogen_become_check_agent (program, agent_path, error))
+    return FALSE;
+  agent->bytes = mitogen_first_stage_agent_bytes (agent_path, &agent->sha256, &local_error);
+  if (agent->bytes == NULL)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "%s: cannot read the agent: %s", program, local_error->message);
+      return FALSE;
+    }
+  agent->interpreter = mitogen_first_stage_interpreter (agent->bytes);
+  agent->stage.bytes = agent->bytes;
+  agent->stage.sha256 = agent->sha256;
+  agent->stage.direct_path = agent_path;
+  agent->stage.machine = mitogen_first_stage_local_machine ();
+  agent->stage.interpreter = agent->interpreter;
+  agent->script = mitogen_first_stage_script (&agent->stage);
+  return TRUE;
+}
+
+void
+_mitogen_become_agent_clear (MitogenBecomeAgent *agent)
+{
+  g_clear_pointer (&agent->bytes, g_bytes_unref);
+  g_clear_pointer (&agent->sha256, g_free);
+  g_clear_pointer (&agent->interpreter, g_free);
+  g_clear_pointer (&agent->script, g_free);
 }
 
 gboolean

@@ -8,6 +8,7 @@
 
 #include <mitogen/mitogen.h>
 
+#include "mitogen-first-stage.h"
 #include "mitogen-prompt.h"
 
 G_BEGIN_DECLS
@@ -30,7 +31,27 @@ typedef struct
   MitogenPromptRules   rules;
   /* The whole exchange, from spawning to the announce marker. */
   int                  timeout_msec;
+  /* Nullable: the program runs this first stage, which may ask for the
+   * agent's bytes on the stream before the agent announces itself. */
+  const MitogenFirstStage *first_stage;
 } MitogenBecomeSpec;
+
+/* The agent a become transport starts, and the first stage that runs it. */
+typedef struct
+{
+  MitogenFirstStage stage;
+  GBytes *bytes;        /* owned */
+  char   *sha256;       /* owned */
+  char   *interpreter;  /* owned, nullable */
+  char   *script;       /* owned: for /bin/sh -c, as the new user */
+} MitogenBecomeAgent;
+
+gboolean   _mitogen_become_agent_prepare  (const char               *program,
+                                           const char               *agent_path,
+                                           MitogenBecomeAgent       *agent,
+                                           GError                  **error);
+void       _mitogen_become_agent_clear    (MitogenBecomeAgent       *agent);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MitogenBecomeAgent, _mitogen_become_agent_clear)
 
 GIOStream *_mitogen_become_spawn          (const MitogenBecomeSpec  *spec,
                                            GCancellable             *cancellable,

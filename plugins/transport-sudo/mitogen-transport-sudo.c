@@ -192,6 +192,17 @@ check_sudo_args (const char * const  *args,
   return TRUE;
 }
 
+/* The command after "--": the first stage, run by /bin/sh as the new
+ * user (@agent's script; see mitogen-first-stage.c). */
+static void
+add_first_stage (GPtrArray          *argv,
+                 MitogenBecomeAgent *agent)
+{
+  g_ptr_array_add (argv, "/bin/sh");
+  g_ptr_array_add (argv, "-c");
+  g_ptr_array_add (argv, agent->script);
+}
+
 static GIOStream *
 mitogen_transport_sudo_open_stream (MitogenTransport  *transport,
                                     GVariant          *options,
@@ -209,6 +220,7 @@ mitogen_transport_sudo_open_stream (MitogenTransport  *transport,
   const char *type = NULL;
   gboolean login = FALSE, preserve_env = FALSE, set_home = FALSE;
   MitogenBecomeSpec spec = { 0, };
+  g_auto(MitogenBecomeAgent) agent = { { 0, }, };
 
   if (!_mitogen_become_option_string (options, "sudo", "username", &username, error) ||
       !_mitogen_become_option_string (options, "sudo", "password", &password, error) ||
@@ -223,7 +235,7 @@ mitogen_transport_sudo_open_stream (MitogenTransport  *transport,
     return NULL;
   if (!_mitogen_become_check_username ("sudo", username, error) ||
       !check_sudo_args (sudo_args, error) ||
-      !_mitogen_become_check_agent ("sudo", agent_path, error))
+      !_mitogen_become_agent_prepare ("sudo", agent_path, &agent, error))
     return NULL;
 
   g_ptr_array_add (argv, (char *) sudo_path);
@@ -254,11 +266,11 @@ mitogen_transport_sudo_open_stream (MitogenTransport  *transport,
   g_ptr_array_add (argv, "-p");
   g_ptr_array_add (argv, SUDO_PROMPT);
   g_ptr_array_add (argv, "--");
-  g_ptr_array_add (argv, (char *) agent_path);
-  g_ptr_array_add (argv, "--announce");
+  add_first_stage (argv, &agent);
   g_ptr_array_add (argv, NULL);
 
   spec.program = "sudo";
+  spec.first_stage = &agent.stage;
   spec.argv = (const char * const *) argv->pdata;
   spec.password = password;
   spec.rules.program = "sudo";
@@ -328,13 +340,14 @@ mitogen_transport_su_open_stream (MitogenTransport  *transport,
 {
   g_autofree const char **password_prompts = NULL;
   g_autofree const char **incorrect_prompts = NULL;
-  g_autofree char *quoted_agent = NULL;
+  g_autofree char *quoted_script = NULL;
   g_autofree char *command = NULL;
   const char *username = "root";
   const char *password = NULL;
   const char *su_path = "su";
   const char *argv[5];
   MitogenBecomeSpec spec = { 0, };
+  g_auto(MitogenBecomeAgent) agent = { { 0, }, };
 
   if (!_mitogen_become_option_string (options, "su", "username", &username, error) ||
       !_mitogen_become_option_string (options, "su", "password", &password, error) ||
@@ -344,14 +357,14 @@ mitogen_transport_su_open_stream (MitogenTransport  *transport,
       !_mitogen_become_option_timeout (options, "su", &spec.timeout_msec, error))
     return NULL;
   if (!_mitogen_become_check_username ("su", username, error) ||
-      !_mitogen_become_check_agent ("su", agent_path, error))
+      !_mitogen_become_agent_prepare ("su", agent_path, &agent, error))
     return NULL;
 
-  /* su runs a shell command. su reads the password from its standard
-   * input, which is then the terminal, so the agent takes its input from
-   * its output, the socket. */
-  quoted_agent = g_shell_quote (agent_path);
-  command = g_strdup_printf ("exec %s --announce 0<&1", quoted_agent);
+  /* su runs a command through the user's shell. su reads the password
+   * from its standard input, which is then the terminal, so the first
+   * stage and the agent take their input from their output, the socket. */
+  quoted_script = g_shell_quote (agent.script);
+  command = g_strdup_printf ("exec /bin/sh -c %s 0<&1", quoted_script);
   argv[0] = su_path;
   argv[1] = username;
   argv[2] = "-c";
@@ -359,6 +372,7 @@ mitogen_transport_su_open_stream (MitogenTransport  *transport,
   argv[4] = NULL;
 
   spec.program = "su";
+  spec.first_stage = &agent.stage;
   spec.argv = argv;
   spec.password = password;
   spec.pty_stdin = TRUE;
@@ -429,6 +443,7 @@ mitogen_transport_doas_open_stream (MitogenTransport  *transport,
   const char *password = NULL;
   const char *doas_path = "doas";
   MitogenBecomeSpec spec = { 0, };
+  g_auto(MitogenBecomeAgent) agent = { { 0, }, };
 
   if (!_mitogen_become_option_string (options, "doas", "username", &username, error) ||
       !_mitogen_become_option_string (options, "doas", "password", &password, error) ||
@@ -436,7 +451,7 @@ mitogen_transport_doas_open_stream (MitogenTransport  *transport,
       !_mitogen_become_option_timeout (options, "doas", &spec.timeout_msec, error))
     return NULL;
   if (!_mitogen_become_check_username ("doas", username, error) ||
-      !_mitogen_become_check_agent ("doas", agent_path, error))
+      !_mitogen_become_agent_prepare ("doas", agent_path, &agent, error))
     return NULL;
 
   g_ptr_array_add (argv, (char *) doas_path);
@@ -446,11 +461,11 @@ mitogen_transport_doas_open_stream (MitogenTransport  *transport,
   g_ptr_array_add (argv, "-u");
   g_ptr_array_add (argv, (char *) username);
   g_ptr_array_add (argv, "--");
-  g_ptr_array_add (argv, (char *) agent_path);
-  g_ptr_array_add (argv, "--announce");
+  add_first_stage (argv, &agent);
   g_ptr_array_add (argv, NULL);
 
   spec.program = "doas";
+  spec.first_stage = &agent.stage;
   spec.argv = (const char * const *) argv->pdata;
   spec.password = password;
   spec.rules.program = "doas";

@@ -29,7 +29,7 @@
 #include "mitogen-test-util.h"
 
 /* The matcher is a pure function inside the plugin; test it directly. */
-#include "../plugins/transport-sudo/mitogen-prompt.c"
+#include "../plugins/common/mitogen-prompt.c"
 
 #define USER1 "mitogen-test1"
 #define USER2 "mitogen-test2"

@@ -10,7 +10,7 @@
 
 #include <mitogen/mitogen.h>
 
-#include "../../plugins/transport-sudo/mitogen-prompt.c"
+#include "../../plugins/common/mitogen-prompt.c"
 
 static const char * const extra_prompts[] = { "[mitogen-sudo-password]", "Passwort:", NULL };
 static const char * const extra_incorrect[] = { "Authentication failure", NULL };

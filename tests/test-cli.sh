@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..84"
+echo "1..86"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -289,6 +289,22 @@ printf 'pw-of-hop-1\n' | env -u MITOGEN_ASKPASS script -qec \
   "'$MITOGEN' run -K \"sudo:root,sudo_path='$tmp/sudo-1'\" -- echo typed-in" /dev/null >"$tmp/out" 2>&1
 check "-K asks on the terminal and takes what is typed" \
   bash -c "grep -q 'sudo password for hop 1' '$tmp/out' && grep -q typed-in '$tmp/out'"
+
+# Containers and namespaces: setns:PID enters a process's namespaces (as
+# root); a path as the argument is quoted, since '/' joins hops.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+  unshare --uts sh -c 'hostname mitogen-cli-ns && exec sleep 120' </dev/null >/dev/null 2>&1 &
+  ns=$!
+  for i in $(seq 100); do [ "$(cat /proc/$ns/comm 2>/dev/null)" = sleep ] && break; sleep 0.05; done
+  check "setns:PID runs the command in that process's namespaces" \
+    test "$("$MITOGEN" run "setns:$ns" -- hostname </dev/null)" = mitogen-cli-ns
+  kill -KILL $ns; wait $ns 2>/dev/null
+else
+  n=$((n + 1)); echo "ok $n # SKIP setns needs root and unshare"
+fi
+"$MITOGEN" run chroot:/srv/root -- true 2>"$tmp/err" </dev/null
+check "a path argument left unquoted is refused with a hint" \
+  grep -qF "chroot:'/srv/root'" "$tmp/err"
 
 # What run starts dies with the tool, process group and all: the agent
 # loses its parent and kills the groups of its children before it exits.

@@ -330,6 +330,20 @@ add_global_options (GVariantDict             *dict,
   return TRUE;
 }
 
+/* The option that ARG sets in "TRANSPORT:ARG"; "name" for the others
+ * (local:NAME), and ssh's [USER@]HOST[:PORT] is parsed apart. */
+static const struct
+{
+  const char *transport;
+  const char *option;
+  const char *type;
+} argument_options[] = {
+  { "sudo", "username", "s" }, { "su", "username", "s" }, { "doas", "username", "s" },
+  { "docker", "container", "s" }, { "podman", "container", "s" },
+  { "buildah", "container", "s" }, { "lxc", "container", "s" }, { "lxd", "container", "s" },
+  { "kubectl", "pod", "s" }, { "chroot", "path", "s" }, { "setns", "pid", "u" },
+};
+
 /* "TRANSPORT[:ARG]": the arguments the transport takes in that short form. */
 static gboolean
 add_hop_argument (GVariantDict  *dict,
@@ -342,16 +356,20 @@ add_hop_argument (GVariantDict  *dict,
   if (*arg == '\0')
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "bad target “%s:”: empty argument after ':'", transport);
+                   "bad target “%s:”: empty argument after ':' (quote one that holds '/': "
+                   "chroot:'/srv/root')", transport);
       return FALSE;
     }
   if (g_str_equal (transport, "ssh"))
     return parse_ssh_arg (dict, arg, error);
-  if (g_str_equal (transport, "sudo") || g_str_equal (transport, "su") ||
-      g_str_equal (transport, "doas"))
-    g_variant_dict_insert (dict, "username", "s", arg);
-  else
-    g_variant_dict_insert (dict, "name", "s", arg);
+  for (guint i = 0; i < G_N_ELEMENTS (argument_options); i++)
+    if (g_str_equal (transport, argument_options[i].transport))
+      {
+        g_variant_dict_insert_value (dict, argument_options[i].option,
+                                     parse_typed_value (arg, argument_options[i].type));
+        return TRUE;
+      }
+  g_variant_dict_insert (dict, "name", "s", arg);
   return TRUE;
 }
 

@@ -726,6 +726,8 @@ fail:
  * _mitogen_become_agent_prepare:
  * @program: "sudo", for messages
  * @agent_path: the agent this process would start
+ * @same_root: whether the new user sees this process's files (sudo), so
+ *   that @agent_path itself may run; not in a container or chroot
  * @agent: (out caller-allocates): filled in; clear with
  *   _mitogen_become_agent_clear()
  * @error: return location for an error
@@ -739,6 +741,7 @@ fail:
 gboolean
 _mitogen_become_agent_prepare (const char         *program,
                                const char         *agent_path,
+                               gboolean            same_root,
                                MitogenBecomeAgent *agent,
                                GError            **error)
 {
@@ -757,7 +760,7 @@ _mitogen_become_agent_prepare (const char         *program,
   agent->interpreter = mitogen_first_stage_interpreter (agent->bytes);
   agent->stage.bytes = agent->bytes;
   agent->stage.sha256 = agent->sha256;
-  agent->stage.direct_path = agent_path;
+  agent->stage.direct_path = same_root ? agent_path : NULL;
   agent->stage.machine = mitogen_first_stage_local_machine ();
   agent->stage.interpreter = agent->interpreter;
   agent->script = mitogen_first_stage_script (&agent->stage);

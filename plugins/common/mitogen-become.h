@@ -48,6 +48,7 @@ typedef struct
 
 gboolean   _mitogen_become_agent_prepare  (const char               *program,
                                            const char               *agent_path,
+                                           gboolean                  same_root,
                                            MitogenBecomeAgent       *agent,
                                            GError                  **error);
 void       _mitogen_become_agent_clear    (MitogenBecomeAgent       *agent);

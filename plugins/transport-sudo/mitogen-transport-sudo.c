@@ -235,7 +235,7 @@ mitogen_transport_sudo_open_stream (MitogenTransport  *transport,
     return NULL;
   if (!_mitogen_become_check_username ("sudo", username, error) ||
       !check_sudo_args (sudo_args, error) ||
-      !_mitogen_become_agent_prepare ("sudo", agent_path, &agent, error))
+      !_mitogen_become_agent_prepare ("sudo", agent_path, TRUE, &agent, error))
     return NULL;
 
   g_ptr_array_add (argv, (char *) sudo_path);
@@ -357,7 +357,7 @@ mitogen_transport_su_open_stream (MitogenTransport  *transport,
       !_mitogen_become_option_timeout (options, "su", &spec.timeout_msec, error))
     return NULL;
   if (!_mitogen_become_check_username ("su", username, error) ||
-      !_mitogen_become_agent_prepare ("su", agent_path, &agent, error))
+      !_mitogen_become_agent_prepare ("su", agent_path, TRUE, &agent, error))
     return NULL;
 
   /* su runs a command through the user's shell. su reads the password
@@ -451,7 +451,7 @@ mitogen_transport_doas_open_stream (MitogenTransport  *transport,
       !_mitogen_become_option_timeout (options, "doas", &spec.timeout_msec, error))
     return NULL;
   if (!_mitogen_become_check_username ("doas", username, error) ||
-      !_mitogen_become_agent_prepare ("doas", agent_path, &agent, error))
+      !_mitogen_become_agent_prepare ("doas", agent_path, TRUE, &agent, error))
     return NULL;
 
   g_ptr_array_add (argv, (char *) doas_path);

@@ -25,7 +25,8 @@ call_wait_free (CallWait *wait)
 /* The wait for @recv's reply ended without one (@error). A cancelled or
  * timed-out call is cancelled in @context too, so that it stops using the
  * context's one thread; a reply that still comes finds its receiver closed
- * and is dropped. A timeout says which call ran out of time, where. */
+ * and is dropped. A timeout, or a context lost (its dead notice names
+ * neither), says which call failed, where. */
 static GError *
 call_abandoned (MitogenContext  *context,
                 MitogenReceiver *recv,
@@ -37,6 +38,9 @@ call_abandoned (MitogenContext  *context,
 
   if (timed_out || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     _mitogen_call_send_cancel (context, mitogen_receiver_get_handle (recv));
+  if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL))
+    g_prefix_error (&error, "call to %s in %s failed: ", function,
+                    mitogen_context_get_name (context));
   if (!timed_out)
     return error;
   g_error_free (error);

@@ -793,9 +793,10 @@ cut_network (guint    port,
 {
   const char *argv[] = { "/bin/sh", "-c", "read _; exec tc qdisc del dev lo root handle 1:", NULL };
   g_autoptr(GError) error = NULL;
+  g_autofree char *tc_path = g_find_program_in_path ("tc");
   NetworkCut *cut;
 
-  if (g_find_program_in_path ("tc") == NULL)
+  if (tc_path == NULL)
     {
       *why = g_strdup ("no tc in PATH (install iproute2)");
       return NULL;

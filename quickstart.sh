@@ -20,6 +20,7 @@ PACKAGES=(
   python3-gi gjs python3-mitogen
   sudo opendoas util-linux passwd
   openssh-server openssh-client libssh-dev
+  iproute2
   valgrind gi-docgen groff-base
   clang
 )

@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include "mitogen-call-queue-private.h"
 #include "mitogen-context-private.h"
 #include "mitogen-message-private.h"
 
@@ -408,6 +407,10 @@ mitogen_context_call_no_reply (MitogenContext *context,
  * queued there is dropped, a running one sees its
  * mitogen_call_get_cancellable() fire.
  *
+ * It waits for as long as the context takes, and a stopped or hung
+ * context that keeps its stream open never answers: give the wait a
+ * deadline with mitogen_context_call_with_timeout().
+ *
  * Returns: (transfer full): the result, or %NULL with @error set
  */
 GVariant *
@@ -417,63 +420,7 @@ mitogen_context_call (MitogenContext  *context,
                       GCancellable    *cancellable,
                       GError         **error)
 {
-  g_autoptr(MitogenReceiver) recv = NULL;
-  g_autoptr(MitogenMessage) reply = NULL;
-  g_autoptr(MitogenRouter) router = NULL;
-  GError *local_error = NULL;
-
-  g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
-  g_return_val_if_fail (function != NULL, NULL);
-
-  router = mitogen_context_dup_router (context);
-  if (router == NULL)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                   "the router of context %s is gone", context->name);
-      return NULL;
-    }
-  if (!_mitogen_check_not_broker (mitogen_router_get_broker (router),
-                                  "mitogen_context_call()", error))
-    return NULL;
-
-  recv = mitogen_context_begin_call (context, function, args);
-  reply = mitogen_receiver_get (recv, -1, cancellable, &local_error);
-  mitogen_receiver_close (recv);
-  if (reply == NULL)
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        _mitogen_call_send_cancel (context, mitogen_receiver_get_handle (recv));
-      g_propagate_error (error, local_error);
-      return NULL;
-    }
-  return mitogen_message_unpack (reply, error);
-}
-
-static void
-call_got_reply (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(MitogenMessage) reply = NULL;
-  GError *error = NULL;
-  GVariant *value;
-
-  reply = mitogen_receiver_get_finish (MITOGEN_RECEIVER (source), result, &error);
-  mitogen_receiver_close (MITOGEN_RECEIVER (source));
-  if (reply == NULL)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        _mitogen_call_send_cancel (g_task_get_source_object (task),
-                                   mitogen_receiver_get_handle (MITOGEN_RECEIVER (source)));
-      g_task_return_error (task, error);
-      return;
-    }
-  value = mitogen_message_unpack (reply, &error);
-  if (value == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
+  return mitogen_context_call_with_timeout (context, function, args, -1, cancellable, error);
 }
 
 /**
@@ -496,25 +443,8 @@ mitogen_context_call_async (MitogenContext      *context,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_autoptr(MitogenReceiver) recv = NULL;
-  g_autoptr(MitogenRouter) router = NULL;
-  GTask *task;
-
-  g_return_if_fail (MITOGEN_IS_CONTEXT (context));
-  g_return_if_fail (function != NULL);
-
-  task = g_task_new (context, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mitogen_context_call_async);
-  router = mitogen_context_dup_router (context);
-  if (router == NULL)
-    {
-      g_task_return_new_error (task, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                               "the router of context %s is gone", context->name);
-      g_object_unref (task);
-      return;
-    }
-  recv = mitogen_context_begin_call (context, function, args);
-  mitogen_receiver_get_async (recv, -1, cancellable, call_got_reply, task);
+  mitogen_context_call_with_timeout_async (context, function, args, -1, cancellable,
+                                           callback, user_data);
 }
 
 /**

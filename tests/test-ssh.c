@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -730,6 +731,201 @@ test_hung_host_detected (MitogenTestFixture *fixture,
   g_assert_true (mitogen_test_wait_pid_gone (agent, 10000));
 }
 
+/* ---- a cut network (MITOGEN_TEST_SYSTEM=1) ------------------------------
+ *
+ * Packets to and from this sshd's port on lo vanish: a root htb qdisc
+ * sends that port's packets (u32 filters on either port) to a class whose
+ * pfifo holds none, and everything else straight through, so tests
+ * running beside this one on lo are not touched. htb, pfifo and u32 are
+ * what this needs of the kernel (no drop action: not every kernel has
+ * act_gact). The qdisc is removed by a guard process, never by the test:
+ * the guard waits for the end of a pipe whose other end only this process
+ * holds, so it removes the qdisc however the test ends, by a failed
+ * assertion, a crash or a SIGKILL from the test harness. */
+
+typedef struct
+{
+  GPid guard;       /* removes the qdisc once @guard_pipe closes */
+  int  guard_pipe;  /* owned; close-on-exec */
+} NetworkCut;
+
+/* Runs tc with @args (split on spaces); FALSE with tc's own words. */
+static gboolean
+tc (const char  *args,
+    char       **why)
+{
+  g_autofree char *command = g_strdup_printf ("tc %s", args);
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  if (!g_spawn_command_line_sync (command, NULL, &err, &status, NULL) ||
+      !g_spawn_check_wait_status (status, NULL))
+    {
+      *why = g_strdup_printf ("'%s' failed: %s", command,
+                              err != NULL ? g_strstrip (err) : "could not run it");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+guard_setup (gpointer data)
+{
+  /* Out of the test's process group: a harness that kills the group on
+   * a timeout leaves the guard to clean up. */
+  setsid ();
+}
+
+static void
+heal_network (NetworkCut *cut)
+{
+  int status = 0;
+
+  close (cut->guard_pipe);
+  waitpid (cut->guard, &status, 0);
+  g_free (cut);
+}
+
+/* Cuts @port on lo, or returns NULL with why it could not. */
+static NetworkCut *
+cut_network (guint    port,
+             char   **why)
+{
+  const char *argv[] = { "/bin/sh", "-c", "read _; exec tc qdisc del dev lo root handle 1:", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tc_path = g_find_program_in_path ("tc");
+  NetworkCut *cut;
+
+  if (tc_path == NULL)
+    {
+      *why = g_strdup ("no tc in PATH (install iproute2)");
+      return NULL;
+    }
+  /* Fails when lo has a root qdisc already: not ours to replace. */
+  if (!tc ("qdisc add dev lo root handle 1: htb", why))
+    return NULL;
+  cut = g_new0 (NetworkCut, 1);
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                 G_SPAWN_STDERR_TO_DEV_NULL,
+                                 guard_setup, NULL, &cut->guard, &cut->guard_pipe, NULL, NULL,
+                                 &error))
+    {
+      *why = g_strdup_printf ("no guard process: %s", error->message);
+      g_free (cut);
+      tc ("qdisc del dev lo root handle 1:", why);
+      return NULL;
+    }
+  g_assert_cmpint (fcntl (cut->guard_pipe, F_SETFD, FD_CLOEXEC), ==, 0);
+
+  g_autofree char *to = g_strdup_printf ("filter add dev lo parent 1: protocol ip prio 1 u32 "
+                                         "match ip dport %u 0xffff flowid 1:10", port);
+  g_autofree char *from = g_strdup_printf ("filter add dev lo parent 1: protocol ip prio 1 u32 "
+                                           "match ip sport %u 0xffff flowid 1:10", port);
+  if (!tc ("class add dev lo parent 1: classid 1:10 htb rate 8bit quantum 1514", why) ||
+      !tc ("qdisc add dev lo parent 1:10 handle 10: pfifo limit 0", why) ||
+      !tc (to, why) || !tc (from, why))
+    {
+      heal_network (cut);
+      return NULL;
+    }
+  return cut;
+}
+
+typedef struct
+{
+  gboolean  done;
+  GVariant *result;   /* owned, nullable */
+  GError   *error;    /* owned, nullable */
+} CallDone;
+
+static void
+call_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  CallDone *done = data;
+
+  done->result = mitogen_context_call_with_timeout_finish (MITOGEN_CONTEXT (source), result,
+                                                           &done->error);
+  done->done = TRUE;
+}
+
+/* A network cut while a call runs: the keepalives go unanswered and the
+ * call fails with a clear error, long before TCP would give up (15 min).
+ * With MITOGEN_TEST_NETCUT_DEFAULTS=1 the transport's default keepalives
+ * (15 s, 3 missed) are measured instead of 2 s. */
+static void
+test_network_cut (MitogenTestFixture *fixture,
+                  gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autofree char *why = NULL;
+  g_autofree char *expected = NULL;
+  CallDone done = { 0, };
+  gboolean defaults = g_strcmp0 (g_getenv ("MITOGEN_TEST_NETCUT_DEFAULTS"), "1") == 0;
+  guint interval = defaults ? 15 : 2;
+  NetworkCut *cut;
+  GVariantDict dict;
+  gint64 start, took;
+  int agent;
+
+  SKIP_WITHOUT_SSHD ();
+  if (g_strcmp0 (g_getenv ("MITOGEN_TEST_SYSTEM"), "1") != 0)
+    {
+      g_test_skip ("set MITOGEN_TEST_SYSTEM=1 to cut this sshd's port on lo with tc");
+      return;
+    }
+  dict_from (&dict, options ());
+  if (!defaults)
+    g_variant_dict_insert (&dict, "keepalive_interval", "u", interval);
+  ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  agent = mitogen_test_context_pid (ctx);
+  pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* The deadline only keeps a broken test from hanging: the keepalives
+   * must end the call long before. */
+  mitogen_context_call_with_timeout_async (ctx, "core.sleep", g_variant_new ("(d)", 300.0),
+                                           150 * 1000, NULL, call_done, &done);
+  cut = cut_network (sshd_port, &why);
+  if (cut == NULL)
+    {
+      g_test_skip (why);
+      kill (agent, SIGKILL);
+      mitogen_test_iterate_until (&done.done, 10000);
+      g_clear_error (&done.error);
+      return;
+    }
+  start = g_get_monotonic_time ();
+  mitogen_test_iterate_until (&done.done, 160 * 1000);
+  took = g_get_monotonic_time () - start;
+  heal_network (cut);
+  /* The agent here sleeps on behind a session that may take a while to
+   * hear of the close: it is this host's, so end it. */
+  kill (agent, SIGKILL);
+
+  g_test_message ("keepalive every %u s, 3 missed: the call failed %.1f s after the cut: %s",
+                  interval, took / (double) G_USEC_PER_SEC,
+                  done.error != NULL ? done.error->message : "-");
+  g_assert_true (done.done);
+  g_assert_null (done.result);
+  g_assert_error (done.error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  expected = g_strdup_printf ("call to core.sleep in %s failed: the respondent context "
+                              "has disconnected", mitogen_context_get_name (ctx));
+  g_assert_cmpstr (done.error->message, ==, expected);
+  g_clear_error (&done.error);
+  g_assert_false (mitogen_context_is_connected (ctx));
+  /* Three keepalives one interval apart, then the close: about four
+   * intervals, and never past a minute and a bit. */
+  g_assert_cmpint (took, >=, (gint64) 3 * interval * G_USEC_PER_SEC);
+  g_assert_cmpint (took, <, (gint64) (4 * interval + 10) * G_USEC_PER_SEC);
+}
+
 static void
 connected (GObject      *source,
            GAsyncResult *result,
@@ -1143,6 +1339,7 @@ main (int    argc,
   ADD ("/ssh/bulk", test_bulk);
   ADD ("/ssh/keepalive", test_keepalive);
   ADD ("/ssh/hung-host-detected", test_hung_host_detected);
+  ADD ("/ssh/network-cut", test_network_cut);
   ADD ("/ssh/connect-timeout", test_connect_timeout);
   ADD ("/ssh/ssh-config-alias", test_ssh_config_alias);
   ADD ("/ssh/ipv6", test_ipv6);

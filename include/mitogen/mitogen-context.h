@@ -48,6 +48,25 @@ GVariant        *mitogen_context_call_finish       (MitogenContext      *context
                                                     GAsyncResult        *result,
                                                     GError             **error);
 MITOGEN_AVAILABLE_IN_ALL
+GVariant        *mitogen_context_call_with_timeout (MitogenContext      *context,
+                                                    const char          *function,
+                                                    GVariant            *args,
+                                                    int                  timeout_msec,
+                                                    GCancellable        *cancellable,
+                                                    GError             **error);
+MITOGEN_AVAILABLE_IN_ALL
+void             mitogen_context_call_with_timeout_async (MitogenContext      *context,
+                                                          const char          *function,
+                                                          GVariant            *args,
+                                                          int                  timeout_msec,
+                                                          GCancellable        *cancellable,
+                                                          GAsyncReadyCallback  callback,
+                                                          gpointer             user_data);
+MITOGEN_AVAILABLE_IN_ALL
+GVariant        *mitogen_context_call_with_timeout_finish (MitogenContext  *context,
+                                                           GAsyncResult    *result,
+                                                           GError         **error);
+MITOGEN_AVAILABLE_IN_ALL
 MitogenReceiver *mitogen_context_begin_call        (MitogenContext      *context,
                                                     const char          *function,
                                                     GVariant            *args);

@@ -100,6 +100,42 @@ def cancelling_a_call_frees_the_context(router):
 
 
 @test
+def a_call_past_its_deadline_times_out(router):
+    ctx = router.connect_context('local', None, None, None)
+    start = time.monotonic()
+    try:
+        ctx.call_with_timeout('core.sleep', GLib.Variant('(d)', (120.0,)), 500, None)
+    except GLib.Error as e:
+        assert mitogen_error(e, Mitogen.Error.TIMEOUT), e
+        expected = 'call to core.sleep in %s timed out after 0.5 s' % ctx.get_name()
+        assert e.message == expected, e.message
+    else:
+        raise AssertionError('core.sleep(120) did not time out after 0.5 s')
+    assert 0.5 <= time.monotonic() - start < 10, time.monotonic() - start
+    # The sleep was cancelled in the context: a ping is not stuck behind it.
+    start = time.monotonic()
+    assert ctx.call_with_timeout('core.echo', GLib.Variant('(s)', ('on time',)), 10000,
+                                 None).unpack() == 'on time'
+    assert time.monotonic() - start < 10
+
+    loop = GLib.MainLoop()
+    errors = []
+
+    def done(source, result):
+        try:
+            source.call_with_timeout_finish(result)
+        except GLib.Error as e:
+            errors.append(e)
+        loop.quit()
+
+    ctx.call_with_timeout_async('core.sleep', GLib.Variant('(d)', (120.0,)), 300, None, done)
+    GLib.timeout_add(20000, loop.quit)
+    loop.run()
+    assert errors and mitogen_error(errors[0], Mitogen.Error.TIMEOUT), errors
+    assert ctx.is_connected()
+
+
+@test
 def call_async_in_a_main_loop(router):
     ctx = router.connect_context('local', None, None, None)
     loop = GLib.MainLoop()

@@ -583,8 +583,8 @@ communicate (MitogenCall   *call,
     {
       g_clear_error (error);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "proc.run: %s did not finish within %g seconds",
-                   g_subprocess_get_identifier (proc), timeout);
+                   "the command did not finish within %g s; it was killed with its "
+                   "process group", timeout);
     }
   return ok;
 }

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..86"
+echo "1..90"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -366,6 +366,28 @@ status=$?
 [ -n "$agent" ] && kill -KILL "$agent" 2>/dev/null
 check "run with a stopped agent exits 143 within 30 s of SIGTERM (took $took s)" \
   test "$status" = 143 -a "$took" -lt 30
+
+# --command-timeout: the agent kills the command at the deadline; a stopped
+# agent, which cannot, is given up on a few seconds later. Both exit 124.
+start=$SECONDS
+"$MITOGEN" run --command-timeout 1 local -- sleep 30 </dev/null 2>"$tmp/err"
+status=$?
+took=$((SECONDS - start))
+check "run --command-timeout 1 -- sleep 30 exits 124 within 10 s (took $took s)" \
+  bash -c "test $status = 124 -a $took -lt 10 && grep -q 'did not finish within 1 s' '$tmp/err'"
+start=$SECONDS
+"$MITOGEN" run --command-timeout 1 local -- sh -c "echo \$PPID >'$tmp/stopped'; kill -STOP \$PPID; sleep 3" \
+  </dev/null 2>"$tmp/err"
+status=$?
+took=$((SECONDS - start))
+kill -CONT "$(cat "$tmp/stopped")" 2>/dev/null
+check "run --command-timeout with a stopped agent exits 124 within 15 s (took $took s)" \
+  bash -c "test $status = 124 -a $took -lt 15 && grep -q 'timed out after 6 s' '$tmp/err'"
+"$MITOGEN" call --command-timeout 1 local core.sleep 30.0 2>"$tmp/err"
+check "call --command-timeout 1 exits 124" test $? = 124
+"$MITOGEN" call --command-timeout -1 local core.ping 2>"$tmp/err"
+check "a negative --command-timeout is refused" \
+  bash -c "test $? = 1 && grep -q 'command-timeout' '$tmp/err'"
 
 # An installed tool takes no plugins from a directory near it: only the
 # tool in its own build tree finds the build's plugins by itself. A copy

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 static char **opt_options;
 static char *opt_agent;
 static double opt_timeout;
+static double opt_command_timeout;
 static gboolean opt_debug;
 static gboolean opt_verbose;
 static gboolean opt_ask_pass;
@@ -47,6 +49,8 @@ static const GOptionEntry common_entries[] = {
     "Transport option for every hop (repeatable); VALUE is GVariant text or a string", "KEY=VALUE" },
   { "agent", 0, 0, G_OPTION_ARG_FILENAME, &opt_agent, "Agent program to start", "PATH" },
   { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_timeout, "Seconds to wait for each context to start (default 30)", "SECONDS" },
+  { "command-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_command_timeout,
+    "Seconds the command or function may take; then it is stopped and the tool exits 124", "SECONDS" },
   { "debug", 0, 0, G_OPTION_ARG_NONE, &opt_debug, "Forward the contexts' debug log", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Show debug messages", NULL },
   { "ask-pass", 'k', 0, G_OPTION_ARG_NONE, &opt_ask_pass,
@@ -301,6 +305,7 @@ enum
   EXIT_FAILED = 1,          /* the function failed */
   EXIT_CANNOT_EXECUTE = 126,
   EXIT_NOT_FOUND = 127,
+  EXIT_TIMED_OUT = 124,     /* --command-timeout passed, as timeout(1) says */
   EXIT_CONNECTION = 255,    /* no context, or it was lost */
 };
 
@@ -309,6 +314,9 @@ static int
 failure_status (const GError *error,
                 gboolean      is_run)
 {
+  if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT) ||
+      (is_run && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
+    return EXIT_TIMED_OUT;
   if (is_run && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     return EXIT_NOT_FOUND;
   if (is_run && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
@@ -318,6 +326,24 @@ failure_status (const GError *error,
       g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM))
     return EXIT_CONNECTION;
   return EXIT_FAILED;
+}
+
+/* What the tool adds to --command-timeout before it stops waiting for
+ * proc.run, which enforces the timeout itself: time for the agent to kill
+ * the command and reply. Past it, the agent is taken to be stuck. */
+#define COMMAND_TIMEOUT_GRACE_SEC 5
+
+/* The call's deadline in milliseconds, or -1 for none. */
+static int
+call_deadline (const Job *job)
+{
+  double seconds = opt_command_timeout;
+
+  if (seconds <= 0)
+    return -1;
+  if (job->is_run)
+    seconds += COMMAND_TIMEOUT_GRACE_SEC;
+  return (int) MIN (seconds * 1000, G_MAXINT);
 }
 
 static int
@@ -339,7 +365,8 @@ run_job (MitogenRouter *router,
         g_variant_unref (g_variant_ref_sink (job->args));
       return interrupted_status () >= 0 ? interrupted_status () : EXIT_CONNECTION;
     }
-  result = mitogen_context_call (ctx, job->function, job->args, interrupted, &error);
+  result = mitogen_context_call_with_timeout (ctx, job->function, job->args, call_deadline (job),
+                                              interrupted, &error);
   if (result == NULL && interrupted_status () >= 0)
     status = interrupted_status ();
   else if (result == NULL)
@@ -366,8 +393,17 @@ run_job (MitogenRouter *router,
       printf ("%s\n", text);
       fflush (stdout);
     }
-  /* Wait for the context to go, so that no agent outlives the command. */
-  shut_down (ctx);
+  /* Wait for the context to go, so that no agent outlives the command;
+   * one that missed its deadline is not answering: cut it off. */
+  if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))
+    {
+      g_autoptr(MitogenRouter) owner = mitogen_context_dup_router (ctx);
+
+      contexts_stuck = TRUE;
+      mitogen_router_disconnect_context (owner, ctx);
+    }
+  else
+    shut_down (ctx);
   return status;
 }
 
@@ -430,6 +466,8 @@ parse_options (GOptionContext *context,
 
   if (!g_option_context_parse (context, argc, argv, &error))
     fail ("%s (put arguments that start with '-' after '--'; see --help)", error->message);
+  if (opt_command_timeout < 0 || !isfinite (opt_command_timeout))
+    fail ("--command-timeout takes a number of seconds above 0");
 
   /* GOption keeps the '--' separator when a later argument starts with '-'
    * and drops it otherwise. The first '--' left is always that separator
@@ -494,7 +532,8 @@ cmd_run (int    argc,
   g_autoptr(GOptionContext) options = new_option_context ("TARGET -- COMMAND [ARG...]",
       "Run COMMAND in a fresh context at TARGET and exit with its status (128+N if\n"
       "signal N killed it, 127 if it was not found, 126 if it could not be executed,\n"
-      "255 if the context could not be started or was lost). SIGINT, SIGTERM and\n"
+      "124 if --command-timeout passed, 255 if the context could not be started or\n"
+      "was lost). SIGINT, SIGTERM and\n"
       "SIGHUP kill COMMAND and exit 128+N. Standard input, unless it is a terminal,\n"
       "is read to its end first and given to COMMAND.");
   g_autoptr(GArray) hops = NULL;
@@ -511,6 +550,8 @@ cmd_run (int    argc,
 
   /* All of standard input goes in the call: proc.run takes it as one value. */
   g_variant_dict_init (&run_options, NULL);
+  if (opt_command_timeout > 0)
+    g_variant_dict_insert (&run_options, "timeout", "d", opt_command_timeout);
   if (!isatty (0))
     {
       g_autoptr(GBytes) input = read_stdin ();
@@ -531,8 +572,8 @@ cmd_call (int    argc,
   g_autoptr(GOptionContext) options = new_option_context ("TARGET FUNCTION [ARG...]",
       "Call FUNCTION (\"module.name\") in a fresh context at TARGET and print its result.\n"
       "Each ARG is GVariant text (42, 'text', [1, 2], <'boxed'>) or else a plain string;\n"
-      "put ARGs that start with '-' after '--'. Exits 1 if the function failed, 255 if\n"
-      "the context could not be started or was lost.");
+      "put ARGs that start with '-' after '--'. Exits 1 if the function failed, 124 if\n"
+      "--command-timeout passed, 255 if the context could not be started or was lost.");
   g_autoptr(GArray) hops = NULL;
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   Job job = { NULL, NULL, NULL, FALSE };

@@ -14,7 +14,7 @@
  * known_hosts_file, compression (b), connect_timeout (d seconds),
  * remote_agent_path (run this agent instead of uploading), remote_cache_dir,
  * keepalive_interval (u seconds of silence from the host before a keepalive
- * that wants an answer; default 15, 0: none), keepalive_count_max (u
+ * that wants an answer; default 10, 0: none), keepalive_count_max (u
  * unanswered keepalives after which the host counts as dead and the stream
  * closes; default 3, 0: never), ssh_config_file (read instead of
  * ~/.ssh/config and /etc/ssh/ssh_config). HostName, Port, User and
@@ -139,7 +139,9 @@ parse_options (GVariant  *options,
   }
   g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
   g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
-  o->keepalive_interval = 15;
+  /* A silent host is dropped after (count_max + 1) intervals: 40 s, well
+   * within the minute a fleet operator expects (Python Mitogen: 60 s). */
+  o->keepalive_interval = 10;
   o->keepalive_count_max = 3;
   g_variant_lookup (options, "keepalive_interval", "u", &o->keepalive_interval);
   g_variant_lookup (options, "keepalive_count_max", "u", &o->keepalive_count_max);
@@ -778,7 +780,7 @@ static const MitogenTransportOption ssh_options[] = {
   { "compression", "b", "compress the connection" },
   { "remote_agent_path", "s", "run this agent on the host instead of uploading one" },
   { "remote_cache_dir", "s", "where the uploaded agent is cached on the host" },
-  { "keepalive_interval", "u", "seconds of silence before a keepalive that wants an answer (default 15; 0: none)" },
+  { "keepalive_interval", "u", "seconds of silence before a keepalive that wants an answer (default 10; 0: none)" },
   { "keepalive_count_max", "u", "unanswered keepalives before the host is taken for dead (default 3; 0: never)" },
   { "ssh_config_file", "s", "the ssh config file to read instead of ~/.ssh/config" },
   { NULL }

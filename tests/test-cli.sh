@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..90"
+echo "1..92"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -289,6 +289,13 @@ printf 'pw-of-hop-1\n' | env -u MITOGEN_ASKPASS script -qec \
   "'$MITOGEN' run -K \"sudo:root,sudo_path='$tmp/sudo-1'\" -- echo typed-in" /dev/null >"$tmp/out" 2>&1
 check "-K asks on the terminal and takes what is typed" \
   bash -c "grep -q 'sudo password for hop 1' '$tmp/out' && grep -q typed-in '$tmp/out'"
+
+# Found by fuzz-target: bytes that are not UTF-8 made a GLib critical.
+check "a call argument that is not UTF-8 goes as bytes" \
+  test "$("$MITOGEN" call local core.echo $'\xff' </dev/null)" = "b'\\377'"
+"$MITOGEN" run $'loc\xffal' -- true 2>"$tmp/err" </dev/null
+check "a target that is not UTF-8 is refused" \
+  bash -c "test $? = 1 && grep -q 'not valid UTF-8' '$tmp/err'"
 
 # Containers and namespaces: setns:PID enters a process's namespaces (as
 # root); a path as the argument is quoted, since '/' joins hops.

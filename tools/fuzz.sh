@@ -5,7 +5,7 @@
 #   tools/fuzz.sh [RUNS] [NAME...]    RUNS inputs per harness (default 10
 #                                     million), NAME among frame-header,
 #                                     bootstrap, body-gvariant, body-json,
-#                                     prompt (default all)
+#                                     prompt, target (default all)
 #   tools/fuzz.sh --seeds             regenerate tests/fuzz/corpus/
 #
 # Builds with clang in build-fuzz/ (ASan and UBSan on). Findings land in
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir=build-fuzz
-all=(frame-header bootstrap body-gvariant body-json prompt)
+all=(frame-header bootstrap body-gvariant body-json prompt target)
 
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang meson setup "$dir" -Dwerror=true -Dfuzzing=true \

@@ -14,8 +14,6 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "config.h"
-
 #include <string.h>
 
 #include <mitogen/mitogen.h>
@@ -26,9 +24,26 @@
 GVariant *
 cli_parse_value (const char *text)
 {
-  GVariant *v = g_variant_parse (NULL, text, NULL, NULL, NULL);
+  GVariant *v;
 
+  /* Text that is not UTF-8 is no string: it goes as the bytes it is. */
+  if (!g_utf8_validate (text, -1, NULL))
+    return g_variant_ref_sink (g_variant_new_bytestring (text));
+  v = g_variant_parse (NULL, text, NULL, NULL, NULL);
   return v != NULL ? v : g_variant_ref_sink (g_variant_new_string (text));
+}
+
+/* Targets and options are names and paths a person typed: UTF-8. */
+static gboolean
+check_utf8 (const char  *what,
+            const char  *text,
+            GError     **error)
+{
+  if (g_utf8_validate (text, -1, NULL))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s is not valid UTF-8", what);
+  return FALSE;
 }
 
 /* The type @table gives @key ("u|i" for several), or NULL. */
@@ -533,13 +548,16 @@ cli_parse_target (const char               *target,
                   const CliTargetSettings  *settings,
                   GError                  **error)
 {
-  g_autoptr(GArray) plans = plan_hops (target, error);
+  g_autoptr(GArray) plans = check_utf8 ("the target", target, error) ? plan_hops (target, error) : NULL;
   g_autoptr(GArray) hops = g_array_new (FALSE, TRUE, sizeof (CliHop));
   gboolean used_login = FALSE, used_become = FALSE;
 
   g_array_set_clear_func (hops, hop_clear);
   if (plans == NULL)
     return NULL;
+  for (guint j = 0; settings->options != NULL && settings->options[j] != NULL; j++)
+    if (!check_utf8 ("an -o option", settings->options[j], error))
+      return NULL;
   for (guint i = 0; i < plans->len; i++)
     {
       CliHop hop = { NULL, };

@@ -470,6 +470,18 @@ add_role_password (GVariantDict             *dict,
   return TRUE;
 }
 
+/* Whether @name is a transport's name: [a-z][a-z0-9_-]*. */
+static gboolean
+is_transport_name (const char *name)
+{
+  if (!g_ascii_islower (name[0]))
+    return FALSE;
+  for (const char *p = name + 1; *p != '\0'; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '_' && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
 /* Each hop's text and transport; checks the names. */
 static GArray *
 plan_hops (const char  *target,
@@ -487,7 +499,7 @@ plan_hops (const char  *target,
       plan.text = g_strdup (hops[i]);
       plan.name = g_strndup (hops[i], name_len);
       g_array_append_val (plans, plan);
-      if (!g_regex_match_simple ("^[a-z][a-z0-9_-]*$", plan.name, 0, 0))
+      if (!is_transport_name (plan.name))
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                        "bad target “%s”: expected TRANSPORT[:ARG][,KEY=VALUE...], such as "

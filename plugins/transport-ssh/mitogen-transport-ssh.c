@@ -13,6 +13,8 @@
  * as), password, check_host_keys ("enforce", "accept-new", "ignore"),
  * known_hosts_file, compression (b), connect_timeout (d seconds),
  * remote_agent_path (run this agent instead of uploading), remote_cache_dir,
+ * static_agent (b, default true: upload the agent_path's "-static" twin,
+ * GLib linked in, when there is one),
  * keepalive_interval (u seconds of silence from the host before a keepalive
  * that wants an answer; default 15, 0: none), keepalive_count_max (u
  * unanswered keepalives after which the host counts as dead and the stream
@@ -32,6 +34,8 @@
 #include <libssh/server.h>  /* ssh_send_keepalive(), which clients may use too */
 
 #include <mitogen/mitogen.h>
+
+#include "mitogen-ssh-target.h"
 
 #define MITOGEN_TYPE_TRANSPORT_SSH (mitogen_transport_ssh_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenTransportSsh, mitogen_transport_ssh,
@@ -64,6 +68,7 @@ typedef struct
   double   timeout;
   char    *remote_agent_path;
   char    *remote_cache_dir;
+  gboolean static_agent;        /* upload "<agent_path>-static" if it exists */
   guint    keepalive_interval;  /* seconds; 0: none */
   guint    keepalive_count_max; /* unanswered keepalives; 0: no limit */
   char    *ssh_config_file;
@@ -139,6 +144,8 @@ parse_options (GVariant  *options,
   }
   g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
   g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
+  o->static_agent = TRUE;
+  g_variant_lookup (options, "static_agent", "b", &o->static_agent);
   o->keepalive_interval = 15;
   o->keepalive_count_max = 3;
   g_variant_lookup (options, "keepalive_interval", "u", &o->keepalive_interval);
@@ -319,9 +326,25 @@ out:
   return result;
 }
 
-/* The one command run on the host. It prints NEED_UPLOAD when it needs
- * the agent's bytes on its standard input; either way it ends by running
- * the agent with --announce.
+/* The file to upload: the self-contained twin of @agent_path (GLib linked
+ * in, so that it runs on hosts without GLib) when there is one and the
+ * caller did not ask otherwise, else @agent_path itself. An agent starting
+ * the next hop passes its own image, which has no twin. */
+static char *
+upload_path (const Options *o,
+             const char    *agent_path)
+{
+  g_autofree char *twin = g_strconcat (agent_path, "-static", NULL);
+
+  if (o->static_agent && g_file_test (twin, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&twin);
+  return g_strdup (agent_path);
+}
+
+/* The one command run on the host. It first checks that the host is a
+ * machine the agent runs on and has the loader it needs (exit 96, naming
+ * both). It prints NEED_UPLOAD when it needs the agent's bytes on its
+ * standard input; either way it ends by running the agent with --announce.
  *
  * The cache is trusted only while only this user can change it: the
  * directory and the cached file must be owned by the user and writable by
@@ -335,10 +358,12 @@ out:
  * and run from it; when the cache is untrusted, read-only or full, the
  * private copy runs instead and the agent removes it (--unlink-self). */
 static char *
-bootstrap_command (const Options *o,
-                   const char    *sha256,
-                   gsize          size)
+bootstrap_command (const Options     *o,
+                   const AgentTarget *target,
+                   const char        *sha256,
+                   gsize              size)
 {
+  g_autofree char *check = NULL;
   g_autofree char *dir = o->remote_cache_dir != NULL ? g_shell_quote (o->remote_cache_dir)
                                                      : g_strdup ("\"${XDG_CACHE_HOME:-$HOME/.cache}/mitogen\"");
 
@@ -347,8 +372,9 @@ bootstrap_command (const Options *o,
       g_autofree char *path = g_shell_quote (o->remote_agent_path);
       return g_strdup_printf ("exec %s --announce", path);
     }
+  check = agent_target_check (target);
   return g_strdup_printf (
-    "H=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
+    "%sH=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
     "ok() { [ \"$(sha256sum < \"$1\" 2>/dev/null | cut -c1-64)\" = \"$H\" ]; }; "
     "mine() { [ -O \"$1\" ] && case $(ls -ld \"$1\" 2>/dev/null) in "
     "?????w*|????????w*|'') return 1;; esac; }; "
@@ -365,7 +391,7 @@ bootstrap_command (const Options *o,
     "if cp \"$T\" \"$C\" 2>/dev/null && chmod 700 \"$C\" && ok \"$C\" && mv -f \"$C\" \"$A\"; then "
     "rm -rf \"$P\"; exec \"$A\" --announce; fi; rm -f \"$C\"; fi; "
     "exec \"$T\" --announce --unlink-self",
-    sha256, size, dir);
+    check, sha256, size, dir);
 }
 
 /* Everything here belongs to the pump thread once it runs. */
@@ -668,6 +694,8 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
 {
   g_auto(Options) o = { 0, };
   g_autoptr(GBytes) agent = NULL;
+  g_auto(AgentTarget) target = { 0, };
+  g_autofree char *upload = NULL;
   g_autofree char *sha256 = NULL;
   g_autofree char *command = NULL;
   g_autofree char *host = NULL;
@@ -682,9 +710,13 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   if (!parse_options (options, &o, error))
     return NULL;
   deadline = g_get_monotonic_time () + (gint64) (o.timeout * G_USEC_PER_SEC);
-  if (o.remote_agent_path == NULL &&
-      (agent = agent_bytes (agent_path, &sha256, error)) == NULL)
-    return NULL;
+  if (o.remote_agent_path == NULL)
+    {
+      upload = upload_path (&o, agent_path);
+      if ((agent = agent_bytes (upload, &sha256, error)) == NULL)
+        return NULL;
+      agent_target_read (agent, &target);
+    }
 
   session = ssh_new ();
   timeout_sec = MAX (1, (long) o.timeout);
@@ -716,7 +748,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
     goto fail;
 
   channel = ssh_channel_new (session);
-  command = bootstrap_command (&o, sha256, agent != NULL ? g_bytes_get_size (agent) : 0);
+  command = bootstrap_command (&o, &target, sha256, agent != NULL ? g_bytes_get_size (agent) : 0);
   if (channel == NULL || ssh_channel_open_session (channel) != SSH_OK ||
       ssh_channel_request_exec (channel, command) != SSH_OK)
     {
@@ -778,6 +810,7 @@ static const MitogenTransportOption ssh_options[] = {
   { "compression", "b", "compress the connection" },
   { "remote_agent_path", "s", "run this agent on the host instead of uploading one" },
   { "remote_cache_dir", "s", "where the uploaded agent is cached on the host" },
+  { "static_agent", "b", "upload the self-contained agent (GLib linked in) when built (default true)" },
   { "keepalive_interval", "u", "seconds of silence before a keepalive that wants an answer (default 15; 0: none)" },
   { "keepalive_count_max", "u", "unanswered keepalives before the host is taken for dead (default 3; 0: never)" },
   { "ssh_config_file", "s", "the ssh config file to read instead of ~/.ssh/config" },

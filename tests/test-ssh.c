@@ -1157,8 +1157,8 @@ test_static_agent_travels (MitogenTestFixture *fixture,
 }
 
 /* The first stage refuses a host the agent was not built for, and says
- * what the agent is and what the host is. The agent's machine (and its
- * loader) are what its ELF header says; the test stands in other values. */
+ * what the agent is and what the host is. The agent's machine, loader and
+ * glibc version are what its ELF file says; the test stands in others. */
 static void
 test_wrong_machine_refused (MitogenTestFixture *fixture,
                             gconstpointer       data)
@@ -1188,6 +1188,12 @@ test_wrong_machine_refused (MitogenTestFixture *fixture,
   expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
                         MITOGEN_ERROR_STREAM, "with musl and needs its loader /lib/ld-musl-nonexistent.so.1");
   g_unsetenv ("MITOGEN_SSH_TEST_AGENT_INTERP");
+
+  /* The loader is there, the glibc is older than the agent's symbols. */
+  g_setenv ("MITOGEN_SSH_TEST_AGENT_GLIBC", "99.0", TRUE);
+  expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
+                        MITOGEN_ERROR_STREAM, "with glibc 99.0 or later, but this host");
+  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_GLIBC");
 
   /* Nothing was uploaded or cached for the refused agent. */
   cache = path ("cache-arch");

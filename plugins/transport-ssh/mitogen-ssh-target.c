@@ -8,8 +8,13 @@
  * an agent for another machine dies on the host with "Exec format error"
  * or, lacking its loader, with "not found" for a file that is there.
  *
- * For tests, MITOGEN_SSH_TEST_AGENT_MACHINE and MITOGEN_SSH_TEST_AGENT_INTERP
- * stand in for what the file says (not in setuid programs).
+ * A glibc program also needs a glibc at least as new as the newest
+ * GLIBC_x.y version among its symbols (2.34 for one built on Debian 12);
+ * an older one fails with "version `GLIBC_2.34' not found".
+ *
+ * For tests, MITOGEN_SSH_TEST_AGENT_MACHINE, MITOGEN_SSH_TEST_AGENT_INTERP
+ * and MITOGEN_SSH_TEST_AGENT_GLIBC stand in for what the file says (not in
+ * setuid programs).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -98,6 +103,81 @@ find_interp (const guint8 *p,
   return NULL;
 }
 
+/* "GLIBC_2.34" → 2, 34; FALSE for GLIBC_PRIVATE and the like. */
+static gboolean
+parse_glibc_version (const char *name,
+                     guint      *major,
+                     guint      *minor)
+{
+  char *end;
+
+  if (!g_str_has_prefix (name, "GLIBC_") || !g_ascii_isdigit (name[6]))
+    return FALSE;
+  *major = strtoul (name + 6, &end, 10);
+  *minor = *end == '.' ? strtoul (end + 1, NULL, 10) : 0;
+  return TRUE;
+}
+
+/* The newest GLIBC_x.y in the version needs (SHT_GNU_verneed, whose
+ * strings are in the section it links to), as "x.y"; NULL if none. */
+static char *
+find_glibc_needed (const guint8 *p,
+                   gsize         len,
+                   gboolean      is64,
+                   gboolean      big_endian)
+{
+  guint w = is64 ? 8 : 4;
+  guint64 shoff, shentsize, shnum;
+  guint best_major = 0, best_minor = 0;
+
+  if (!read_uint (p, len, is64 ? 40 : 32, w, big_endian, &shoff) ||
+      !read_uint (p, len, is64 ? 58 : 46, 2, big_endian, &shentsize) ||
+      !read_uint (p, len, is64 ? 60 : 48, 2, big_endian, &shnum))
+    return NULL;
+  for (guint64 i = 0; i < shnum; i++)
+    {
+      gsize sh = shoff + i * shentsize;
+      guint64 type, offset, link, str_sh, strtab, vn, count;
+
+      if (!read_uint (p, len, sh + 4, 4, big_endian, &type) || type != SHT_GNU_verneed ||
+          !read_uint (p, len, sh + (is64 ? 24 : 16), w, big_endian, &offset) ||
+          !read_uint (p, len, sh + (is64 ? 40 : 24), 4, big_endian, &link) ||
+          !read_uint (p, len, sh + (is64 ? 44 : 28), 4, big_endian, &count))
+        continue;
+      str_sh = shoff + link * shentsize;
+      if (!read_uint (p, len, str_sh + (is64 ? 24 : 16), w, big_endian, &strtab))
+        return NULL;
+      vn = offset;
+      for (guint64 n = 0; n < count; n++)
+        {
+          guint64 aux_count, aux, next, vna, name;
+
+          if (!read_uint (p, len, vn + 2, 2, big_endian, &aux_count) ||
+              !read_uint (p, len, vn + 8, 4, big_endian, &aux) ||
+              !read_uint (p, len, vn + 12, 4, big_endian, &next))
+            return NULL;
+          vna = vn + aux;
+          for (guint64 a = 0; a < aux_count; a++)
+            {
+              guint major, minor;
+
+              if (!read_uint (p, len, vna + 8, 4, big_endian, &name) ||
+                  strtab + name >= len || !read_uint (p, len, vna + 12, 4, big_endian, &aux))
+                return NULL;
+              if (memchr (p + strtab + name, '\0', len - strtab - name) != NULL &&
+                  parse_glibc_version ((const char *) p + strtab + name, &major, &minor) &&
+                  (major > best_major || (major == best_major && minor > best_minor)))
+                best_major = major, best_minor = minor;
+              vna += aux;
+            }
+          if (next == 0)
+            break;
+          vn += next;
+        }
+    }
+  return best_major > 0 ? g_strdup_printf ("%u.%u", best_major, best_minor) : NULL;
+}
+
 static const char *
 libc_of (const char *interp)
 {
@@ -122,15 +202,30 @@ is_plain_pattern (const char *s)
   return TRUE;
 }
 
+/* "2.34": digits, one dot, digits. */
+static gboolean
+is_version (const char *s)
+{
+  guint dots = 0;
+
+  if (!g_ascii_isdigit (*s))
+    return FALSE;
+  for (; *s != '\0'; s++)
+    if (*s == '.' ? (++dots > 1 || !g_ascii_isdigit (s[1])) : !g_ascii_isdigit (*s))
+      return FALSE;
+  return dots == 1;
+}
+
 static void
 apply_test_overrides (AgentTarget *t)
 {
-  const char *machine, *interp;
+  const char *machine, *interp, *glibc;
 
   if (getauxval (AT_SECURE))
     return;
   machine = g_getenv ("MITOGEN_SSH_TEST_AGENT_MACHINE");
   interp = g_getenv ("MITOGEN_SSH_TEST_AGENT_INTERP");
+  glibc = g_getenv ("MITOGEN_SSH_TEST_AGENT_GLIBC");
   if (machine != NULL && is_plain_pattern (machine))
     {
       g_free (t->machine);
@@ -143,6 +238,26 @@ apply_test_overrides (AgentTarget *t)
       g_free (t->interp);
       t->interp = g_strdup (interp);
     }
+  if (glibc != NULL && is_version (glibc))
+    {
+      g_free (t->glibc);
+      t->glibc = g_strdup (glibc);
+    }
+}
+
+/* The file to upload: the self-contained twin of @agent_path (GLib linked
+ * in, so that it runs on hosts without GLib) when there is one and
+ * @prefer_static, else @agent_path itself. An agent starting the next hop
+ * passes its own image, which has no twin. */
+char *
+agent_upload_path (const char *agent_path,
+                   gboolean    prefer_static)
+{
+  g_autofree char *twin = g_strconcat (agent_path, "-static", NULL);
+
+  if (prefer_static && g_file_test (twin, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&twin);
+  return g_strdup (agent_path);
 }
 
 /* Fills @target from the ELF header of @agent. What cannot be read stays
@@ -172,6 +287,7 @@ agent_target_read (GBytes      *agent,
               break;
             }
       target->interp = find_interp (p, len, is64, big_endian);
+      target->glibc = find_glibc_needed (p, len, is64, big_endian);
     }
   apply_test_overrides (target);
   target->libc = g_strdup (libc_of (target->interp));
@@ -184,6 +300,7 @@ agent_target_clear (AgentTarget *target)
   g_clear_pointer (&target->pattern, g_free);
   g_clear_pointer (&target->interp, g_free);
   g_clear_pointer (&target->libc, g_free);
+  g_clear_pointer (&target->glibc, g_free);
 }
 
 /* Shell code that exits 96 with a message naming both sides when the
@@ -209,6 +326,21 @@ agent_target_check (const AgentTarget *target)
         "which this host ($(uname -m), C library: $L) lacks\" >&2; exit 96; }; ",
         interp, target->machine != NULL ? target->machine : "an unknown machine",
         target->libc, interp);
+    }
+  if (target->glibc != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (target->glibc, ".", 2);
+
+      /* getconf says "glibc 2.36"; a host without it is not glibc, which
+       * the loader check above has dealt with. */
+      g_string_append_printf (sh,
+        "V=$(getconf GNU_LIBC_VERSION 2>/dev/null) && V=${V#glibc } && "
+        "J=${V%%%%.*} && N=${V#*.} && N=${N%%%%.*} && "
+        "{ [ \"$J\" -lt %s ] 2>/dev/null || { [ \"$J\" -eq %s ] && [ \"$N\" -lt %s ]; } 2>/dev/null; } && "
+        "{ echo \"mitogen: the agent is built for %s with glibc %s or later, "
+        "but this host ($(uname -m)) has glibc $V\" >&2; exit 96; }; ",
+        parts[0], parts[0], parts[1] != NULL ? parts[1] : "0",
+        target->machine != NULL ? target->machine : "an unknown machine", target->glibc);
     }
   return g_string_free (g_steal_pointer (&sh), FALSE);
 }

@@ -12,8 +12,11 @@ typedef struct
   char *pattern;   /* a sh case pattern of the `uname -m` values it runs on */
   char *interp;    /* the dynamic loader it needs; NULL: linked statically */
   char *libc;      /* "glibc", "musl", "static" or "unknown", for messages */
+  char *glibc;     /* the newest GLIBC_x.y symbol version it needs; NULL: none */
 } AgentTarget;
 
+char *agent_upload_path   (const char        *agent_path,
+                           gboolean           prefer_static);
 void  agent_target_read    (GBytes            *agent,
                             AgentTarget       *target);
 void  agent_target_clear   (AgentTarget       *target);

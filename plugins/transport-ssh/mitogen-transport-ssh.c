@@ -326,21 +326,6 @@ out:
   return result;
 }
 
-/* The file to upload: the self-contained twin of @agent_path (GLib linked
- * in, so that it runs on hosts without GLib) when there is one and the
- * caller did not ask otherwise, else @agent_path itself. An agent starting
- * the next hop passes its own image, which has no twin. */
-static char *
-upload_path (const Options *o,
-             const char    *agent_path)
-{
-  g_autofree char *twin = g_strconcat (agent_path, "-static", NULL);
-
-  if (o->static_agent && g_file_test (twin, G_FILE_TEST_IS_EXECUTABLE))
-    return g_steal_pointer (&twin);
-  return g_strdup (agent_path);
-}
-
 /* The one command run on the host. It first checks that the host is a
  * machine the agent runs on and has the loader it needs (exit 96, naming
  * both). It prints NEED_UPLOAD when it needs the agent's bytes on its
@@ -712,7 +697,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   deadline = g_get_monotonic_time () + (gint64) (o.timeout * G_USEC_PER_SEC);
   if (o.remote_agent_path == NULL)
     {
-      upload = upload_path (&o, agent_path);
+      upload = agent_upload_path (agent_path, o.static_agent);
       if ((agent = agent_bytes (upload, &sha256, error)) == NULL)
         return NULL;
       agent_target_read (agent, &target);

@@ -1154,6 +1154,19 @@ test_static_agent_travels (MitogenTestFixture *fixture,
   g_assert_true (expected_len == running_len && memcmp (expected, running, running_len) == 0);
   g_assert_false (maps_contain (ctx, "libglib-2.0"));
   g_assert_false (maps_contain (ctx, "libgio-2.0"));
+  g_clear_object (&ctx);
+
+  /* static_agent=false: agent_path itself travels, and loads GLib. */
+  {
+    GVariantDict dict;
+
+    dict_from (&dict, options_full ("known_hosts", "enforce", "cache-static"));
+    g_variant_dict_insert (&dict, "static_agent", "b", FALSE);
+    ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                          NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (maps_contain (ctx, "libglib-2.0"));
+  }
 }
 
 /* The first stage refuses a host the agent was not built for, and says

@@ -327,8 +327,8 @@ out:
 }
 
 /* The one command run on the host. It first checks that the host is a
- * machine the agent runs on and has the loader it needs (exit 96, naming
- * both). It prints NEED_UPLOAD when it needs the agent's bytes on its
+ * machine the agent runs on, with the loader and glibc it needs (exit 96,
+ * naming both). It prints NEED_UPLOAD when it needs the agent's bytes on its
  * standard input; either way it ends by running the agent with --announce.
  *
  * The cache is trusted only while only this user can change it: the

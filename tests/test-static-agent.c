@@ -173,8 +173,9 @@ static void
 remove_tree (const char *path)
 {
   const char *argv[] = { "rm", "-rf", path, NULL };
+  g_autofree char *out = output_of (argv);
 
-  g_assert_nonnull (output_of (argv));
+  g_assert_nonnull (out);
 }
 
 /* The `unshare` options that let us chroot here, or NULL (and a skip). */

@@ -167,6 +167,22 @@ start_ms (MitogenRouter *router,
   return median (samples);
 }
 
+/* start_ms for mitogen-agent-static, GLib linked in (the agent the ssh
+ * transport uploads), when it sits beside $MITOGEN_AGENT_PATH. */
+static void
+static_start (MitogenRouter *router,
+              gboolean       q)
+{
+  g_autofree char *path = g_strconcat (g_getenv ("MITOGEN_AGENT_PATH"), "-static", NULL);
+  GVariantDict dict;
+
+  if (g_getenv ("MITOGEN_AGENT_PATH") == NULL || !g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+    return;
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "agent_path", "s", path);
+  emit ("static_start_ms", start_ms (router, "local", g_variant_dict_end (&dict), q ? 5 : 20));
+}
+
 /* The floor for a transport that runs a program: the program alone. */
 static double
 command_ms (const char *command,
@@ -423,6 +439,8 @@ main (int    argc,
     emit ("pipe_pingpong_us", pipe_pingpong_us (q ? 2000 : 20000));
   if (want ("start_ms"))
     emit ("start_ms", start_ms (router, "local", NULL, q ? 5 : 20));
+  if (want ("static_start_ms"))
+    static_start (router, q);
   if (want ("sudo_start_ms") && getuid () == 0 &&
       g_spawn_command_line_sync ("sudo -n -u nobody true", NULL, NULL, NULL, NULL))
     {

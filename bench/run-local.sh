@@ -62,6 +62,7 @@ for key, label, unit, higher, (target, text) in rows:
     met = '—' if v is None or not target else ('yes' if (v >= target if higher else v <= target) else 'no')
     print('| %s | %s | %s | %s | %s | %s |' % (label, fmt(v), fmt(p), ratio, text, met))
 extra = [('pipe_pingpong_us', 'raw pipe ping-pong (2 CPUs)', 'µs'), ('pipe_pingpong_us_pinned', 'raw pipe ping-pong (1 CPU)', 'µs'),
+         ('static_start_ms', 'start a context, mitogen-agent-static', 'ms'),
          ('sudo_true_ms', 'sudo -u nobody true', 'ms'),
          ('pipelined_calls_per_s_100k', '100,000 pipelined calls', 'calls/s'),
          ('bulk_pipelined_mb_s', '256 MiB, 32 replies pipelined', 'MB/s'),

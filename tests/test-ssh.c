@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1316,6 +1317,98 @@ test_password (MitogenTestFixture *fixture,
   run (command);
 }
 
+/* The agent that travels is the self-contained one, when it was built:
+ * the context runs a copy of mitogen-agent-static, which maps no GLib. */
+static void
+test_static_agent_travels (MitogenTestFixture *fixture,
+                           gconstpointer       data)
+{
+  g_autofree char *static_path = g_strconcat (g_getenv ("MITOGEN_AGENT_PATH"), "-static", NULL);
+  g_autofree char *exe = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *running = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) pong = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize expected_len, running_len;
+
+  SKIP_WITHOUT_SSHD ();
+  if (!g_file_test (static_path, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("mitogen-agent-static was not built (-Dstatic_agent)");
+      return;
+    }
+  ctx = mitogen_router_connect_context (fixture->router, "ssh",
+                                        options_full ("known_hosts", "enforce", "cache-static"),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  pong = mitogen_context_call (ctx, "core.ping", NULL, NULL, &error);
+  g_assert_no_error (error);
+  exe = g_strdup_printf ("/proc/%d/exe", mitogen_test_context_pid (ctx));
+  g_assert_true (g_file_get_contents (static_path, &expected, &expected_len, NULL));
+  g_assert_true (g_file_get_contents (exe, &running, &running_len, NULL));
+  g_assert_true (expected_len == running_len && memcmp (expected, running, running_len) == 0);
+  g_assert_false (maps_contain (ctx, "libglib-2.0"));
+  g_assert_false (maps_contain (ctx, "libgio-2.0"));
+  g_clear_object (&ctx);
+
+  /* static_agent=false: agent_path itself travels, and loads GLib. */
+  {
+    GVariantDict dict;
+
+    dict_from (&dict, options_full ("known_hosts", "enforce", "cache-static"));
+    g_variant_dict_insert (&dict, "static_agent", "b", FALSE);
+    ctx = mitogen_router_connect_context (fixture->router, "ssh", g_variant_dict_end (&dict),
+                                          NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (maps_contain (ctx, "libglib-2.0"));
+  }
+}
+
+/* The first stage refuses a host the agent was not built for, and says
+ * what the agent is and what the host is. The agent's machine, loader and
+ * glibc version are what its ELF file says; the test stands in others. */
+static void
+test_wrong_machine_refused (MitogenTestFixture *fixture,
+                            gconstpointer       data)
+{
+  struct utsname host;
+  g_autofree char *cache = NULL;
+
+  SKIP_WITHOUT_SSHD ();
+  g_assert_cmpint (uname (&host), ==, 0);
+  g_setenv ("MITOGEN_SSH_TEST_AGENT_MACHINE", "sparc64", TRUE);
+  expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
+                        MITOGEN_ERROR_STREAM, "the agent is built for sparc64");
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (fixture->router, "ssh",
+                                                                    options_full ("known_hosts", "enforce", "cache-arch"),
+                                                                    NULL, NULL, &error);
+    g_autofree char *host_part = g_strdup_printf ("but this host is %s", host.machine);
+
+    g_assert_null (ctx);
+    g_assert_nonnull (strstr (error->message, host_part));
+  }
+  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_MACHINE");
+
+  /* The machine matches, the loader is missing: a musl agent on glibc. */
+  g_setenv ("MITOGEN_SSH_TEST_AGENT_INTERP", "/lib/ld-musl-nonexistent.so.1", TRUE);
+  expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
+                        MITOGEN_ERROR_STREAM, "with musl and needs its loader /lib/ld-musl-nonexistent.so.1");
+  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_INTERP");
+
+  /* The loader is there, the glibc is older than the agent's symbols. */
+  g_setenv ("MITOGEN_SSH_TEST_AGENT_GLIBC", "99.0", TRUE);
+  expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
+                        MITOGEN_ERROR_STREAM, "with glibc 99.0 or later, but this host");
+  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_GLIBC");
+
+  /* Nothing was uploaded or cached for the refused agent. */
+  cache = path ("cache-arch");
+  g_assert_false (g_file_test (cache, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1348,6 +1441,8 @@ main (int    argc,
   ADD ("/ssh/full-cache-bypassed", test_full_cache_bypassed);
   ADD ("/ssh/no-private-directory", test_no_private_directory);
   ADD ("/ssh/password", test_password);
+  ADD ("/ssh/static-agent-travels", test_static_agent_travels);
+  ADD ("/ssh/wrong-machine-refused", test_wrong_machine_refused);
 #undef ADD
   status = g_test_run ();
   stop_sshd ();

@@ -13,6 +13,8 @@
  * as), password, check_host_keys ("enforce", "accept-new", "ignore"),
  * known_hosts_file, compression (b), connect_timeout (d seconds),
  * remote_agent_path (run this agent instead of uploading), remote_cache_dir,
+ * static_agent (b, default true: upload the agent_path's "-static" twin,
+ * GLib linked in, when there is one),
  * keepalive_interval (u seconds of silence from the host before a keepalive
  * that wants an answer; default 10, 0: none), keepalive_count_max (u
  * unanswered keepalives after which the host counts as dead and the stream
@@ -32,6 +34,8 @@
 #include <libssh/server.h>  /* ssh_send_keepalive(), which clients may use too */
 
 #include <mitogen/mitogen.h>
+
+#include "mitogen-ssh-target.h"
 
 #define MITOGEN_TYPE_TRANSPORT_SSH (mitogen_transport_ssh_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenTransportSsh, mitogen_transport_ssh,
@@ -64,6 +68,7 @@ typedef struct
   double   timeout;
   char    *remote_agent_path;
   char    *remote_cache_dir;
+  gboolean static_agent;        /* upload "<agent_path>-static" if it exists */
   guint    keepalive_interval;  /* seconds; 0: none */
   guint    keepalive_count_max; /* unanswered keepalives; 0: no limit */
   char    *ssh_config_file;
@@ -139,6 +144,8 @@ parse_options (GVariant  *options,
   }
   g_variant_lookup (options, "remote_agent_path", "s", &o->remote_agent_path);
   g_variant_lookup (options, "remote_cache_dir", "s", &o->remote_cache_dir);
+  o->static_agent = TRUE;
+  g_variant_lookup (options, "static_agent", "b", &o->static_agent);
   /* A silent host is dropped after (count_max + 1) intervals: 40 s, well
    * within the minute a fleet operator expects (Python Mitogen: 60 s). */
   o->keepalive_interval = 10;
@@ -321,9 +328,10 @@ out:
   return result;
 }
 
-/* The one command run on the host. It prints NEED_UPLOAD when it needs
- * the agent's bytes on its standard input; either way it ends by running
- * the agent with --announce.
+/* The one command run on the host. It first checks that the host is a
+ * machine the agent runs on, with the loader and glibc it needs (exit 96,
+ * naming both). It prints NEED_UPLOAD when it needs the agent's bytes on its
+ * standard input; either way it ends by running the agent with --announce.
  *
  * The cache is trusted only while only this user can change it: the
  * directory and the cached file must be owned by the user and writable by
@@ -337,10 +345,12 @@ out:
  * and run from it; when the cache is untrusted, read-only or full, the
  * private copy runs instead and the agent removes it (--unlink-self). */
 static char *
-bootstrap_command (const Options *o,
-                   const char    *sha256,
-                   gsize          size)
+bootstrap_command (const Options     *o,
+                   const AgentTarget *target,
+                   const char        *sha256,
+                   gsize              size)
 {
+  g_autofree char *check = NULL;
   g_autofree char *dir = o->remote_cache_dir != NULL ? g_shell_quote (o->remote_cache_dir)
                                                      : g_strdup ("\"${XDG_CACHE_HOME:-$HOME/.cache}/mitogen\"");
 
@@ -349,8 +359,9 @@ bootstrap_command (const Options *o,
       g_autofree char *path = g_shell_quote (o->remote_agent_path);
       return g_strdup_printf ("exec %s --announce", path);
     }
+  check = agent_target_check (target);
   return g_strdup_printf (
-    "H=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
+    "%sH=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
     "ok() { [ \"$(sha256sum < \"$1\" 2>/dev/null | cut -c1-64)\" = \"$H\" ]; }; "
     "mine() { [ -O \"$1\" ] && case $(ls -ld \"$1\" 2>/dev/null) in "
     "?????w*|????????w*|'') return 1;; esac; }; "
@@ -367,7 +378,7 @@ bootstrap_command (const Options *o,
     "if cp \"$T\" \"$C\" 2>/dev/null && chmod 700 \"$C\" && ok \"$C\" && mv -f \"$C\" \"$A\"; then "
     "rm -rf \"$P\"; exec \"$A\" --announce; fi; rm -f \"$C\"; fi; "
     "exec \"$T\" --announce --unlink-self",
-    sha256, size, dir);
+    check, sha256, size, dir);
 }
 
 /* Everything here belongs to the pump thread once it runs. */
@@ -670,6 +681,8 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
 {
   g_auto(Options) o = { 0, };
   g_autoptr(GBytes) agent = NULL;
+  g_auto(AgentTarget) target = { 0, };
+  g_autofree char *upload = NULL;
   g_autofree char *sha256 = NULL;
   g_autofree char *command = NULL;
   g_autofree char *host = NULL;
@@ -684,9 +697,13 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   if (!parse_options (options, &o, error))
     return NULL;
   deadline = g_get_monotonic_time () + (gint64) (o.timeout * G_USEC_PER_SEC);
-  if (o.remote_agent_path == NULL &&
-      (agent = agent_bytes (agent_path, &sha256, error)) == NULL)
-    return NULL;
+  if (o.remote_agent_path == NULL)
+    {
+      upload = agent_upload_path (agent_path, o.static_agent);
+      if ((agent = agent_bytes (upload, &sha256, error)) == NULL)
+        return NULL;
+      agent_target_read (agent, &target);
+    }
 
   session = ssh_new ();
   timeout_sec = MAX (1, (long) o.timeout);
@@ -718,7 +735,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
     goto fail;
 
   channel = ssh_channel_new (session);
-  command = bootstrap_command (&o, sha256, agent != NULL ? g_bytes_get_size (agent) : 0);
+  command = bootstrap_command (&o, &target, sha256, agent != NULL ? g_bytes_get_size (agent) : 0);
   if (channel == NULL || ssh_channel_open_session (channel) != SSH_OK ||
       ssh_channel_request_exec (channel, command) != SSH_OK)
     {
@@ -780,6 +797,7 @@ static const MitogenTransportOption ssh_options[] = {
   { "compression", "b", "compress the connection" },
   { "remote_agent_path", "s", "run this agent on the host instead of uploading one" },
   { "remote_cache_dir", "s", "where the uploaded agent is cached on the host" },
+  { "static_agent", "b", "upload the self-contained agent (GLib linked in) when built (default true)" },
   { "keepalive_interval", "u", "seconds of silence before a keepalive that wants an answer (default 10; 0: none)" },
   { "keepalive_count_max", "u", "unanswered keepalives before the host is taken for dead (default 3; 0: never)" },
   { "ssh_config_file", "s", "the ssh config file to read instead of ~/.ssh/config" },

@@ -163,10 +163,13 @@ make_root (void)
           g_assert_cmpint (g_chmod (link, 0755), ==, 0);
         }
     }
-  /* The agent's libraries, but not the agent. */
-  copy_with_libraries (root, g_getenv ("MITOGEN_AGENT_PATH"));
+  /* The libraries of the agent that travels (the self-contained one: the
+   * C library, no GLib), but not the agent. */
   {
-    g_autofree char *agent = g_build_filename (root, g_getenv ("MITOGEN_AGENT_PATH"), NULL);
+    g_autofree char *travels = g_strconcat (g_getenv ("MITOGEN_AGENT_PATH"), "-static", NULL);
+    g_autofree char *agent = g_build_filename (root, travels, NULL);
+
+    copy_with_libraries (root, travels);
     g_assert_cmpint (g_unlink (agent), ==, 0);
   }
   /* A chroot normally has a /dev; the first stage needs its null. */
@@ -182,6 +185,18 @@ make_root (void)
   g_assert_cmpint (g_chmod (tmp, 01777), ==, 0);
   g_assert_true (g_file_set_contents (mark, "", 0, NULL));
   return root;
+}
+
+/* Whether any libglib lies under @root. */
+static gboolean
+root_has_glib (const char *root)
+{
+  const char *argv[] = { "find", root, "-name", "libglib*", NULL };
+  g_autofree char *out = NULL;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &out, NULL, NULL, NULL));
+  return out[0] != '\0';
 }
 
 static void
@@ -212,10 +227,12 @@ test_chroot (MitogenTestFixture *fixture,
   g_variant_dict_insert (&dict, "connect_timeout", "d", (double) WAIT_MSEC / 1000);
   ctx = connect_ok (fixture->router, "chroot", g_variant_dict_end (&dict));
 
-  /* Its / is the new root: the mark is there, this machine's /etc not. */
+  /* Its / is the new root: the mark is there, this machine's /etc not;
+   * and the root has no GLib: the agent that travelled needs none. */
   listing = remote_output (ctx, (const char *[]) { "ls", "/", NULL });
   g_assert_nonnull (strstr (listing, "inside-the-root"));
   g_assert_null (strstr (listing, "etc"));
+  g_assert_false (root_has_glib (root));
 
   /* The agent was sent and cached in the root (HOME is this process's,
    * which the root lacks: the private copy ran and removed itself). A

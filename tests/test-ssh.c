@@ -1377,7 +1377,7 @@ test_wrong_machine_refused (MitogenTestFixture *fixture,
 
   SKIP_WITHOUT_SSHD ();
   g_assert_cmpint (uname (&host), ==, 0);
-  g_setenv ("MITOGEN_SSH_TEST_AGENT_MACHINE", "sparc64", TRUE);
+  g_setenv ("MITOGEN_TEST_AGENT_MACHINE", "sparc64", TRUE);
   expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
                         MITOGEN_ERROR_STREAM, "the agent is built for sparc64");
   {
@@ -1390,19 +1390,19 @@ test_wrong_machine_refused (MitogenTestFixture *fixture,
     g_assert_null (ctx);
     g_assert_nonnull (strstr (error->message, host_part));
   }
-  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_MACHINE");
+  g_unsetenv ("MITOGEN_TEST_AGENT_MACHINE");
 
   /* The machine matches, the loader is missing: a musl agent on glibc. */
-  g_setenv ("MITOGEN_SSH_TEST_AGENT_INTERP", "/lib/ld-musl-nonexistent.so.1", TRUE);
+  g_setenv ("MITOGEN_TEST_AGENT_INTERP", "/lib/ld-musl-nonexistent.so.1", TRUE);
   expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
                         MITOGEN_ERROR_STREAM, "with musl and needs its loader /lib/ld-musl-nonexistent.so.1");
-  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_INTERP");
+  g_unsetenv ("MITOGEN_TEST_AGENT_INTERP");
 
   /* The loader is there, the glibc is older than the agent's symbols. */
-  g_setenv ("MITOGEN_SSH_TEST_AGENT_GLIBC", "99.0", TRUE);
+  g_setenv ("MITOGEN_TEST_AGENT_GLIBC", "99.0", TRUE);
   expect_connect_error (fixture->router, options_full ("known_hosts", "enforce", "cache-arch"),
                         MITOGEN_ERROR_STREAM, "with glibc 99.0 or later, but this host");
-  g_unsetenv ("MITOGEN_SSH_TEST_AGENT_GLIBC");
+  g_unsetenv ("MITOGEN_TEST_AGENT_GLIBC");
 
   /* Nothing was uploaded or cached for the refused agent. */
   cache = path ("cache-arch");

@@ -852,6 +852,18 @@ test_real_root_to_nobody (MitogenTestFixture *fixture,
   g_assert_true (mitogen_test_wait_pid_gone (pid, 5000));
 }
 
+static void
+copy_program (const char *from,
+              const char *to)
+{
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (from, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (to, contents, len, NULL));
+  g_assert_cmpint (g_chmod (to, 0755), ==, 0);
+}
+
 /* The agent where the new user cannot reach it (a build tree in root's
  * private home, say): the first stage asks for its bytes and runs a copy
  * of its own, which it removes once running. */
@@ -862,22 +874,26 @@ test_real_agent_unreachable (MitogenTestFixture *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *agent = NULL;
-  g_autofree char *contents = NULL;
+  g_autofree char *static_twin = NULL;
+  g_autofree char *static_source = NULL;
   g_autofree char *exe_link = NULL;
   g_autofree char *exe = NULL;
+  g_autofree char *maps_path = NULL;
+  g_autofree char *maps = NULL;
   g_autoptr(GVariant) options = NULL;
   g_autoptr(MitogenContext) ctx = NULL;
-  gsize len;
 
   if (skip_unless_sudo_to_nobody ())
     return;
   dir = g_dir_make_tmp ("mitogen-test-private-XXXXXX", &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
+  /* The agent and its self-contained twin, as a build tree has them. */
   agent = g_build_filename (dir, "mitogen-agent", NULL);
-  g_assert_true (g_file_get_contents (g_getenv ("MITOGEN_AGENT_PATH"), &contents, &len, NULL));
-  g_assert_true (g_file_set_contents (agent, contents, len, NULL));
-  g_assert_cmpint (g_chmod (agent, 0755), ==, 0);
+  copy_program (g_getenv ("MITOGEN_AGENT_PATH"), agent);
+  static_twin = g_strconcat (agent, "-static", NULL);
+  static_source = g_strconcat (g_getenv ("MITOGEN_AGENT_PATH"), "-static", NULL);
+  copy_program (static_source, static_twin);
   g_assert_false (command_succeeds ((const char *[]) { "sudo", "-n", "-u", "nobody", "test", "-x",
                                                         agent, NULL }));
 
@@ -889,7 +905,13 @@ test_real_agent_unreachable (MitogenTestFixture *fixture,
   exe = g_file_read_link (exe_link, NULL);
   g_assert_nonnull (exe);
   g_assert_false (g_str_has_prefix (exe, dir));
+  /* What ran is the self-contained agent: the new user may not be able to
+   * read the build tree's libraries either. */
+  maps_path = g_strdup_printf ("/proc/%d/maps", mitogen_test_context_pid (ctx));
+  g_assert_true (g_file_get_contents (maps_path, &maps, NULL, NULL));
+  g_assert_null (strstr (maps, "libglib"));
 
+  g_unlink (static_twin);
   g_unlink (agent);
   g_rmdir (dir);
 }

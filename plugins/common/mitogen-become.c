@@ -38,6 +38,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "mitogen-agent-target.h"
 #include "mitogen-become.h"
 
 /* More than any prompt or refusal; a program that says more before the
@@ -747,22 +748,28 @@ _mitogen_become_agent_prepare (const char         *program,
 {
   g_autoptr(GError) local_error = NULL;
 
+  g_autofree char *upload = NULL;
+  g_auto(AgentTarget) target = { 0, };
+
   memset (agent, 0, sizeof *agent);
   if (!_mitogen_become_check_agent (program, agent_path, error))
     return FALSE;
-  agent->bytes = mitogen_first_stage_agent_bytes (agent_path, &agent->sha256, &local_error);
+  /* What travels is the self-contained agent when there is one: the new
+   * root or user may have no GLib, or none it can read. */
+  upload = agent_upload_path (agent_path, TRUE);
+  agent->bytes = mitogen_first_stage_agent_bytes (upload, &agent->sha256, &local_error);
   if (agent->bytes == NULL)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
                    "%s: cannot read the agent: %s", program, local_error->message);
       return FALSE;
     }
-  agent->interpreter = mitogen_first_stage_interpreter (agent->bytes);
+  agent_target_read (agent->bytes, &target);
+  agent->target_check = agent_target_check (&target);
   agent->stage.bytes = agent->bytes;
   agent->stage.sha256 = agent->sha256;
   agent->stage.direct_path = same_root ? agent_path : NULL;
-  agent->stage.machine = mitogen_first_stage_local_machine ();
-  agent->stage.interpreter = agent->interpreter;
+  agent->stage.target_check = agent->target_check;
   agent->script = mitogen_first_stage_script (&agent->stage);
   return TRUE;
 }
@@ -772,7 +779,7 @@ _mitogen_become_agent_clear (MitogenBecomeAgent *agent)
 {
   g_clear_pointer (&agent->bytes, g_bytes_unref);
   g_clear_pointer (&agent->sha256, g_free);
-  g_clear_pointer (&agent->interpreter, g_free);
+  g_clear_pointer (&agent->target_check, g_free);
   g_clear_pointer (&agent->script, g_free);
 }
 

@@ -42,7 +42,7 @@ typedef struct
   MitogenFirstStage stage;
   GBytes *bytes;        /* owned */
   char   *sha256;       /* owned */
-  char   *interpreter;  /* owned, nullable */
+  char   *target_check; /* owned: the host checks of mitogen-agent-target.c */
   char   *script;       /* owned: for /bin/sh -c, as the new user */
 } MitogenBecomeAgent;
 

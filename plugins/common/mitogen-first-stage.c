@@ -2,9 +2,6 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <elf.h>
-#include <string.h>
-#include <sys/utsname.h>
 
 #include "mitogen-first-stage.h"
 
@@ -41,52 +38,13 @@ out:
   return result;
 }
 
-const char *
-mitogen_first_stage_local_machine (void)
-{
-  static char *machine;
-
-  if (g_once_init_enter (&machine))
-    {
-      struct utsname u;
-
-      g_once_init_leave (&machine, g_strdup (uname (&u) == 0 ? u.machine : "unknown"));
-    }
-  return machine;
-}
-
-char *
-mitogen_first_stage_interpreter (GBytes *bytes)
-{
-  gsize size;
-  const guint8 *p = g_bytes_get_data (bytes, &size);
-  Elf64_Ehdr eh;
-
-  if (size < sizeof eh || memcmp (p, ELFMAG, SELFMAG) != 0 || p[EI_CLASS] != ELFCLASS64)
-    return NULL;
-  memcpy (&eh, p, sizeof eh);
-  for (guint i = 0; i < eh.e_phnum; i++)
-    {
-      Elf64_Phdr ph;
-      guint64 at = eh.e_phoff + (guint64) i * eh.e_phentsize;
-
-      if (eh.e_phentsize < sizeof ph || at > size || size - at < sizeof ph)
-        return NULL;
-      memcpy (&ph, p + at, sizeof ph);
-      if (ph.p_type == PT_INTERP && ph.p_offset < size && ph.p_filesz <= size - ph.p_offset &&
-          ph.p_filesz > 1 && memchr (p + ph.p_offset, '\0', ph.p_filesz) != NULL)
-        return g_strdup ((const char *) p + ph.p_offset);
-    }
-  return NULL;
-}
-
 /* The script, in steps:
  *
  *  1. The master's own agent, when the target user can run it: nothing
  *     to copy (a sudo to root on the same host).
- *  2. The machine and C library check: an agent built for another
- *     machine, or one whose loader the host lacks (a glibc agent on a
- *     musl host), would fail with a message nobody can read.
+ *  2. The machine and C library check (mitogen-agent-target.c): an agent
+ *     built for another machine, or one whose loader or glibc the host
+ *     lacks, would fail with a message nobody can read.
  *  3. A cached agent whose hash matches, in a cache only this user can
  *     change: the directory and the file owned by the user and writable
  *     by neither group nor others (a symbolic link, which ls shows as
@@ -104,9 +62,7 @@ mitogen_first_stage_script (const MitogenFirstStage *stage)
   g_autofree char *dir = stage->cache_dir != NULL
                          ? g_shell_quote (stage->cache_dir)
                          : g_strdup ("\"${XDG_CACHE_HOME:-$HOME/.cache}/mitogen\"");
-  g_autofree char *machine = g_shell_quote (stage->machine);
   g_autofree char *direct = NULL;
-  g_autofree char *loader = NULL;
 
   if (stage->direct_path != NULL)
     {
@@ -114,22 +70,8 @@ mitogen_first_stage_script (const MitogenFirstStage *stage)
 
       direct = g_strdup_printf ("[ -x %s ] && [ -r %s ] && exec %s --announce; ", path, path, path);
     }
-  if (stage->interpreter != NULL)
-    {
-      g_autofree char *path = g_shell_quote (stage->interpreter);
-      g_autofree char *message = g_strdup_printf ("mitogen: the agent needs the C library's "
-                                                  "loader %s, which this host lacks",
-                                                  stage->interpreter);
-      g_autofree char *quoted = g_shell_quote (message);
-
-      loader = g_strdup_printf ("[ -e %s ] || { echo %s >&2; exit %d; }; ",
-                                path, quoted, MITOGEN_FIRST_STAGE_EXIT_ARCH);
-    }
   return g_strdup_printf (
-    "%s"
-    "M=%s; case $(uname -m) in \"$M\") ;; *) echo \"mitogen: the agent is built for $M, "
-    "but this host is $(uname -m)\" >&2; exit %d;; esac; "
-    "%s"
+    "%s%s"
     "H=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
     "ok() { [ \"$(sha256sum < \"$1\" 2>/dev/null | cut -c1-64)\" = \"$H\" ]; }; "
     "mine() { [ -O \"$1\" ] && case $(ls -ld \"$1\" 2>/dev/null) in "
@@ -148,7 +90,7 @@ mitogen_first_stage_script (const MitogenFirstStage *stage)
     "rm -rf \"$P\"; exec \"$A\" --announce; fi; rm -f \"$C\"; fi; "
     "exec \"$T\" --announce --unlink-self",
     direct != NULL ? direct : "",
-    machine, MITOGEN_FIRST_STAGE_EXIT_ARCH, loader != NULL ? loader : "",
+    stage->target_check != NULL ? stage->target_check : "",
     stage->sha256, g_bytes_get_size (stage->bytes), dir,
     MITOGEN_FIRST_STAGE_EXIT_WRITE, MITOGEN_FIRST_STAGE_EXIT_WRITE,
     MITOGEN_FIRST_STAGE_EXIT_CORRUPT);

@@ -34,11 +34,10 @@ typedef struct
   /* The master's own agent, run as it is when the target user can run
    * it (same host; sudo to root, say); NULL to always use the cache. */
   const char *direct_path;
-  /* The machine the agent is built for (`uname -m`), checked first. */
-  const char *machine;
-  /* The program loader the agent names (its C library's), checked to
-   * exist; NULL for a static agent. */
-  const char *interpreter;
+  /* Shell code that checks the host can run the agent (its machine, C
+   * library loader and version; see mitogen-agent-target.c), exiting 96
+   * with a message naming both when it cannot; NULL: no check. */
+  const char *target_check;
 } MitogenFirstStage;
 
 /* The agent at @path, read once per process (and again when the path
@@ -48,10 +47,5 @@ GBytes *mitogen_first_stage_agent_bytes (const char   *path,
                                          GError      **error);
 /* The script for @stage, to be run by /bin/sh as the target user. */
 char   *mitogen_first_stage_script      (const MitogenFirstStage *stage);
-/* The machine this process runs on, as `uname -m` prints it. */
-const char *mitogen_first_stage_local_machine (void);
-/* The PT_INTERP of the ELF program @bytes ("/lib64/ld-linux-x86-64.so.2"),
- * or NULL for a static program or one that is not ELF. */
-char   *mitogen_first_stage_interpreter (GBytes *bytes);
 
 G_END_DECLS

@@ -35,7 +35,8 @@
 
 #include <mitogen/mitogen.h>
 
-#include "mitogen-ssh-target.h"
+#include "mitogen-agent-target.h"
+#include "mitogen-first-stage.h"
 
 #define MITOGEN_TYPE_TRANSPORT_SSH (mitogen_transport_ssh_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenTransportSsh, mitogen_transport_ssh,
@@ -52,7 +53,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenTransportSsh, mitogen_transport_ssh, G_TYP
                                G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_TRANSPORT,
                                                       mitogen_transport_ssh_iface_init))
 
-#define NEED_UPLOAD "MITOGEN-UPLOAD\n"
 #define MAX_STDERR  4096
 
 typedef struct
@@ -294,65 +294,20 @@ authenticate (ssh_session     session,
   return FALSE;
 }
 
-/* The agent's bytes and their sha256, read once per process. */
-static GBytes *
-agent_bytes (const char  *path,
-             char       **sha256,
-             GError     **error)
-{
-  static GMutex lock;
-  static GBytes *bytes;
-  static char *digest;
-  static char *bytes_path;
-  GBytes *result = NULL;
-
-  g_mutex_lock (&lock);
-  if (bytes == NULL || g_strcmp0 (bytes_path, path) != 0)
-    {
-      g_autofree char *contents = NULL;
-      gsize len;
-
-      if (!g_file_get_contents (path, &contents, &len, error))
-        goto out;
-      g_clear_pointer (&bytes, g_bytes_unref);
-      g_free (digest);
-      g_free (bytes_path);
-      digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents, len);
-      bytes = g_bytes_new_take (g_steal_pointer (&contents), len);
-      bytes_path = g_strdup (path);
-    }
-  result = g_bytes_ref (bytes);
-  *sha256 = g_strdup (digest);
-out:
-  g_mutex_unlock (&lock);
-  return result;
-}
-
-/* The one command run on the host. It first checks that the host is a
- * machine the agent runs on, with the loader and glibc it needs (exit 96,
- * naming both). It prints NEED_UPLOAD when it needs the agent's bytes on its
- * standard input; either way it ends by running the agent with --announce.
- *
- * The cache is trusted only while only this user can change it: the
- * directory and the cached file must be owned by the user and writable by
- * neither group nor others (a symbolic link, which ls shows as writable by
- * all, is refused too). Then the file checked against its hash is the
- * file that runs, short of the user's own processes swapping it between
- * the two; a POSIX shell has no way to execute the descriptor it checked.
- *
- * Uploads land in a private directory (mktemp -d, mode 0700) and are
- * checked there. A copy is then checked and renamed into a trusted cache
- * and run from it; when the cache is untrusted, read-only or full, the
- * private copy runs instead and the agent removes it (--unlink-self). */
+/* The one command run on the host: the agent given by remote_agent_path,
+ * or the first stage every transport that changes host or user runs
+ * (mitogen-first-stage.c): it checks the host can run the agent (exit 96,
+ * naming both), runs a cached copy whose hash matches from a cache only
+ * the user can change, or prints MITOGEN_FIRST_STAGE_NEED_UPLOAD and
+ * takes the bytes on its standard input. */
 static char *
 bootstrap_command (const Options     *o,
                    const AgentTarget *target,
-                   const char        *sha256,
-                   gsize              size)
+                   GBytes            *agent,
+                   const char        *sha256)
 {
   g_autofree char *check = NULL;
-  g_autofree char *dir = o->remote_cache_dir != NULL ? g_shell_quote (o->remote_cache_dir)
-                                                     : g_strdup ("\"${XDG_CACHE_HOME:-$HOME/.cache}/mitogen\"");
+  MitogenFirstStage stage = { 0, };
 
   if (o->remote_agent_path != NULL)
     {
@@ -360,25 +315,11 @@ bootstrap_command (const Options     *o,
       return g_strdup_printf ("exec %s --announce", path);
     }
   check = agent_target_check (target);
-  return g_strdup_printf (
-    "%sH=%s; N=%" G_GSIZE_FORMAT "; D=%s; A=\"$D/agent-$H\"; "
-    "ok() { [ \"$(sha256sum < \"$1\" 2>/dev/null | cut -c1-64)\" = \"$H\" ]; }; "
-    "mine() { [ -O \"$1\" ] && case $(ls -ld \"$1\" 2>/dev/null) in "
-    "?????w*|????????w*|'') return 1;; esac; }; "
-    "if mine \"$D\" && mine \"$A\" && [ -x \"$A\" ] && ok \"$A\"; then exec \"$A\" --announce; fi; "
-    "mkdir -p -m 700 \"$D\" 2>/dev/null; "
-    "P=$(mktemp -d 2>&1) || { E=$P; mine \"$D\" && P=$(mktemp -d \"$D/.upload-XXXXXX\" 2>/dev/null); } || "
-    "{ echo \"mitogen: cannot make a private directory for the agent: $E\" >&2; exit 97; }; "
-    "T=\"$P/agent\"; printf '" NEED_UPLOAD "'; "
-    "E=$(head -c \"$N\" 2>&1 > \"$T\") || "
-    "{ rm -rf \"$P\"; echo \"mitogen: cannot write the agent to $T: $E\" >&2; exit 97; }; "
-    "ok \"$T\" || { rm -rf \"$P\"; echo 'mitogen: the uploaded agent is corrupt' >&2; exit 98; }; "
-    "chmod 700 \"$T\"; "
-    "if mine \"$D\" && C=$(mktemp \"$D/.agent-XXXXXX\" 2>/dev/null); then "
-    "if cp \"$T\" \"$C\" 2>/dev/null && chmod 700 \"$C\" && ok \"$C\" && mv -f \"$C\" \"$A\"; then "
-    "rm -rf \"$P\"; exec \"$A\" --announce; fi; rm -f \"$C\"; fi; "
-    "exec \"$T\" --announce --unlink-self",
-    check, sha256, size, dir);
+  stage.bytes = agent;
+  stage.sha256 = sha256;
+  stage.cache_dir = o->remote_cache_dir;
+  stage.target_check = check;
+  return mitogen_first_stage_script (&stage);
 }
 
 /* Everything here belongs to the pump thread once it runs. */
@@ -620,7 +561,7 @@ await_agent (ssh_channel    channel,
         g_string_append_len (out, buf, n);
       if (g_str_has_suffix (out->str, MITOGEN_AGENT_ANNOUNCE))
         return TRUE;
-      if (!uploaded && g_str_has_suffix (out->str, NEED_UPLOAD))
+      if (!uploaded && g_str_has_suffix (out->str, MITOGEN_FIRST_STAGE_NEED_UPLOAD))
         {
           gsize len;
           const char *p = g_bytes_get_data (agent, &len);
@@ -700,7 +641,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   if (o.remote_agent_path == NULL)
     {
       upload = agent_upload_path (agent_path, o.static_agent);
-      if ((agent = agent_bytes (upload, &sha256, error)) == NULL)
+      if ((agent = mitogen_first_stage_agent_bytes (upload, &sha256, error)) == NULL)
         return NULL;
       agent_target_read (agent, &target);
     }
@@ -735,7 +676,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
     goto fail;
 
   channel = ssh_channel_new (session);
-  command = bootstrap_command (&o, &target, sha256, agent != NULL ? g_bytes_get_size (agent) : 0);
+  command = bootstrap_command (&o, &target, agent, sha256);
   if (channel == NULL || ssh_channel_open_session (channel) != SSH_OK ||
       ssh_channel_request_exec (channel, command) != SSH_OK)
     {

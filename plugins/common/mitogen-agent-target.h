@@ -1,4 +1,4 @@
-/* mitogen-ssh-target.h: what machine and C library an agent file needs.
+/* mitogen-agent-target.h: what machine and C library an agent file needs.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -1,4 +1,4 @@
-/* mitogen-ssh-target.c: the machine and C library an agent file needs,
+/* mitogen-agent-target.c: the machine and C library an agent file needs,
  * read from its ELF header, and the first-stage shell code that checks
  * them on the host before it runs the agent there.
  *
@@ -12,8 +12,8 @@
  * GLIBC_x.y version among its symbols (2.34 for one built on Debian 12);
  * an older one fails with "version `GLIBC_2.34' not found".
  *
- * For tests, MITOGEN_SSH_TEST_AGENT_MACHINE, MITOGEN_SSH_TEST_AGENT_INTERP
- * and MITOGEN_SSH_TEST_AGENT_GLIBC stand in for what the file says (not in
+ * For tests, MITOGEN_TEST_AGENT_MACHINE, MITOGEN_TEST_AGENT_INTERP
+ * and MITOGEN_TEST_AGENT_GLIBC stand in for what the file says (not in
  * setuid programs).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-#include "mitogen-ssh-target.h"
+#include "mitogen-agent-target.h"
 
 #ifndef EM_LOONGARCH
 #define EM_LOONGARCH 258
@@ -223,9 +223,9 @@ apply_test_overrides (AgentTarget *t)
 
   if (getauxval (AT_SECURE))
     return;
-  machine = g_getenv ("MITOGEN_SSH_TEST_AGENT_MACHINE");
-  interp = g_getenv ("MITOGEN_SSH_TEST_AGENT_INTERP");
-  glibc = g_getenv ("MITOGEN_SSH_TEST_AGENT_GLIBC");
+  machine = g_getenv ("MITOGEN_TEST_AGENT_MACHINE");
+  interp = g_getenv ("MITOGEN_TEST_AGENT_INTERP");
+  glibc = g_getenv ("MITOGEN_TEST_AGENT_GLIBC");
   if (machine != NULL && is_plain_pattern (machine))
     {
       g_free (t->machine);

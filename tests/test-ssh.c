@@ -1365,6 +1365,53 @@ test_static_agent_travels (MitogenTestFixture *fixture,
   }
 }
 
+/* The most common path: log in as an admin, become a service user. The
+ * admin's agent is cached in a directory only the admin can enter (the
+ * test's own is mode 0700), so the service user cannot run it: the sudo
+ * hop's first stage gets the agent's bytes through the chain instead. */
+static void
+test_then_sudo_to_nobody (MitogenTestFixture *fixture,
+                          gconstpointer       data)
+{
+  g_autoptr(MitogenContext) ssh = NULL;
+  g_autoptr(MitogenContext) nobody = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(GVariant) out = NULL;
+  g_autoptr(GVariant) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cached = NULL;
+  const char *id_argv[] = { "id", "-u", NULL };
+  int status = -1, code;
+
+  SKIP_WITHOUT_SSHD ();
+  if (getuid () != 0 ||
+      !g_spawn_sync (NULL, (char **) (const char *[]) { "sudo", "-n", "-u", "nobody", "true", NULL },
+                     NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                     NULL, NULL, &status, NULL) || status != 0)
+    {
+      g_test_skip ("needs root and `sudo -n -u nobody`");
+      return;
+    }
+  g_assert_cmpint (g_chmod (tmpdir, 0700), ==, 0);
+  ssh = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  cached = cached_agent ("cache");
+  g_assert_nonnull (cached);
+
+  nobody = mitogen_router_connect_context (fixture->router, "sudo",
+                                           g_variant_new_parsed ("{'username': <'nobody'>}"),
+                                           ssh, NULL, &error);
+  g_assert_no_error (error);
+  result = mitogen_context_call (nobody, "proc.run",
+                                 g_variant_new ("(^as@a{sv})", id_argv, g_variant_new ("a{sv}", NULL)),
+                                 NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (result, "(i@ay@ay)", &code, &out, &err);
+  g_assert_cmpint (code, ==, 0);
+  g_assert_cmpint (g_variant_get_size (out), ==, 6);
+  g_assert_cmpint (memcmp (g_variant_get_data (out), "65534\n", 6), ==, 0);
+}
+
 /* The first stage refuses a host the agent was not built for, and says
  * what the agent is and what the host is. The agent's machine, loader and
  * glibc version are what its ELF file says; the test stands in others. */
@@ -1443,6 +1490,7 @@ main (int    argc,
   ADD ("/ssh/password", test_password);
   ADD ("/ssh/static-agent-travels", test_static_agent_travels);
   ADD ("/ssh/wrong-machine-refused", test_wrong_machine_refused);
+  ADD ("/ssh/then-sudo-to-nobody", test_then_sudo_to_nobody);
 #undef ADD
   status = g_test_run ();
   stop_sshd ();

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..92"
+echo "1..93"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -283,6 +283,18 @@ env -u MITOGEN_ASKPASS setsid -w "$MITOGEN" run -K "sudo:root,sudo_path='$tmp/su
 status=$?
 check "-K with no terminal and no askpass program says so" \
   bash -c "test $status = 1 && grep -q 'no terminal to ask for a password on' '$tmp/err'"
+
+# sudo on a host whose name does not resolve warns first (seen on a fresh
+# Debian): the warning must not be taken for a refusal.
+cat >"$tmp/sudo-warns" <<'EOS'
+#!/bin/sh
+echo "sudo: unable to resolve host vm: Name or service not known" >&2
+while [ "$1" != -- ]; do shift; done; shift
+exec "$@"
+EOS
+chmod +x "$tmp/sudo-warns"
+check "a sudo that warns it cannot resolve the host still starts the agent" \
+  test "$("$MITOGEN" run "sudo:root,sudo_path='$tmp/sudo-warns'" -- echo started </dev/null 2>/dev/null)" = started
 
 # At a terminal: script(1) gives the tool one, and types the password.
 printf 'pw-of-hop-1\n' | env -u MITOGEN_ASKPASS script -qec \

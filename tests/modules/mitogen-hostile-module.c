@@ -45,7 +45,7 @@ forge (guint32   dst,
     return mitogen_message_new_dead (dst, handle,
                                      g_variant_is_of_type (body, G_VARIANT_TYPE_STRING)
                                        ? g_variant_get_string (body, NULL) : "forged");
-  return mitogen_message_new (dst, handle, g_variant_ref (body));
+  return mitogen_message_new (dst, handle, body);
 }
 
 /* hostile.send (u dst, u handle, v body, b dead) → (): one message, no
@@ -86,7 +86,7 @@ hostile_ask (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   if (!check_args (args, "(uuvi)", "hostile.ask", error))
     return NULL;
   g_variant_get (args, "(uuvi)", &dst, &handle, &body, &timeout_msec);
-  msg = mitogen_message_new (dst, handle, g_variant_ref (body));
+  msg = mitogen_message_new (dst, handle, body);
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg, NULL);
   reply = mitogen_receiver_get (recv, timeout_msec, NULL, &failure);

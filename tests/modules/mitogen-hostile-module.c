@@ -277,6 +277,7 @@ hostile_raw_frame (MitogenCall *call, GVariant *args, gpointer data, GError **er
 {
   g_autoptr(MitogenSerializer) serializer = NULL;
   g_autoptr(GVariant) body = NULL;
+  g_autoptr(GVariant) boxed = NULL;
   g_autoptr(GBytes) encoded = NULL;
   guint32 src, auth, dst, handle, reply_to;
 
@@ -286,8 +287,9 @@ hostile_raw_frame (MitogenCall *call, GVariant *args, gpointer data, GError **er
   serializer = mitogen_serializer_lookup ("gvariant", error);
   if (serializer == NULL)
     return NULL;
-  encoded = mitogen_serializer_serialize (serializer,
-                                          g_variant_new ("(yv)", HOSTILE_BODY_VALUE, body), error);
+  /* serialize() takes no reference: the floating box is ours to drop. */
+  boxed = g_variant_ref_sink (g_variant_new ("(yv)", HOSTILE_BODY_VALUE, body));
+  encoded = mitogen_serializer_serialize (serializer, boxed, error);
   if (encoded == NULL)
     return NULL;
   write_raw_frame (src, auth, dst, handle, reply_to, encoded, error);
@@ -301,12 +303,14 @@ static GVariant *
 hostile_raw_body (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
   g_autoptr(GVariant) body = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   guint32 dst, handle;
 
   if (!check_args (args, "(uuay)", "hostile.raw_body", error))
     return NULL;
   g_variant_get (args, "(uu@ay)", &dst, &handle, &body);
-  write_raw_frame (0, 0, dst, handle, 0, g_variant_get_data_as_bytes (body), error);
+  bytes = g_variant_get_data_as_bytes (body);
+  write_raw_frame (0, 0, dst, handle, 0, bytes, error);
   return NULL;
 }
 

@@ -511,6 +511,7 @@ mitogen_test_assert_expected_logs (void)
 
 static char *agent_reports_dir;    /* this program's, made by mitogen_test_init() */
 static GHashTable *judged_reports; /* paths of the reports judged already */
+static gboolean owns_reports_dir;  /* made it (not a test subprocess): removes it */
 
 const char *
 mitogen_test_agent_reports_dir (void)
@@ -635,6 +636,8 @@ judge_agent_reports_at_exit (void)
       fflush (NULL);
       _exit (1);
     }
+  if (!owns_reports_dir)
+    return;
   g_hash_table_iter_init (&iter, judged_reports);
   while (g_hash_table_iter_next (&iter, &path, NULL))
     if (g_str_has_prefix (path, agent_reports_dir))
@@ -656,17 +659,25 @@ setup_agent_reports (void)
   g_autofree char *asan_path = NULL;
   g_autofree char *ubsan_path = NULL;
 
+  judged_reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  /* A g_test_trap_subprocess() child judges in its parent's directory
+   * (and leaves it there), which also sees what the child left. */
+  if (g_test_subprocess () && g_getenv (AGENT_REPORTS_ENV) != NULL)
+    {
+      agent_reports_dir = g_strdup (g_getenv (AGENT_REPORTS_ENV));
+      atexit (judge_agent_reports_at_exit);
+      return;
+    }
   g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
   agent_reports_dir = g_strdup_printf ("%s/%s-XXXXXX", parent, program);
   g_assert_nonnull (g_mkdtemp (agent_reports_dir));
   g_assert_cmpint (chmod (agent_reports_dir, 01777), ==, 0);
+  owns_reports_dir = TRUE;
   g_setenv (AGENT_REPORTS_ENV, agent_reports_dir, TRUE);
 
   asan_path = g_build_filename (agent_reports_dir, "asan", NULL);
   ubsan_path = g_build_filename (agent_reports_dir, "ubsan", NULL);
   add_sanitizer_option ("ASAN_OPTIONS", "log_path", asan_path);
   add_sanitizer_option ("UBSAN_OPTIONS", "log_path", ubsan_path);
-
-  judged_reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   atexit (judge_agent_reports_at_exit);
 }

@@ -63,11 +63,13 @@ all_tests() {
 
   # The C and CLI tests again with AddressSanitizer and UBSan. The Python
   # and GJS suites are left out: their interpreters are not built with ASan.
+  # The C tests' agents report there too (log_path, set by the tests).
   build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 2 --suite c --suite cli
 
-  # And under valgrind (memcheck), which also sees uninitialised reads.
+  # And under valgrind (memcheck), which also sees uninitialised reads,
+  # over the test programs and the local agents they start.
   meson test -C build --print-errorlogs --num-processes 2 --setup valgrind --suite c
 
   # The libFuzzer harnesses (tests/fuzz), built with clang, 20,000 inputs

@@ -439,10 +439,13 @@ _mitogen_call_run_message (MitogenRouter  *router,
   if (reg != NULL)
     result = _mitogen_registration_invoke (reg, call, g_variant_n_children (args) > 0 ? args : NULL,
                                            &error);
-  if (error != NULL && result != NULL)
-    g_variant_unref (g_variant_ref_sink (g_steal_pointer (&result)));
+  /* The function gave us its reference, floating or not: a full one (core.echo
+   * returns a child of its arguments) is ours to drop, not one to add to. */
+  if (result != NULL)
+    g_variant_take_ref (result);
+  if (error != NULL)
+    g_clear_pointer (&result, g_variant_unref);
   if (g_atomic_int_compare_and_exchange (&call->state, CALL_RUNNING, CALL_ANSWERED))
-    call_answer (call, error == NULL ? result : NULL, error);
-  else if (result != NULL)
-    g_variant_unref (g_variant_ref_sink (result));
+    call_answer (call, result, error);
+  g_clear_pointer (&result, g_variant_unref);
 }

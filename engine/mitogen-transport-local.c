@@ -6,6 +6,14 @@
  *
  * Options: "env" (a{ss}, added to the environment), "cwd" (s).
  *
+ * MITOGEN_AGENT_WRAPPER, in this process's own environment, is a command
+ * line (shell quoting) put in front of the agent's: the tests run every
+ * agent under valgrind with it. Like MITOGEN_AGENT_PATH it is the caller's
+ * own choice, ignored in a set-uid or set-gid process; unlike it, it is
+ * taken out of the agent's environment, so it wraps only the agents this
+ * process starts and never reaches another hop. Only the local transport
+ * reads it.
+ *
  * Built into the engine, not a plugin, so that a program or an agent with
  * no plugin directory at all can start contexts on this machine. The
  * plugin loader registers it as "local" on the transport extension point,
@@ -16,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +73,34 @@ apply_options (GSubprocessLauncher  *launcher,
   return TRUE;
 }
 
+#define AGENT_WRAPPER_ENV "MITOGEN_AGENT_WRAPPER"
+
+/* The agent's command line: @agent_path, after the wrapper if any. */
+static GStrv
+agent_argv (const char  *agent_path,
+            GError     **error)
+{
+  const char *wrapper = getauxval (AT_SECURE) ? NULL : g_getenv (AGENT_WRAPPER_ENV);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) words = NULL;
+
+  if (wrapper != NULL && wrapper[0] != '\0')
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (!g_shell_parse_argv (wrapper, NULL, &words, &local_error))
+        {
+          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                       "local: %s is not a command line: %s",
+                       AGENT_WRAPPER_ENV, local_error->message);
+          return NULL;
+        }
+      g_strv_builder_addv (builder, (const char **) words);
+    }
+  g_strv_builder_add (builder, agent_path);
+  return g_strv_builder_end (builder);
+}
+
 static GIOStream *
 mitogen_transport_local_open_stream (MitogenTransport  *transport,
                                      GVariant          *options,
@@ -75,7 +112,7 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GSocket) socket = NULL;
   GSocketConnection *connection;
-  const char *argv[] = { agent_path, NULL };
+  g_auto(GStrv) argv = NULL;
   int sv[2];
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -87,6 +124,9 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
                    "(set MITOGEN_AGENT_PATH or the “agent_path” option)", agent_path);
       return NULL;
     }
+  argv = agent_argv (agent_path, error);
+  if (argv == NULL)
+    return NULL;
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
@@ -95,6 +135,7 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
     }
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_unsetenv (launcher, AGENT_WRAPPER_ENV);
   if (!apply_options (launcher, options, error))
     {
       close (sv[0]);
@@ -103,7 +144,7 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
     }
   g_subprocess_launcher_take_stdin_fd (launcher, sv[1]);
   g_subprocess_launcher_take_stdout_fd (launcher, dup (sv[1]));
-  proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, error);
   /* The launcher owns the child's ends; drop them now, not at finalize,
    * so that our end sees EOF when the child exits. */
   g_clear_object (&launcher);

@@ -4,6 +4,9 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mitogen-test-util.h"
@@ -65,14 +68,37 @@ mitogen_test_wait_disconnected (MitogenContext *ctx,
   return !mitogen_context_is_connected (ctx);
 }
 
+/* How long a teardown waits for the agents it disconnected to end: their
+ * checkers write the reports last, and valgrind's leak check is slow. */
+#define AGENT_END_WAIT_MSEC 60000
+
+/* The pids of the agents @contexts run, from their ready frames. */
+static GArray *
+agent_pids (GPtrArray *contexts)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint32));
+
+  for (guint i = 0; i < contexts->len; i++)
+    {
+      GVariant *info = mitogen_context_get_remote_info (contexts->pdata[i]);
+      gint32 pid;
+
+      if (info != NULL && g_variant_lookup (info, "pid", "i", &pid) && pid > 0)
+        g_array_append_val (pids, pid);
+    }
+  return pids;
+}
+
 /* Disconnects every context this router started and waits until each is
  * gone; lets the broker finish and the "context-lost" emissions (which hold
- * the router) run; then a router still alive was leaked. */
+ * the router) run; then a router still alive was leaked. Last, once the
+ * agents have ended, what their checkers reported. */
 void
 mitogen_test_fixture_teardown (MitogenTestFixture *fixture,
                                gconstpointer       data)
 {
   g_autoptr(GPtrArray) contexts = mitogen_router_list_contexts (fixture->router);
+  g_autoptr(GArray) pids = agent_pids (contexts);
 
   mitogen_router_disconnect_all (fixture->router);
   for (guint i = 0; i < contexts->len; i++)
@@ -94,6 +120,10 @@ mitogen_test_fixture_teardown (MitogenTestFixture *fixture,
   mitogen_broker_join (fixture->broker);
   g_clear_object (&fixture->broker);
   mitogen_test_assert_expected_logs ();
+
+  for (guint i = 0; i < pids->len; i++)
+    mitogen_test_wait_pid_gone (g_array_index (pids, gint32, i), AGENT_END_WAIT_MSEC);
+  mitogen_test_assert_agents_clean ();
 }
 
 MitogenContext *
@@ -118,6 +148,18 @@ mitogen_test_context_pid (MitogenContext *context)
   return pid;
 }
 
+static guint
+thread_count (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  while (tasks != NULL && g_dir_read_name (tasks) != NULL)
+    n++;
+  return n;
+}
+
 gboolean
 mitogen_test_pid_alive (int pid)
 {
@@ -129,7 +171,11 @@ mitogen_test_pid_alive (int pid)
     return FALSE;
   /* Field 3, after "pid (comm) ", is the state; Z is a zombie. */
   close_paren = strrchr (contents, ')');
-  return close_paren == NULL || close_paren[2] != 'Z';
+  if (close_paren == NULL || close_paren[2] != 'Z')
+    return TRUE;
+  /* A leader that has ended while other threads go on (valgrind writes its
+   * report from the last one) shows as a zombie too. */
+  return thread_count (pid) > 1;
 }
 
 gboolean
@@ -322,6 +368,8 @@ test_log_writer (GLogLevelFlags   level,
   return G_LOG_WRITER_HANDLED;
 }
 
+static void setup_agent_reports (void);
+
 void
 mitogen_test_init (int    *argc,
                    char ***argv)
@@ -335,6 +383,7 @@ mitogen_test_init (int    *argc,
    * included, as a TAP comment; GLib's own leaves that to the writer. */
   g_log_set_default_handler (g_log_default_handler, NULL);
   g_log_set_writer_func (test_log_writer, NULL, NULL);
+  setup_agent_reports ();
 }
 
 static void
@@ -452,4 +501,183 @@ mitogen_test_assert_expected_logs (void)
 
       g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, failure);
     }
+}
+
+/* ---- what checkers found in agents ------------------------------------- */
+
+#define AGENT_REPORTS_ENV "MITOGEN_TEST_AGENT_REPORTS"
+/* At most this much of each faulty report goes into the failure message. */
+#define REPORT_EXCERPT_BYTES 8000
+
+static char *agent_reports_dir;    /* this program's, made by mitogen_test_init() */
+static GHashTable *judged_reports; /* paths of the reports judged already */
+static gboolean owns_reports_dir;  /* made it (not a test subprocess): removes it */
+
+const char *
+mitogen_test_agent_reports_dir (void)
+{
+  return agent_reports_dir;
+}
+
+/* Adds NAME=VALUE to a sanitizer's options in the environment, for the
+ * agents. This program's own runtime read its options when it started:
+ * its reports still go to standard error, where meson shows them. */
+static void
+add_sanitizer_option (const char *variable,
+                      const char *name,
+                      const char *value)
+{
+  const char *old = g_getenv (variable);
+  g_autofree char *options = NULL;
+
+  options = g_strdup_printf ("%s%s%s=%s", old != NULL ? old : "",
+                             old != NULL && old[0] != '\0' ? ":" : "", name, value);
+  g_setenv (variable, options, TRUE);
+}
+
+/* What valgrind found in one agent. An agent killed before valgrind could
+ * write its summary (SIGKILL) still counts the errors it showed on the way. */
+static gboolean
+valgrind_report_is_clean (const char *text)
+{
+  const char *summary = strstr (text, "ERROR SUMMARY: ");
+
+  if (summary != NULL)
+    return g_ascii_strtoull (summary + strlen ("ERROR SUMMARY: "), NULL, 10) == 0;
+  return strstr (text, "== Invalid ") == NULL && strstr (text, "uninitialised") == NULL &&
+         strstr (text, "== Mismatched free") == NULL;
+}
+
+typedef enum
+{
+  REPORT_PENDING,  /* its agent still runs: judged later */
+  REPORT_CLEAN,
+  REPORT_FAULT,
+} ReportVerdict;
+
+/* The reports are named CHECKER.PID: ASan and UBSan write one only to
+ * report a fault, valgrind one for every agent (and every process it
+ * forks). */
+static ReportVerdict
+judge_report (const char *path,
+              const char *name,
+              GString    *faults)
+{
+  const char *dot = strrchr (name, '.');
+  gint64 pid = dot != NULL ? g_ascii_strtoll (dot + 1, NULL, 10) : 0;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (pid > 0 && mitogen_test_pid_alive ((int) pid))
+    return REPORT_PENDING;
+  if (!g_file_get_contents (path, &text, NULL, &error))
+    {
+      g_string_append_printf (faults, "%s: cannot read it: %s\n", path, error->message);
+      return REPORT_FAULT;
+    }
+  if (g_str_has_prefix (name, "valgrind.") && valgrind_report_is_clean (text))
+    return REPORT_CLEAN;
+  g_string_append_printf (faults, "---- %s ----\n%.*s%s\n", path, REPORT_EXCERPT_BYTES, text,
+                          strlen (text) > REPORT_EXCERPT_BYTES ? "\n[...]" : "");
+  return REPORT_FAULT;
+}
+
+char *
+mitogen_test_agent_reports_faults (const char *dir)
+{
+  g_autoptr(GDir) reports = g_dir_open (dir, 0, NULL);
+  g_autoptr(GString) faults = g_string_new (NULL);
+  const char *name;
+
+  g_assert_nonnull (judged_reports);  /* mitogen_test_init() was called */
+  if (reports == NULL)
+    return NULL;
+  while ((name = g_dir_read_name (reports)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (!g_hash_table_contains (judged_reports, path) &&
+          judge_report (path, name, faults) != REPORT_PENDING)
+        g_hash_table_add (judged_reports, g_steal_pointer (&path));
+    }
+  if (faults->len == 0)
+    return NULL;
+  return g_string_free (g_steal_pointer (&faults), FALSE);
+}
+
+void
+mitogen_test_assert_agents_clean (void)
+{
+  g_autofree char *faults = mitogen_test_agent_reports_faults (agent_reports_dir);
+
+  if (faults != NULL)
+    {
+      g_autofree char *failure = g_strdup_printf ("an agent's checker reported a fault:\n%s", faults);
+
+      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, failure);
+    }
+}
+
+/* The reports no teardown judged: those of agents a test left running
+ * are judged if they have ended (those still running are not waited for:
+ * they end when this process does). A fault makes the program fail; a
+ * clean directory is removed. */
+static void
+judge_agent_reports_at_exit (void)
+{
+  g_autofree char *faults = mitogen_test_agent_reports_faults (agent_reports_dir);
+  GHashTableIter iter;
+  gpointer path;
+
+  if (faults != NULL)
+    {
+      fprintf (stderr, "# an agent's checker reported a fault (reports kept in %s):\n%s",
+               agent_reports_dir, faults);
+      fflush (NULL);
+      _exit (1);
+    }
+  if (!owns_reports_dir)
+    return;
+  g_hash_table_iter_init (&iter, judged_reports);
+  while (g_hash_table_iter_next (&iter, &path, NULL))
+    if (g_str_has_prefix (path, agent_reports_dir))
+      unlink (path);
+  rmdir (agent_reports_dir);
+}
+
+/* A directory for this program's agent reports, under the build tree's
+ * tests/agent-reports, open to agents running as other users (as /tmp is):
+ * ASan and UBSan write theirs there through log_path, the valgrind setup's
+ * MITOGEN_AGENT_WRAPPER through %q{MITOGEN_TEST_AGENT_REPORTS}. */
+static void
+setup_agent_reports (void)
+{
+  const char *builddir = g_getenv ("G_TEST_BUILDDIR");
+  g_autofree char *parent = g_build_filename (builddir != NULL ? builddir : g_get_tmp_dir (),
+                                              "agent-reports", NULL);
+  g_autofree char *program = g_path_get_basename (g_get_prgname ());
+  g_autofree char *asan_path = NULL;
+  g_autofree char *ubsan_path = NULL;
+
+  judged_reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  /* A g_test_trap_subprocess() child judges in its parent's directory
+   * (and leaves it there), which also sees what the child left. */
+  if (g_test_subprocess () && g_getenv (AGENT_REPORTS_ENV) != NULL)
+    {
+      agent_reports_dir = g_strdup (g_getenv (AGENT_REPORTS_ENV));
+      atexit (judge_agent_reports_at_exit);
+      return;
+    }
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  agent_reports_dir = g_strdup_printf ("%s/%s-XXXXXX", parent, program);
+  g_assert_nonnull (g_mkdtemp (agent_reports_dir));
+  g_assert_cmpint (chmod (agent_reports_dir, 01777), ==, 0);
+  owns_reports_dir = TRUE;
+  g_setenv (AGENT_REPORTS_ENV, agent_reports_dir, TRUE);
+
+  asan_path = g_build_filename (agent_reports_dir, "asan", NULL);
+  ubsan_path = g_build_filename (agent_reports_dir, "ubsan", NULL);
+  add_sanitizer_option ("ASAN_OPTIONS", "log_path", asan_path);
+  add_sanitizer_option ("UBSAN_OPTIONS", "log_path", ubsan_path);
+  atexit (judge_agent_reports_at_exit);
 }

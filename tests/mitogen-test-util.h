@@ -88,4 +88,23 @@ gboolean        mitogen_test_wait_expected_logs (int               timeout_msec)
 /* Waits a while, fails the test for any expectation not met, clears all. */
 void            mitogen_test_assert_expected_logs (void);
 
+/* ---- what checkers found in agents -----------------------------------
+ *
+ * mitogen_test_init() gives the program a directory of agent reports (in
+ * MITOGEN_TEST_AGENT_REPORTS, which its agents inherit) and points
+ * ASan's and UBSan's log_path there; the valgrind test setup runs each
+ * local agent under valgrind (MITOGEN_AGENT_WRAPPER) with its log there.
+ * mitogen_test_fixture_teardown() waits for the agents it disconnected and
+ * fails the test for any agent that reported an error or a definite leak;
+ * the reports left when the program exits are judged then, and any fault
+ * makes it exit with status 1. */
+
+/* This program's directory of agent reports. */
+const char     *mitogen_test_agent_reports_dir (void);
+/* Judges the reports in @dir of agents that have ended, each once: NULL if
+ * all are clean, else the faulty reports' text. */
+char           *mitogen_test_agent_reports_faults (const char *dir);
+/* Fails the test if an agent that has ended reported a fault. */
+void            mitogen_test_assert_agents_clean (void);
+
 G_END_DECLS

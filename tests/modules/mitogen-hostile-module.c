@@ -45,7 +45,7 @@ forge (guint32   dst,
     return mitogen_message_new_dead (dst, handle,
                                      g_variant_is_of_type (body, G_VARIANT_TYPE_STRING)
                                        ? g_variant_get_string (body, NULL) : "forged");
-  return mitogen_message_new (dst, handle, g_variant_ref (body));
+  return mitogen_message_new (dst, handle, body);
 }
 
 /* hostile.send (u dst, u handle, v body, b dead) → (): one message, no
@@ -86,7 +86,7 @@ hostile_ask (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   if (!check_args (args, "(uuvi)", "hostile.ask", error))
     return NULL;
   g_variant_get (args, "(uuvi)", &dst, &handle, &body, &timeout_msec);
-  msg = mitogen_message_new (dst, handle, g_variant_ref (body));
+  msg = mitogen_message_new (dst, handle, body);
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg, NULL);
   reply = mitogen_receiver_get (recv, timeout_msec, NULL, &failure);
@@ -277,6 +277,7 @@ hostile_raw_frame (MitogenCall *call, GVariant *args, gpointer data, GError **er
 {
   g_autoptr(MitogenSerializer) serializer = NULL;
   g_autoptr(GVariant) body = NULL;
+  g_autoptr(GVariant) boxed = NULL;
   g_autoptr(GBytes) encoded = NULL;
   guint32 src, auth, dst, handle, reply_to;
 
@@ -286,8 +287,9 @@ hostile_raw_frame (MitogenCall *call, GVariant *args, gpointer data, GError **er
   serializer = mitogen_serializer_lookup ("gvariant", error);
   if (serializer == NULL)
     return NULL;
-  encoded = mitogen_serializer_serialize (serializer,
-                                          g_variant_new ("(yv)", HOSTILE_BODY_VALUE, body), error);
+  /* serialize() takes no reference: the floating box is ours to drop. */
+  boxed = g_variant_ref_sink (g_variant_new ("(yv)", HOSTILE_BODY_VALUE, body));
+  encoded = mitogen_serializer_serialize (serializer, boxed, error);
   if (encoded == NULL)
     return NULL;
   write_raw_frame (src, auth, dst, handle, reply_to, encoded, error);
@@ -301,12 +303,14 @@ static GVariant *
 hostile_raw_body (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
   g_autoptr(GVariant) body = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   guint32 dst, handle;
 
   if (!check_args (args, "(uuay)", "hostile.raw_body", error))
     return NULL;
   g_variant_get (args, "(uu@ay)", &dst, &handle, &body);
-  write_raw_frame (0, 0, dst, handle, 0, g_variant_get_data_as_bytes (body), error);
+  bytes = g_variant_get_data_as_bytes (body);
+  write_raw_frame (0, 0, dst, handle, 0, bytes, error);
   return NULL;
 }
 

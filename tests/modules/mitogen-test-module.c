@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <string.h>
 #include <unistd.h>
 
 #include <mitogen/mitogen.h>
@@ -138,9 +139,38 @@ testmod_later (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   return NULL;
 }
 
+/* testmod.leak () → (): loses MITOGEN_TEST_LEAK_SIZE bytes on purpose, so
+ * that test-agent-check can see the checkers find a leak in an agent. The
+ * size is odd enough to name this leak in a report. */
+#define MITOGEN_TEST_LEAK_SIZE 4243
+
+static GVariant *
+testmod_leak (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  char *lost = g_malloc (MITOGEN_TEST_LEAK_SIZE);
+
+  memset (lost, 0x5a, MITOGEN_TEST_LEAK_SIZE);
+  /* Through a volatile pointer, so that the compiler keeps the block. */
+  *(char * volatile *) &lost = NULL;
+  return g_variant_new ("()");
+}
+
+/* testmod.overread () → y: the byte just past the end of a heap block,
+ * for the same test (ASan ends the agent there, valgrind reports it). */
+static GVariant *
+testmod_overread (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  volatile gsize size = 24;
+  g_autofree guchar *block = g_malloc0 (size);
+
+  return g_variant_new_byte (block[size]);
+}
+
 static void
 register_functions (void)
 {
+  mitogen_register_function ("testmod.leak", testmod_leak, NULL, NULL);
+  mitogen_register_function ("testmod.overread", testmod_overread, NULL, NULL);
   mitogen_register_function ("testmod.later", testmod_later, NULL, NULL);
   mitogen_register_function ("testmod.pending", testmod_pending, NULL, NULL);
   mitogen_register_function ("testmod.add", testmod_add, NULL, NULL);

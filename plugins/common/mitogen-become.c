@@ -206,6 +206,9 @@ start (Conversation  *conv,
     }
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  /* The tests' checker wraps local agents only: never another user's or
+   * another root's (sudo -E would pass it on). */
+  g_subprocess_launcher_unsetenv (launcher, "MITOGEN_AGENT_WRAPPER");
   stdin_fd = spec->pty_stdin && conv->is_pty ? dup (term_child) : dup (sv[1]);
   g_subprocess_launcher_take_stdin_fd (launcher, stdin_fd);
   g_subprocess_launcher_take_stdout_fd (launcher, sv[1]);

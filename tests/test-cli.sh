@@ -362,7 +362,7 @@ for sig in KILL TERM INT HUP; do
   gone=$?
   check "SIG$sig to run kills the command and what it started" \
     test "$started" = 0 -a "$gone" = 0
-  check "SIG$sig to run exits 128+$(kill -l $sig)" test "$status" = $((128 + $(kill -l $sig)))
+  check "SIG$sig to run exits 128+$(kill -l $sig) (got $status)" test "$status" = $((128 + $(kill -l $sig)))
 done
 
 # A stopped agent keeps the tool waiting only so long: interrupted, it

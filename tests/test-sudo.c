@@ -1191,6 +1191,33 @@ system_run_subprocess (void)
     g_test_fail_printf ("the check failed in its subprocess (its messages are above)");
 }
 
+/* Still root, in the subprocess: what USER1 will need of this build,
+ * which may sit in root's private home (a fresh Debian's /root is 0700):
+ * the become transports, loaded now, and an agent copied where USER1 can
+ * run it (the self-contained one, whose libraries travel inside it). */
+static void
+prepare_build_for_user1 (const struct passwd *pw)
+{
+  const char *names[] = { "sudo", "su", "doas" };
+  g_autofree char *static_agent = g_strconcat (g_getenv ("MITOGEN_AGENT_PATH"), "-static", NULL);
+  const char *source = g_file_test (static_agent, G_FILE_TEST_IS_EXECUTABLE)
+                       ? static_agent : g_getenv ("MITOGEN_AGENT_PATH");
+  g_autofree char *copy = g_build_filename (pw->pw_dir, "mitogen-agent", NULL);
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr(MitogenTransport) transport = mitogen_transport_lookup (names[i], NULL);
+
+      g_assert_nonnull (transport);
+    }
+  g_assert_true (g_file_get_contents (source, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (copy, contents, len, NULL));
+  g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+  g_setenv ("MITOGEN_AGENT_PATH", copy, TRUE);
+}
+
 /* In the subprocess: become USER1 for good. */
 static void
 become_user1 (void)
@@ -1198,6 +1225,7 @@ become_user1 (void)
   struct passwd *pw = getpwnam (USER1);
 
   g_assert_nonnull (pw);
+  prepare_build_for_user1 (pw);
   g_assert_cmpint (initgroups (pw->pw_name, pw->pw_gid), ==, 0);
   g_assert_cmpint (setgid (pw->pw_gid), ==, 0);
   g_assert_cmpint (setuid (pw->pw_uid), ==, 0);

@@ -393,6 +393,11 @@ run_job (MitogenRouter *router,
       printf ("%s\n", text);
       fflush (stdout);
     }
+  /* Interrupted, the command's own end does not count: it may have
+   * finished because the signal's cancel killed its children under it. */
+  if (interrupted_status () >= 0)
+    status = interrupted_status ();
+
   /* Wait for the context to go, so that no agent outlives the command;
    * one that missed its deadline is not answering: cut it off. */
   if (g_error_matches (error, MITOGEN_ERROR, MITOGEN_ERROR_TIMEOUT))

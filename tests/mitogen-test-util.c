@@ -137,6 +137,49 @@ mitogen_test_local (MitogenRouter *router)
   return ctx;
 }
 
+MitogenContext *
+mitogen_test_connect_ok (MitogenRouter  *router,
+                         const char     *transport,
+                         GVariant       *options,
+                         MitogenContext *via)
+{
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx = mitogen_router_connect_context (router, transport, options, via,
+                                                        NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ctx);
+  return ctx;
+}
+
+GError *
+mitogen_test_connect_fails (MitogenRouter  *router,
+                            const char     *transport,
+                            GVariant       *options,
+                            MitogenContext *via)
+{
+  GError *error = NULL;
+  g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (router, transport, options,
+                                                                  via, NULL, &error);
+
+  g_assert_null (ctx);
+  g_assert_nonnull (error);
+  return error;
+}
+
+GVariant *
+mitogen_test_call_ok (MitogenContext *ctx,
+                      const char     *function,
+                      GVariant       *args)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *result = mitogen_context_call (ctx, function, args, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  return result;
+}
+
 int
 mitogen_test_context_pid (MitogenContext *context)
 {

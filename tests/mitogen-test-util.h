@@ -38,6 +38,22 @@ gboolean        mitogen_test_wait_disconnected (MitogenContext    *ctx,
 /* Starts a local context or fails the test. */
 MitogenContext *mitogen_test_local            (MitogenRouter      *router);
 
+/* Starts a context through @transport (options floating or NULL, @via
+ * nullable) or fails the test. */
+MitogenContext *mitogen_test_connect_ok       (MitogenRouter      *router,
+                                               const char         *transport,
+                                               GVariant           *options,
+                                               MitogenContext     *via);
+/* The error of a start that must fail; fails the test if it does not. */
+GError         *mitogen_test_connect_fails    (MitogenRouter      *router,
+                                               const char         *transport,
+                                               GVariant           *options,
+                                               MitogenContext     *via);
+/* The result of a call that must succeed (args floating or NULL). */
+GVariant       *mitogen_test_call_ok          (MitogenContext     *ctx,
+                                               const char         *function,
+                                               GVariant           *args);
+
 /* The pid of a context, from its ready frame. */
 int             mitogen_test_context_pid      (MitogenContext     *context);
 

@@ -24,19 +24,6 @@ typedef MitogenTestFixture Fixture;
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), \
               mitogen_test_fixture_teardown)
 
-static GVariant *
-call_ok (MitogenContext *ctx,
-         const char     *function,
-         GVariant       *args)
-{
-  g_autoptr(GError) error = NULL;
-  GVariant *result = mitogen_context_call (ctx, function, args, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (result);
-  return result;
-}
-
 /* ---- identity ---------------------------------------------------------- */
 
 static void
@@ -44,7 +31,7 @@ test_getpid_is_another_process (Fixture       *fixture,
                                 gconstpointer  data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autoptr(GVariant) result = call_ok (ctx, "core.getpid", NULL);
+  g_autoptr(GVariant) result = mitogen_test_call_ok (ctx, "core.getpid", NULL);
   gint32 pid;
 
   g_assert_true (g_variant_is_of_type (result, G_VARIANT_TYPE_INT32));
@@ -94,18 +81,18 @@ test_name_and_env_options (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_cmpstr (mitogen_context_get_name (ctx), ==, "alice");
 
-  value = call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_MARK"));
+  value = mitogen_test_call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_MARK"));
   g_assert_true (g_variant_is_of_type (value, G_VARIANT_TYPE ("ms")));
   g_variant_get (value, "m&s", &s);
   g_assert_cmpstr (s, ==, "marked");
   g_clear_pointer (&value, g_variant_unref);
 
   /* An unset variable is "nothing", not an empty string. */
-  value = call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_SURELY_UNSET"));
+  value = mitogen_test_call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_SURELY_UNSET"));
   g_assert_null (g_variant_get_maybe (value));
 
   /* The agent runs in the directory it was given. */
-  cwd = call_ok (ctx, "proc.run",
+  cwd = mitogen_test_call_ok (ctx, "proc.run",
                  g_variant_new ("(^as)", (const char *[]) { "pwd", "-P", NULL }));
   {
     g_autoptr(GVariant) out = g_variant_get_child_value (cwd, 1);
@@ -126,7 +113,7 @@ check_echo (MitogenContext *ctx,
             GVariant       *value)
 {
   g_autoptr(GVariant) sunk = g_variant_ref_sink (value);
-  g_autoptr(GVariant) result = call_ok (ctx, "core.echo", g_variant_new_tuple (&value, 1));
+  g_autoptr(GVariant) result = mitogen_test_call_ok (ctx, "core.echo", g_variant_new_tuple (&value, 1));
 
   g_assert_cmpstr (g_variant_get_type_string (result), ==, g_variant_get_type_string (sunk));
   g_assert_true (g_variant_equal (result, sunk));
@@ -175,7 +162,7 @@ test_zeros (Fixture       *fixture,
             gconstpointer  data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autoptr(GVariant) result = call_ok (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 100000));
+  g_autoptr(GVariant) result = mitogen_test_call_ok (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 100000));
   gsize len;
   const guint8 *p = g_variant_get_fixed_array (result, &len, 1);
 
@@ -204,7 +191,7 @@ test_remote_error (Fixture       *fixture,
 
   /* The context survives its function's failure. */
   g_clear_pointer (&result, g_variant_unref);
-  result = call_ok (ctx, "core.ping", NULL);
+  result = mitogen_test_call_ok (ctx, "core.ping", NULL);
   g_assert_true (g_variant_is_of_type (result, G_VARIANT_TYPE_UNIT));
 }
 
@@ -281,7 +268,7 @@ test_bad_argument_types (Fixture       *fixture,
     }
 
   /* Still serving. */
-  g_variant_unref (call_ok (ctx, "core.ping", NULL));
+  g_variant_unref (mitogen_test_call_ok (ctx, "core.ping", NULL));
 }
 
 /* ---- the asynchronous forms -------------------------------------------- */
@@ -421,7 +408,7 @@ test_call_async_cancelled (Fixture       *fixture,
   g_assert_cmpint (r.done_at - start, <, 400 * 1000);
   g_clear_error (&r.error);
 
-  after = call_ok (ctx, "core.echo", g_variant_new ("(s)", "after"));
+  after = mitogen_test_call_ok (ctx, "core.echo", g_variant_new ("(s)", "after"));
   g_assert_cmpstr (g_variant_get_string (after, NULL), ==, "after");
 }
 
@@ -513,7 +500,7 @@ test_no_reply_then_call_ordering (Fixture       *fixture,
                                  g_variant_new ("(^as)", (const char *[]) { "sh", "-c", fast, NULL }));
   /* A reply-less failure is not reported and does not stop the queue. */
   mitogen_context_call_no_reply (ctx, "core.fail", NULL);
-  result = call_ok (ctx, "proc.run",
+  result = mitogen_test_call_ok (ctx, "proc.run",
                     g_variant_new ("(^as)", (const char *[]) { "cat", path, NULL }));
 
   g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
@@ -720,7 +707,7 @@ test_disconnected_signal (Fixture       *fixture,
   g_assert_false (other_disconnected);
   g_assert_true (lost == ctx);
   g_assert_true (mitogen_context_is_connected (other));
-  g_variant_unref (call_ok (other, "core.ping", NULL));
+  g_variant_unref (mitogen_test_call_ok (other, "core.ping", NULL));
 
   /* A kill is noticed the same way. */
   g_assert_cmpint (kill (mitogen_test_context_pid (other), SIGKILL), ==, 0);
@@ -749,7 +736,7 @@ test_proc_run (Fixture       *fixture,
   gsize len;
   const char *p;
 
-  result = call_ok (ctx, "proc.run",
+  result = mitogen_test_call_ok (ctx, "proc.run",
                     g_variant_new ("(^as)", (const char *[]) {
                       "sh", "-c", "echo out; echo err >&2; exit 3", NULL }));
   g_assert_cmpstr (g_variant_get_type_string (result), ==, "(iayay)");
@@ -770,7 +757,7 @@ test_proc_run (Fixture       *fixture,
   g_variant_dict_insert_value (&options, "stdin",
                                g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "piped in", 8, 1));
   g_variant_dict_insert_value (&options, "env", g_variant_builder_end (&env));
-  result = call_ok (ctx, "proc.run",
+  result = mitogen_test_call_ok (ctx, "proc.run",
                     g_variant_new ("(^as@a{sv})", (const char *[]) {
                       "sh", "-c", "cat; printf ' %s' \"$MITOGEN_RUN_VAR\"", NULL },
                       g_variant_dict_end (&options)));
@@ -783,7 +770,7 @@ test_proc_run (Fixture       *fixture,
   g_clear_pointer (&err, g_variant_unref);
 
   /* Death by signal is a negative status. */
-  result = call_ok (ctx, "proc.run",
+  result = mitogen_test_call_ok (ctx, "proc.run",
                     g_variant_new ("(^as)", (const char *[]) { "sh", "-c", "kill -9 $$", NULL }));
   g_variant_get (result, "(i@ay@ay)", &status, NULL, NULL);
   g_assert_cmpint (status, ==, -SIGKILL);
@@ -929,7 +916,7 @@ test_error_hostile_domain (Fixture       *fixture,
       g_assert_true (g_str_has_suffix (error->message, "the text"));
     }
   /* Still serving. */
-  g_variant_unref (call_ok (ctx, "core.ping", NULL));
+  g_variant_unref (mitogen_test_call_ok (ctx, "core.ping", NULL));
 }
 
 /* ---- cancellation reaches the context ---------------------------------- */
@@ -948,7 +935,7 @@ assert_answers_promptly (MitogenContext *ctx)
 {
   gint64 start = g_get_monotonic_time ();
 
-  g_variant_unref (call_ok (ctx, "core.ping", NULL));
+  g_variant_unref (mitogen_test_call_ok (ctx, "core.ping", NULL));
   g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
 }
 
@@ -1148,7 +1135,7 @@ test_return_later (Fixture       *fixture,
   ctx = mitogen_test_local (fixture->router);
   later = mitogen_context_begin_call (ctx, "testmod.later", g_variant_new ("(db)", 0.5, FALSE));
   start = g_get_monotonic_time ();
-  pong = call_ok (ctx, "core.ping", NULL);
+  pong = mitogen_test_call_ok (ctx, "core.ping", NULL);
   /* Not stuck behind the half-second answer. */
   g_assert_cmpint (g_get_monotonic_time () - start, <, 400 * 1000);
   reply = mitogen_receiver_get (later, WAIT_MSEC, NULL, &error);
@@ -1204,7 +1191,7 @@ test_return_later_cancelled (Fixture       *fixture,
   deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
   while (pending != 0 && g_get_monotonic_time () < deadline)
     {
-      g_autoptr(GVariant) n = call_ok (ctx, "testmod.pending", NULL);
+      g_autoptr(GVariant) n = mitogen_test_call_ok (ctx, "testmod.pending", NULL);
 
       pending = g_variant_get_int32 (n);
       g_usleep (10 * 1000);

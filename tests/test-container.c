@@ -26,24 +26,12 @@ skip_unless_root (void)
   return TRUE;
 }
 
-static GVariant *
-call_ok (MitogenContext *ctx,
-         const char     *function,
-         GVariant       *args)
-{
-  g_autoptr(GError) error = NULL;
-  GVariant *result = mitogen_context_call (ctx, function, args, NULL, &error);
-
-  g_assert_no_error (error);
-  return result;
-}
-
 /* What @argv prints in @ctx (proc.run), which must exit 0. */
 static char *
 remote_output (MitogenContext     *ctx,
                const char * const *argv)
 {
-  g_autoptr(GVariant) result = call_ok (ctx, "proc.run",
+  g_autoptr(GVariant) result = mitogen_test_call_ok (ctx, "proc.run",
                                         g_variant_new ("(^as@a{sv})", argv,
                                                        g_variant_new ("a{sv}", NULL)));
   g_autoptr(GVariant) out = NULL;
@@ -53,33 +41,6 @@ remote_output (MitogenContext     *ctx,
   g_variant_get (result, "(i@ay@ay)", &code, &out, &err);
   g_assert_cmpint (code, ==, 0);
   return g_strndup (g_variant_get_data (out), g_variant_get_size (out));
-}
-
-static MitogenContext *
-connect_ok (MitogenRouter *router,
-            const char    *transport,
-            GVariant      *options)
-{
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect_context (router, transport, options, NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (ctx);
-  return ctx;
-}
-
-static GError *
-connect_fails (MitogenRouter *router,
-               const char    *transport,
-               GVariant      *options)
-{
-  GError *error = NULL;
-  g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (router, transport, options,
-                                                                  NULL, NULL, &error);
-
-  g_assert_null (ctx);
-  g_assert_nonnull (error);
-  return error;
 }
 
 /* ---- chroot -------------------------------------------------------------- */
@@ -225,7 +186,7 @@ test_chroot (MitogenTestFixture *fixture,
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "path", "s", root);
   g_variant_dict_insert (&dict, "connect_timeout", "d", (double) WAIT_MSEC / 1000);
-  ctx = connect_ok (fixture->router, "chroot", g_variant_dict_end (&dict));
+  ctx = mitogen_test_connect_ok (fixture->router, "chroot", g_variant_dict_end (&dict), NULL);
 
   /* Its / is the new root: the mark is there, this machine's /etc not;
    * and the root has no GLib: the agent that travelled needs none. */
@@ -239,7 +200,7 @@ test_chroot (MitogenTestFixture *fixture,
    * second context starts the same way. */
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "path", "s", root);
-  again = connect_ok (fixture->router, "chroot", g_variant_dict_end (&dict));
+  again = mitogen_test_connect_ok (fixture->router, "chroot", g_variant_dict_end (&dict), NULL);
   listing_again = remote_output (again, (const char *[]) { "ls", "/", NULL });
   g_assert_cmpstr (listing, ==, listing_again);
 
@@ -257,24 +218,26 @@ test_chroot_errors (MitogenTestFixture *fixture,
   g_autoptr(GError) no_program = NULL;
   g_autoptr(GError) no_path = NULL;
 
-  relative = connect_fails (fixture->router, "chroot",
-                            g_variant_new_parsed ("{'path': <'relative/root'>}"));
+  relative = mitogen_test_connect_fails (fixture->router, "chroot",
+                                         g_variant_new_parsed ("{'path': <'relative/root'>}"), NULL);
   g_assert_error (relative, MITOGEN_ERROR, MITOGEN_ERROR_FAILED);
   g_assert_nonnull (strstr (relative->message, "absolute path"));
 
-  no_path = connect_fails (fixture->router, "chroot", NULL);
+  no_path = mitogen_test_connect_fails (fixture->router, "chroot", NULL, NULL);
   g_assert_nonnull (strstr (no_path->message, "chroot: the “path” option is required"));
 
-  no_program = connect_fails (fixture->router, "docker",
-                              g_variant_new_parsed ("{'container': <'box'>, "
-                                                    "'docker_path': <'/nonexistent/docker'>}"));
+  no_program = mitogen_test_connect_fails (fixture->router, "docker",
+                                           g_variant_new_parsed ("{'container': <'box'>, "
+                                                                 "'docker_path': <'/nonexistent/docker'>}"),
+                                           NULL);
   g_assert_error (no_program, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
   g_assert_nonnull (strstr (no_program->message, "/nonexistent/docker"));
 
   if (skip_unless_root ())
     return;
-  missing_root = connect_fails (fixture->router, "chroot",
-                                g_variant_new_parsed ("{'path': <'/nonexistent-root'>}"));
+  missing_root = mitogen_test_connect_fails (fixture->router, "chroot",
+                                             g_variant_new_parsed ("{'path': <'/nonexistent-root'>}"),
+                                             NULL);
   g_assert_error (missing_root, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
   g_assert_nonnull (strstr (missing_root->message, "chroot exited before the agent started"));
   g_assert_nonnull (strstr (missing_root->message, "/nonexistent-root"));
@@ -315,7 +278,7 @@ test_setns (MitogenTestFixture *fixture,
 
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "pid", "u", (guint32) pid);
-  ctx = connect_ok (fixture->router, "setns", g_variant_dict_end (&dict));
+  ctx = mitogen_test_connect_ok (fixture->router, "setns", g_variant_dict_end (&dict), NULL);
   hostname = remote_output (ctx, (const char *[]) { "hostname", NULL });
   g_assert_cmpstr (hostname, ==, "mitogen-setns-test\n");
   ours = g_strdup (g_get_host_name ());
@@ -334,11 +297,12 @@ test_setns_errors (MitogenTestFixture *fixture,
   g_autoptr(GError) no_pid = NULL;
   g_autoptr(GError) bad_namespace = NULL;
 
-  no_pid = connect_fails (fixture->router, "setns", NULL);
+  no_pid = mitogen_test_connect_fails (fixture->router, "setns", NULL, NULL);
   g_assert_nonnull (strstr (no_pid->message, "setns: the “pid” option is required"));
-  bad_namespace = connect_fails (fixture->router, "setns",
-                                 g_variant_new_parsed ("{'pid': <uint32 1>, "
-                                                       "'namespaces': <['mnt']>}"));
+  bad_namespace = mitogen_test_connect_fails (fixture->router, "setns",
+                                              g_variant_new_parsed ("{'pid': <uint32 1>, "
+                                                                    "'namespaces': <['mnt']>}"),
+                                              NULL);
   g_assert_nonnull (strstr (bad_namespace->message, "setns: unknown namespace “mnt”"));
 }
 

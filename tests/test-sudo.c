@@ -252,24 +252,11 @@ options_new (const char *first_key,
   return g_variant_ref_sink (g_variant_dict_end (&dict));
 }
 
-static GVariant *
-call_ok (MitogenContext *ctx,
-         const char     *function,
-         GVariant       *args)
-{
-  g_autoptr(GError) error = NULL;
-  GVariant *v = mitogen_context_call (ctx, function, args, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (v);
-  return v;
-}
-
 static char *
 remote_getenv (MitogenContext *ctx,
                const char     *name)
 {
-  g_autoptr(GVariant) v = call_ok (ctx, "core.getenv", g_variant_new ("(s)", name));
+  g_autoptr(GVariant) v = mitogen_test_call_ok (ctx, "core.getenv", g_variant_new ("(s)", name));
   const char *s = NULL;
 
   g_variant_get (v, "m&s", &s);
@@ -281,7 +268,7 @@ static char *
 remote_run (MitogenContext      *ctx,
             const char * const  *argv)
 {
-  g_autoptr(GVariant) v = call_ok (ctx, "proc.run", g_variant_new ("(^as)", argv));
+  g_autoptr(GVariant) v = mitogen_test_call_ok (ctx, "proc.run", g_variant_new ("(^as)", argv));
   g_autoptr(GVariant) out = NULL;
   gint32 status;
   gsize len;
@@ -324,20 +311,6 @@ assert_runs_as (MitogenContext *ctx,
   g_assert_cmpuint (context_uid (ctx), ==, uid_of (user));
   g_assert_cmpstr (id, ==, expected_id);
   g_assert_cmpstr (env_user, ==, user);
-}
-
-static MitogenContext *
-connect_ok (MitogenRouter *router,
-            const char    *transport,
-            GVariant      *options,
-            MitogenContext *via)
-{
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_router_connect_context (router, transport, options, via, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (ctx);
-  return ctx;
 }
 
 static GError *
@@ -553,9 +526,9 @@ test_fake_password_right (FakeFixture   *fixture,
                           gconstpointer  data)
 {
   g_autoptr(GVariant) options = fake_options (fixture, "fake-sudo", "letmein", 20);
-  g_autoptr(MitogenContext) ctx = connect_ok (fixture->base.router, "sudo", options, NULL);
-  g_autoptr(GVariant) pong = call_ok (ctx, "core.ping", NULL);
-  g_autoptr(GVariant) pid = call_ok (ctx, "core.getpid", NULL);
+  g_autoptr(MitogenContext) ctx = mitogen_test_connect_ok (fixture->base.router, "sudo", options, NULL);
+  g_autoptr(GVariant) pong = mitogen_test_call_ok (ctx, "core.ping", NULL);
+  g_autoptr(GVariant) pid = mitogen_test_call_ok (ctx, "core.getpid", NULL);
 
   /* The stand-in exec'd the agent, which now talks on the stream. */
   g_assert_cmpint (g_variant_get_int32 (pid), ==, fake_pid (fixture));
@@ -712,8 +685,8 @@ test_fake_password_wiped (FakeFixture   *fixture,
   /* The scan finds the caller's own copy: it can see one. */
   g_assert_cmpuint (count_secret_in_memory (getpid (), &secret), >=, 1);
 
-  ctx = connect_ok (fixture->base.router, "sudo", options, via);
-  pid = call_ok (ctx, "core.getpid", NULL);
+  ctx = mitogen_test_connect_ok (fixture->base.router, "sudo", options, via);
+  pid = mitogen_test_call_ok (ctx, "core.getpid", NULL);
   g_assert_cmpint (g_variant_get_int32 (pid), ==, fake_pid (fixture));
 
   /* The caller wipes its own copy; the library must have left none. */
@@ -843,7 +816,7 @@ test_real_root_to_nobody (MitogenTestFixture *fixture,
   if (skip_unless_sudo_to_nobody ())
     return;
   options = options_new ("username", g_variant_new_string ("nobody"), NULL);
-  ctx = connect_ok (fixture->router, "sudo", options, NULL);
+  ctx = mitogen_test_connect_ok (fixture->router, "sudo", options, NULL);
   assert_runs_as (ctx, "nobody");
 
   /* Gone when its stream closes. */
@@ -899,7 +872,7 @@ test_real_agent_unreachable (MitogenTestFixture *fixture,
 
   options = options_new ("username", g_variant_new_string ("nobody"),
                          "agent_path", g_variant_new_string (agent), NULL);
-  ctx = connect_ok (fixture->router, "sudo", options, NULL);
+  ctx = mitogen_test_connect_ok (fixture->router, "sudo", options, NULL);
   assert_runs_as (ctx, "nobody");
   exe_link = g_strdup_printf ("/proc/%d/exe", mitogen_test_context_pid (ctx));
   exe = g_file_read_link (exe_link, NULL);
@@ -924,7 +897,7 @@ test_real_default_root (MitogenTestFixture *fixture,
 
   if (skip_unless_sudo_to_nobody ())
     return;
-  ctx = connect_ok (fixture->router, "sudo", NULL, NULL);
+  ctx = mitogen_test_connect_ok (fixture->router, "sudo", NULL, NULL);
   assert_runs_as (ctx, "root");
   /* A hop that stays on this machine is told where this process's
    * plugins are (test-ssh checks that one to another host is not). */
@@ -970,8 +943,8 @@ test_real_preserve_env (MitogenTestFixture *fixture,
   plain = options_new ("username", g_variant_new_string ("nobody"), NULL);
   preserving = options_new ("username", g_variant_new_string ("nobody"),
                             "preserve_env", g_variant_new_boolean (TRUE), NULL);
-  a = connect_ok (fixture->router, "sudo", plain, NULL);
-  b = connect_ok (fixture->router, "sudo", preserving, NULL);
+  a = mitogen_test_connect_ok (fixture->router, "sudo", plain, NULL);
+  b = mitogen_test_connect_ok (fixture->router, "sudo", preserving, NULL);
   in_a = remote_getenv (a, "MITOGEN_TEST_SUDO_MARK");
   in_b = remote_getenv (b, "MITOGEN_TEST_SUDO_MARK");
   /* sudo resets the environment unless told to keep it (set in main()). */
@@ -1004,8 +977,8 @@ test_real_login (MitogenTestFixture *fixture,
   plain = options_new ("username", g_variant_new_string ("root"), NULL);
   login = options_new ("username", g_variant_new_string ("root"),
                        "login", g_variant_new_boolean (TRUE), NULL);
-  a = connect_ok (fixture->router, "sudo", plain, NULL);
-  b = connect_ok (fixture->router, "sudo", login, NULL);
+  a = mitogen_test_connect_ok (fixture->router, "sudo", plain, NULL);
+  b = mitogen_test_connect_ok (fixture->router, "sudo", login, NULL);
   cwd_a = remote_run (a, (const char *[]) { "pwd", NULL });
   cwd_b = remote_run (b, (const char *[]) { "pwd", NULL });
   /* A login shell starts in the home directory. */
@@ -1287,7 +1260,7 @@ become_ok (MitogenRouter *router,
 
   become_user1 ();
   options = user_options (user, password);
-  return connect_ok (router, transport, options, NULL);
+  return mitogen_test_connect_ok (router, transport, options, NULL);
 }
 
 /* As the first test user, fail to become @user: the error has @code, says
@@ -1373,7 +1346,7 @@ SYSTEM_TEST (test_system_sudo_login)
   options = options_new ("username", g_variant_new_string (USER2),
                          "password", g_variant_new_string (password_of (USER1)),
                          "login", g_variant_new_boolean (TRUE), NULL);
-  ctx = connect_ok (fixture->router, "sudo", options, NULL);
+  ctx = mitogen_test_connect_ok (fixture->router, "sudo", options, NULL);
   assert_runs_as (ctx, USER2);
   cwd = remote_run (ctx, (const char *[]) { "pwd", NULL });
   g_assert_cmpstr (cwd, ==, home);
@@ -1386,7 +1359,7 @@ SYSTEM_TEST (test_system_su_right)
   assert_runs_as (ctx, USER2);
   /* The agent's stream is the socket, not su's terminal. */
   {
-    g_autoptr(GVariant) zeros = call_ok (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 1 << 20));
+    g_autoptr(GVariant) zeros = mitogen_test_call_ok (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 1 << 20));
 
     g_assert_true (g_variant_is_of_type (zeros, G_VARIANT_TYPE_BYTESTRING));
     g_assert_cmpuint (g_variant_get_size (zeros), ==, 1 << 20);
@@ -1425,10 +1398,10 @@ SYSTEM_TEST (test_system_via)
   /* As root: sudo to USER1, and from there sudo to USER2 with USER1's
    * password; the plugin and the password travel through ctx1. */
   first = user_options (USER1, NULL);
-  ctx1 = connect_ok (fixture->router, "sudo", first, NULL);
+  ctx1 = mitogen_test_connect_ok (fixture->router, "sudo", first, NULL);
   assert_runs_as (ctx1, USER1);
   second = user_options (USER2, password_of (USER1));
-  ctx2 = connect_ok (fixture->router, "sudo", second, ctx1);
+  ctx2 = mitogen_test_connect_ok (fixture->router, "sudo", second, ctx1);
   assert_runs_as (ctx2, USER2);
 
   /* A refusal one hop away still names the reason. */
@@ -1473,7 +1446,7 @@ skip_unless_doas (void)
 DOAS_TEST (test_system_doas_root_to_nobody)
 {
   g_autoptr(GVariant) options = user_options ("nobody", NULL);
-  g_autoptr(MitogenContext) ctx = connect_ok (fixture->router, "doas", options, NULL);
+  g_autoptr(MitogenContext) ctx = mitogen_test_connect_ok (fixture->router, "doas", options, NULL);
 
   assert_runs_as (ctx, "nobody");
 }
@@ -1489,7 +1462,7 @@ DOAS_TEST (test_system_doas_password)
 
   become_user1 ();
   right = user_options (USER2, password_of (USER1));
-  ctx = connect_ok (fixture->router, "doas", right, NULL);
+  ctx = mitogen_test_connect_ok (fixture->router, "doas", right, NULL);
   assert_runs_as (ctx, USER2);
 
   wrong = user_options (USER2, "not-the-password");

@@ -345,12 +345,14 @@ wait_count() {  # wait_count 'WORDS' N: up to 10 s for N such processes
 # INT, TERM and HUP reach the tool (it cancels the call, and the agent
 # kills the command's group); KILL does not, and the agent, losing its
 # parent, does the same. Either way the tool exits 128+N, as ssh does.
-# A shell's background job starts with SIGINT ignored: env restores it.
+# A shell's background job starts with SIGINT ignored, and a run under
+# nohup with SIGHUP ignored (the tool keeps ignored signals ignored, as it
+# should): env restores them for the test.
 i=0
 for sig in KILL TERM INT HUP; do
   i=$((i + 1))
   a=30.13${i}1 b=30.13${i}2
-  env --default-signal=INT "$MITOGEN" run local -- sh -c "sleep $a & sleep $b; echo never" \
+  env --default-signal=INT,TERM,HUP "$MITOGEN" run local -- sh -c "sleep $a & sleep $b; echo never" \
     </dev/null >/dev/null 2>&1 &
   cli=$!
   wait_count "sleep $a" 1 && wait_count "sleep $b" 1

@@ -287,7 +287,7 @@ _mitogen_fs_walk (MitogenCall *call, GVariant *args, gpointer data, GError **err
   if (walk.max > MAX_MAX_ENTRIES)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "fs.walk: “max_entries” must be at most %d, not %" G_GUINT64_FORMAT,
+                   "“max_entries” must be at most %d, not %" G_GUINT64_FORMAT,
                    MAX_MAX_ENTRIES, walk.max);
       return NULL;
     }
@@ -511,10 +511,12 @@ _mitogen_fs_rename (MitogenCall *call, GVariant *args, gpointer data, GError **e
   if (rename (from, to) < 0)
     {
       int errsv = errno;
-      g_autofree char *display = g_filename_display_name (to);
-      g_autofree char *verb = g_strdup_printf ("renaming to “%s”", display);
+      g_autofree char *display_from = g_filename_display_name (from);
+      g_autofree char *display_to = g_filename_display_name (to);
 
-      _mitogen_fs_set_errno (error, errsv, verb, from);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Error renaming “%s” to “%s”: %s", display_from, display_to,
+                   g_strerror (errsv));
     }
   return NULL;
 }

@@ -77,16 +77,14 @@ _mitogen_fs_check_options (MitogenCall            *call,
           for (gsize i = 0; i < n_known; i++)
             g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", known[i].name);
           g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                       "%s: unknown option “%s” (known: %s)",
-                       mitogen_call_get_function (call), name, names->str);
+                       "unknown option “%s” (known: %s)", name, names->str);
           return FALSE;
         }
       if (!g_variant_is_of_type (value, G_VARIANT_TYPE (type)))
         {
           g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                       "%s: option “%s” must be of type '%s', not '%s'",
-                       mitogen_call_get_function (call), name, type,
-                       g_variant_get_type_string (value));
+                       "option “%s” must be of type '%s', not '%s'",
+                       name, type, g_variant_get_type_string (value));
           return FALSE;
         }
     }
@@ -357,7 +355,7 @@ fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   if (offset < 0 || length < -1)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "fs.read: the offset must be ≥ 0 and the length ≥ -1, not %" G_GINT64_FORMAT
+                   "the offset must be ≥ 0 and the length ≥ -1, not %" G_GINT64_FORMAT
                    " and %" G_GINT64_FORMAT, offset, length);
       return NULL;
     }
@@ -478,8 +476,7 @@ _mitogen_fs_owner_from_options (MitogenCall  *call,
       (group != NULL && g_variant_lookup (options, "gid", "u", &id)))
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "%s: give “uid” or “owner”, “gid” or “group”, not both",
-                   mitogen_call_get_function (call));
+                   "give “uid” or “owner”, “gid” or “group”, not both");
       return FALSE;
     }
   if (g_variant_lookup (options, "uid", "u", &id))
@@ -523,8 +520,7 @@ _mitogen_fs_check_mode (MitogenCall  *call,
   if (mode <= 07777)
     return TRUE;
   g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-               "%s: the mode must be permission bits (at most 07777), not 0%o",
-               mitogen_call_get_function (call), mode);
+               "the mode must be permission bits (at most 07777), not 0%o", mode);
   return FALSE;
 }
 

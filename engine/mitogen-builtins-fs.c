@@ -114,8 +114,8 @@ _mitogen_fs_check_utf8 (const char  *name,
     return TRUE;
   display = g_filename_display_name (path);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME,
-               "Error reading “%s”: a name in it is not valid UTF-8, "
-               "which names sent over the wire must be", display);
+               "Error reading “%s”: not valid UTF-8, which names and link "
+               "targets sent over the wire must be", display);
   return FALSE;
 }
 

@@ -636,6 +636,12 @@ test_list (Fixture       *fixture,
 
   call_fails (fixture->ctx, "fs.list", g_variant_new ("(s)", missing),
               G_IO_ERROR, G_IO_ERROR_NOT_FOUND, missing);
+  /* A name GVariant cannot carry as a string is refused, not mangled. */
+  make_file (fixture, "bad-\xff-name", "");
+  call_fails (fixture->ctx, "fs.list", g_variant_new ("(s)", fixture->dir),
+              G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME, "UTF-8");
+  call_fails (fixture->ctx, "fs.walk", g_variant_new ("(s@a{sv})", fixture->dir, no_options ()),
+              G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME, "UTF-8");
   call_fails (fixture->ctx, "fs.list", g_variant_new ("(s)", file),
               G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, file);
 }

@@ -342,6 +342,7 @@ static GVariant *
 fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
   g_autoptr(GByteArray) buf = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   const char *path;
   gint64 offset, length;
   guint64 want;
@@ -402,8 +403,9 @@ fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
       read_too_large (error, path, buf->len);
       return NULL;
     }
-  return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
-                                   g_byte_array_free_to_bytes (g_steal_pointer (&buf)), TRUE);
+  /* The variant takes a reference of its own to the bytes. */
+  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
 }
 
 /* fs.sha256 (path) → s: the file's SHA-256 in hex, read in chunks (never

@@ -212,7 +212,7 @@ walk_directory (Walk        *walk,
       struct stat st;
       GError *local = NULL;
       GVariant *info = describe_entry (fd, name, child, walk->follow, &st, &local);
-      DirId id = { st.st_dev, st.st_ino };
+      DirId id;
       gboolean ok;
       int child_fd;
 
@@ -245,6 +245,7 @@ walk_directory (Walk        *walk,
           _mitogen_fs_set_errno (error, errno, "opening directory", child);
           return FALSE;
         }
+      id = (DirId) { st.st_dev, st.st_ino };
       g_array_append_val (walk->ancestors, id);
       ok = walk_directory (walk, child_fd, child_rel, error);
       g_array_set_size (walk->ancestors, walk->ancestors->len - 1);
@@ -411,13 +412,17 @@ _mitogen_fs_remove (MitogenCall *call, GVariant *args, gpointer data, GError **e
 {
   static const MitogenFsOption known[] = { { "recursive", "b" }, { "missing_ok", "b" } };
   g_autoptr(GVariant) options = NULL;
+  g_autofree char *path = NULL;
   gboolean recursive = FALSE, missing_ok = FALSE;
-  const char *path;
+  gsize len;
   struct stat st, root;
 
   if (!_mitogen_fs_check_args (call, args, "(sa{sv})", error))
     return NULL;
-  g_variant_get (args, "(&s@a{sv})", &path, &options);
+  g_variant_get (args, "(s@a{sv})", &path, &options);
+  /* "link/" would name the directory a link points to: the link it is. */
+  for (len = strlen (path); len > 1 && path[len - 1] == '/'; len--)
+    path[len - 1] = '\0';
   if (!_mitogen_fs_check_options (call, options, known, G_N_ELEMENTS (known), error))
     return NULL;
   g_variant_lookup (options, "recursive", "b", &recursive);

@@ -371,9 +371,9 @@ fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
       _mitogen_fs_set_errno (error, errno, "opening", path);
       return NULL;
     }
-  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+  if (fstat (fd, &st) < 0 || S_ISDIR (st.st_mode))
     {
-      _mitogen_fs_set_errno (error, EISDIR, "reading", path);
+      _mitogen_fs_set_errno (error, S_ISDIR (st.st_mode) ? EISDIR : errno, "reading", path);
       close (fd);
       return NULL;
     }

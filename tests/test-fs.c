@@ -749,6 +749,7 @@ test_remove (Fixture       *fixture,
   g_autofree char *outside = in_dir (fixture, "outside");
   g_autofree char *outside_file = in_dir (fixture, "outside/keep");
   g_autofree char *top_link = in_dir (fixture, "top-link");
+  g_autofree char *top_link_slash = g_strconcat (top_link, "/", NULL);
   g_autofree char *names = NULL;
 
   make_file (fixture, "file", "x");
@@ -777,8 +778,9 @@ test_remove (Fixture       *fixture,
   g_assert_false (g_file_test (tree, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (outside_file, G_FILE_TEST_IS_REGULAR));
 
-  /* A link at the top is removed as a link, even recursively. */
-  g_variant_unref (call_ok (fixture->ctx, "fs.remove", remove_args (top_link, TRUE)));
+  /* A link at the top is removed as a link, even recursively, even
+   * named with a trailing slash. */
+  g_variant_unref (call_ok (fixture->ctx, "fs.remove", remove_args (top_link_slash, TRUE)));
   g_assert_false (g_file_test (top_link, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (outside_file, G_FILE_TEST_IS_REGULAR));
   names = dir_names (fixture->dir);

@@ -62,9 +62,9 @@ _mitogen_fs_check_options (MitogenCall            *call,
   GVariant *value;
 
   g_variant_iter_init (&iter, options);
-  while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+  /* iter_loop frees each value but the one the loop is left with. */
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
     {
-      g_autoptr(GVariant) owned = value;
       const char *type = NULL;
 
       for (gsize i = 0; i < n_known; i++)
@@ -78,6 +78,7 @@ _mitogen_fs_check_options (MitogenCall            *call,
             g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", known[i].name);
           g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
                        "unknown option “%s” (known: %s)", name, names->str);
+          g_variant_unref (value);
           return FALSE;
         }
       if (!g_variant_is_of_type (value, G_VARIANT_TYPE (type)))
@@ -85,6 +86,7 @@ _mitogen_fs_check_options (MitogenCall            *call,
           g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
                        "option “%s” must be of type '%s', not '%s'",
                        name, type, g_variant_get_type_string (value));
+          g_variant_unref (value);
           return FALSE;
         }
     }

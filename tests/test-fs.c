@@ -420,6 +420,7 @@ test_write (Fixture       *fixture,
                                           write_args (file, "second", NULL));
     struct stat now;
 
+    g_assert_cmpuint (lookup_u (result, "mode"), ==, 0751);
     g_clear_pointer (&contents, g_free);
     contents = get_file (file);
     g_assert_cmpstr (contents, ==, "second");
@@ -746,7 +747,6 @@ test_remove (Fixture       *fixture,
   g_autofree char *file = in_dir (fixture, "file");
   g_autofree char *empty = in_dir (fixture, "empty");
   g_autofree char *tree = in_dir (fixture, "tree");
-  g_autofree char *outside = in_dir (fixture, "outside");
   g_autofree char *outside_file = in_dir (fixture, "outside/keep");
   g_autofree char *top_link = in_dir (fixture, "top-link");
   g_autofree char *top_link_slash = g_strconcat (top_link, "/", NULL);

@@ -292,34 +292,57 @@ fs_readlink (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 
 /* ---- read and sha256 ------------------------------------------------- */
 
-/* Reads until @want bytes or the end of @fd, growing @buf. */
-static gboolean
+/* Reads up to @want bytes from @fd into a buffer of *@len bytes. The
+ * buffer starts at @guess bytes (the file's size, when stat knows it) and
+ * grows only when a probe finds more past it: a read costs about the
+ * bytes it returns, not the next power of two. */
+static guint8 *
 read_up_to (int          fd,
-            GByteArray  *buf,
             guint64      want,
+            guint64      guess,
+            gsize       *len,
             const char  *path,
             GError     **error)
 {
-  while (buf->len < want)
+  gsize alloc = MIN (want, guess), done = 0;
+  g_autofree guint8 *buf = g_malloc (MAX (alloc, 1));
+
+  for (;;)
     {
-      gsize room = MIN (want - buf->len, (guint64) CHUNK_BYTES);
-      gsize start = buf->len;
       ssize_t n;
 
-      g_byte_array_set_size (buf, start + room);
-      n = read (fd, buf->data + start, room);
-      g_byte_array_set_size (buf, start + MAX (n, 0));
+      if (done == alloc)
+        {
+          guint8 probe;
+
+          if (alloc == want)
+            break;
+          n = read (fd, &probe, 1);
+          if (n == 1)
+            {
+              alloc = MIN (want, MAX ((guint64) alloc * 2, (guint64) CHUNK_BYTES));
+              buf = g_realloc (buf, alloc);
+              buf[done++] = probe;
+              continue;
+            }
+        }
+      else
+        n = read (fd, buf + done, alloc - done);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
         {
           _mitogen_fs_set_errno (error, errno, "reading", path);
-          return FALSE;
+          return NULL;
         }
       if (n == 0)
         break;
+      done += n;
     }
-  return TRUE;
+  if (done < alloc)
+    buf = g_realloc (buf, MAX (done, 1));
+  *len = done;
+  return g_steal_pointer (&buf);
 }
 
 static gboolean
@@ -343,14 +366,14 @@ read_too_large (GError      **error,
 static GVariant *
 fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
-  g_autoptr(GByteArray) buf = NULL;
   g_autoptr(GBytes) bytes = NULL;
+  guint8 *buf;
+  gsize len;
   const char *path;
   gint64 offset, length;
-  guint64 want;
+  guint64 want, guess;
   struct stat st;
   int fd;
-  gboolean ok;
 
   if (!_mitogen_fs_check_args (call, args, "(sxx)", error))
     return NULL;
@@ -394,19 +417,20 @@ fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
       read_too_large (error, path, st.st_size - offset);
       return NULL;
     }
-  buf = g_byte_array_sized_new (S_ISREG (st.st_mode) && st.st_size > offset
-                                ? MIN ((guint64) (st.st_size - offset), want) : 0);
-  ok = read_up_to (fd, buf, want, path, error);
+  /* A file stat calls empty may still have bytes (/proc): read to see. */
+  guess = S_ISREG (st.st_mode) && st.st_size > offset ? (guint64) (st.st_size - offset) : 0;
+  buf = read_up_to (fd, want, guess > 0 ? guess : CHUNK_BYTES, &len, path, error);
   close (fd);
-  if (!ok)
+  if (buf == NULL)
     return NULL;
-  if (buf->len > MAX_READ_BYTES)
+  if (len > MAX_READ_BYTES)
     {
-      read_too_large (error, path, buf->len);
+      g_free (buf);
+      read_too_large (error, path, len);
       return NULL;
     }
   /* The variant takes a reference of its own to the bytes. */
-  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+  bytes = g_bytes_new_take (buf, len);
   return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
 }
 

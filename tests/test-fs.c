@@ -363,6 +363,15 @@ test_read (Fixture       *fixture,
     g_assert_cmpuint (got[0], ==, 0);
   }
 
+  /* A file stat calls empty that has bytes all the same. */
+  {
+    g_autoptr(GVariant) status = call_ok (fixture->ctx, "fs.read",
+                                          read_args ("/proc/self/status", 0, -1));
+
+    g_assert_cmpuint (bytes_of (status, &got), >, 100);
+    g_assert_cmpmem (got, 5, "Name:", 5);
+  }
+
   call_fails (fixture->ctx, "fs.read", read_args (missing, 0, -1),
               G_IO_ERROR, G_IO_ERROR_NOT_FOUND, missing);
   call_fails (fixture->ctx, "fs.read", read_args (fixture->dir, 0, -1),

@@ -14,6 +14,7 @@
 
 #include <glib-unix.h>
 
+#include "mitogen-builtins-fs-private.h"
 #include "mitogen-private.h"
 
 /* Checks @args against @type ("()" when NULL) with a clear error. */
@@ -716,4 +717,5 @@ _mitogen_builtins_register (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (builtins); i++)
     mitogen_register_function (builtins[i].name, builtins[i].func, NULL, NULL);
+  _mitogen_builtins_fs_register ();
 }

@@ -683,8 +683,10 @@ _mitogen_proc_start (MitogenCall *call, GVariant *args, gpointer data, GError **
   proc->fds[OUT] = proc->fds[ERR] = proc->in_fd = proc->resize_fd = -1;
   g_mutex_init (&proc->lock);
   g_queue_init (&proc->stdin_queue);
-  if (!g_unix_open_pipe (proc->wake, O_CLOEXEC | O_NONBLOCK, error))
+  if (pipe2 (proc->wake, O_CLOEXEC | O_NONBLOCK) < 0)
     {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                   "proc.start: pipe: %s", g_strerror (errno));
       proc->wake[0] = proc->wake[1] = -1;
       proc_unref (proc);
       return NULL;

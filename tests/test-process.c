@@ -1,0 +1,400 @@
+/* test-process.c: MitogenProcess and proc.start with real local agents:
+ * output arrives live, per stream and in order, stdin flows with its EOF,
+ * a slow reader pauses the remote process instead of filling memory, exit
+ * codes and signals come back, a pty is a terminal, and cancelling or
+ * losing things kills the process group.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mitogen-test-util.h"
+
+#define WAIT_MSEC 30000
+
+typedef MitogenTestFixture Fixture;
+
+#define TEST(path, func) \
+  g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), \
+              mitogen_test_fixture_teardown)
+
+static MitogenProcess *
+spawn_ok (MitogenContext     *ctx,
+          const char * const *argv,
+          GVariant           *options)
+{
+  g_autoptr(GError) error = NULL;
+  MitogenProcess *process = mitogen_context_spawn (ctx, argv, options, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (process);
+  return process;
+}
+
+static MitogenProcess *
+spawn_sh (MitogenContext *ctx,
+          const char     *script)
+{
+  return spawn_ok (ctx, (const char *[]) { "sh", "-c", script, NULL }, NULL);
+}
+
+/* All of @stream, to its end. */
+static char *
+read_all (GInputStream *stream)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) all = g_byte_array_new ();
+  char buf[4096];
+  gssize n;
+
+  while ((n = g_input_stream_read (stream, buf, sizeof buf, NULL, &error)) > 0)
+    g_byte_array_append (all, (guint8 *) buf, n);
+  g_assert_no_error (error);
+  g_byte_array_append (all, (guint8 *) "", 1);
+  return (char *) g_byte_array_free (g_steal_pointer (&all), FALSE);
+}
+
+static void
+wait_ok (MitogenProcess *process)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mitogen_process_wait (process, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* The first line comes while the process still sleeps. */
+static void
+test_live_output (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_sh (ctx, "echo a; sleep 2; echo b");
+  gint64 start = g_get_monotonic_time ();
+  char buf[16] = { 0 };
+  g_autofree char *rest = NULL;
+
+  g_assert_cmpint (g_input_stream_read (mitogen_process_get_stdout (process), buf, sizeof buf,
+                                        NULL, NULL), ==, 2);
+  g_assert_cmpstr (buf, ==, "a\n");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  rest = read_all (mitogen_process_get_stdout (process));
+  g_assert_cmpstr (rest, ==, "b\n");
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC - 100000);
+  wait_ok (process);
+  g_assert_true (mitogen_process_get_if_exited (process));
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
+}
+
+/* stdout and stderr stay apart, each in its order. */
+static void
+test_streams_apart (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process =
+    spawn_sh (ctx, "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done; exit 3");
+  g_autofree char *out = read_all (mitogen_process_get_stdout (process));
+  g_autofree char *err = read_all (mitogen_process_get_stderr (process));
+
+  g_assert_cmpstr (out, ==, "out1\nout2\nout3\nout4\nout5\n");
+  g_assert_cmpstr (err, ==, "err1\nerr2\nerr3\nerr4\nerr5\n");
+  wait_ok (process);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 3);
+  g_assert_false (mitogen_process_get_if_signaled (process));
+}
+
+/* stdin reaches cat, and its EOF ends it. */
+static void
+test_stdin_cat (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_ok (ctx, (const char *[]) { "cat", NULL }, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  gsize written;
+
+  g_assert_true (g_output_stream_write_all (mitogen_process_get_stdin (process), "hello\nworld\n",
+                                            12, &written, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_close (mitogen_process_get_stdin (process), NULL, &error));
+  out = read_all (mitogen_process_get_stdout (process));
+  g_assert_cmpstr (out, ==, "hello\nworld\n");
+  wait_ok (process);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
+}
+
+/* Endless stdin into `head -1`: the process ends, the writer gets an
+ * error instead of blocking for ever. */
+static void
+test_stdin_endless (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_ok (ctx, (const char *[]) { "head", "-1", NULL }, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_strnfill (8191, 'y');
+  g_autofree char *out = NULL;
+  guint64 total = 0;
+
+  line[8190] = '\n';
+  while (g_output_stream_write (mitogen_process_get_stdin (process), line, 8191, NULL, &error) > 0)
+    {
+      total += 8191;
+      g_assert_cmpuint (total, <, (guint64) 1 << 32);
+    }
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  out = read_all (mitogen_process_get_stdout (process));
+  g_assert_cmpuint (strlen (out), ==, 8191);
+  wait_ok (process);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
+}
+
+static gsize
+rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+/* 300 MiB through a reader that first sleeps: the agent pauses at its
+ * window, the master holds no more than a few windows, all bytes arrive. */
+static void
+test_big_output_bounded (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process =
+    spawn_ok (ctx, (const char *[]) { "head", "-c", "314572800", "/dev/zero", NULL }, NULL);
+  GInputStream *out = mitogen_process_get_stdout (process);
+  g_autofree char *buf = g_malloc (65536);
+  g_autoptr(GError) error = NULL;
+  gsize before = rss_kib (), peak = 0;
+  guint64 total = 0;
+  gssize n;
+
+  /* A slow reader: nothing is read for a while. */
+  g_usleep (2 * G_USEC_PER_SEC);
+  peak = rss_kib ();
+  g_assert_cmpuint (peak, <, before + 16 * 1024);
+  while ((n = g_input_stream_read (out, buf, 65536, NULL, &error)) > 0)
+    {
+      total += n;
+      if (total % (32 * 1024 * 1024) < 65536)
+        peak = MAX (peak, rss_kib ());
+    }
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 314572800);
+  g_assert_cmpuint (peak, <, before + 32 * 1024);
+  g_test_message ("300 MiB read; RSS %" G_GSIZE_FORMAT " KiB before, %" G_GSIZE_FORMAT
+                  " KiB at most", before, peak);
+  wait_ok (process);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
+}
+
+/* A signal sent through the process ends it; the status says which. */
+static void
+test_send_signal (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_sh (ctx, "echo ready; exec sleep 60");
+  g_autoptr(GError) error = NULL;
+  char buf[8];
+
+  g_assert_cmpint (g_input_stream_read (mitogen_process_get_stdout (process), buf, sizeof buf,
+                                        NULL, NULL), ==, 6);
+  g_assert_true (mitogen_process_send_signal (process, SIGTERM, &error));
+  g_assert_no_error (error);
+  wait_ok (process);
+  g_assert_false (mitogen_process_get_if_exited (process));
+  g_assert_true (mitogen_process_get_if_signaled (process));
+  g_assert_cmpint (mitogen_process_get_term_sig (process), ==, SIGTERM);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, -1);
+}
+
+/* With a pty the child sees a terminal of the size asked for, and a
+ * resize reaches it. */
+static void
+test_pty (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  GVariantDict dict;
+  g_autoptr(MitogenProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) seen = g_string_new (NULL);
+  char buf[256];
+  gssize n;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "pty", "b", TRUE);
+  g_variant_dict_insert (&dict, "rows", "q", (guint16) 33);
+  g_variant_dict_insert (&dict, "cols", "q", (guint16) 101);
+  process = spawn_ok (ctx, (const char *[]) { "sh", "-c",
+                      "test -t 0 && test -t 1 && echo tty; stty size; read x; stty size", NULL },
+                      g_variant_dict_end (&dict));
+  while (strstr (seen->str, "33 101") == NULL &&
+         (n = g_input_stream_read (mitogen_process_get_stdout (process), buf, sizeof buf, NULL, &error)) > 0)
+    g_string_append_len (seen, buf, n);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (seen->str, "tty"));
+  g_assert_true (mitogen_process_resize (process, 40, 120, &error));
+  g_assert_true (g_output_stream_write_all (mitogen_process_get_stdin (process), "go\n", 3, NULL, NULL, &error));
+  g_assert_no_error (error);
+  while ((n = g_input_stream_read (mitogen_process_get_stdout (process), buf, sizeof buf, NULL, &error)) > 0)
+    g_string_append_len (seen, buf, n);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (seen->str, "40 120"));
+  wait_ok (process);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
+}
+
+/* TRUE while a process of group @pgid lives (zombies, which an absent
+ * reaper may leave, do not count). */
+static gboolean
+group_alive (int pgid)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/%s/stat", name);
+      g_autofree char *stat = NULL;
+      const char *tail;
+      char state;
+      int ppid, pgrp;
+
+      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &stat, NULL, NULL) ||
+          (tail = strrchr (stat, ')')) == NULL ||
+          sscanf (tail + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+        continue;
+      if (pgrp == pgid && state != 'Z')
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+group_gone (int pgid)
+{
+  for (int i = 0; i < WAIT_MSEC / 10; i++)
+    {
+      if (!group_alive (pgid))
+        return TRUE;
+      g_usleep (10000);
+    }
+  return FALSE;
+}
+
+/* Cancelling the wait kills the whole group, background jobs included. */
+static void
+test_cancel_kills_group (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_sh (ctx, "sleep 60 & echo ready; sleep 61");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  char buf[8];
+  int pid;
+
+  g_assert_cmpint (g_input_stream_read (mitogen_process_get_stdout (process), buf, sizeof buf,
+                                        NULL, NULL), ==, 6);
+  pid = mitogen_process_get_pid (process);
+  g_assert_true (group_alive (pid));
+  g_cancellable_cancel (cancellable);
+  g_assert_false (mitogen_process_wait (process, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (group_gone (pid));
+}
+
+/* Dropping the process before it ended kills it too. */
+static void
+test_drop_kills_group (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  MitogenProcess *process = spawn_sh (ctx, "sleep 62");
+  int pid = mitogen_process_get_pid (process);
+
+  g_assert_true (group_alive (pid));
+  g_object_unref (process);
+  g_assert_true (group_gone (pid));
+}
+
+/* A lost context fails the wait and the reads with a channel error. */
+static void
+test_lost_context (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  /* The leader alone: a SIGKILLed agent kills no more than that (its
+   * parent-death signal). */
+  g_autoptr(MitogenProcess) process = spawn_ok (ctx, (const char *[]) { "sleep", "63", NULL }, NULL);
+  g_autoptr(GError) error = NULL;
+  char buf[8];
+
+  g_assert_cmpint (kill (mitogen_test_context_pid (ctx), SIGKILL), ==, 0);
+  g_assert_false (mitogen_process_wait (process, NULL, &error));
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  g_clear_error (&error);
+  g_assert_cmpint (g_input_stream_read (mitogen_process_get_stdout (process), buf, sizeof buf,
+                                        NULL, &error), ==, -1);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  g_assert_true (group_gone (mitogen_process_get_pid (process)));
+  g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
+  mitogen_test_drain_default_context ();
+}
+
+/* A missing program fails the spawn as a local one would. */
+static void
+test_not_found (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenProcess) process =
+    mitogen_context_spawn (ctx, (const char *[]) { "/nonexistent/program", NULL }, NULL, NULL, &error);
+
+  g_assert_null (process);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+/* proc.run has no silent size cliff: too much output is a clear error. */
+static void
+test_run_too_big (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+
+  /* The agent takes its limit from its parent. */
+  mitogen_router_set_max_message_size (fixture->router, 1024 * 1024);
+  ctx = mitogen_test_local (fixture->router);
+  result = mitogen_context_call (ctx, "proc.run",
+                                 g_variant_new ("(^as)", (const char *[]) { "head", "-c", "2000000", "/dev/zero", NULL }),
+                                 NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL);
+  g_assert_nonnull (strstr (error->message, "proc.start"));
+}
+
+int
+main (int argc, char **argv)
+{
+  mitogen_test_init (&argc, &argv);
+  TEST ("/process/live-output", test_live_output);
+  TEST ("/process/streams-apart", test_streams_apart);
+  TEST ("/process/stdin-cat", test_stdin_cat);
+  TEST ("/process/stdin-endless", test_stdin_endless);
+  TEST ("/process/big-output-bounded", test_big_output_bounded);
+  TEST ("/process/send-signal", test_send_signal);
+  TEST ("/process/pty", test_pty);
+  TEST ("/process/cancel-kills-group", test_cancel_kills_group);
+  TEST ("/process/drop-kills-group", test_drop_kills_group);
+  TEST ("/process/lost-context", test_lost_context);
+  TEST ("/process/not-found", test_not_found);
+  TEST ("/process/run-too-big", test_run_too_big);
+  return g_test_run ();
+}

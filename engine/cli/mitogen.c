@@ -509,18 +509,20 @@ run_streamed (MitogenContext     *ctx,
   int status;
 
   handler = g_cancellable_connect (interrupted, G_CALLBACK (forward_cancel), stop, NULL);
+  /* From before the start: the agent may stop before it says "started". */
+  if (opt_command_timeout > 0)
+    {
+      Deadline *dl = g_new0 (Deadline, 1);
+
+      dl->stop = g_object_ref (stop);
+      dl->finished = g_object_ref (finished);
+      dl->usec = (gint64) ((opt_command_timeout + COMMAND_TIMEOUT_GRACE_SEC) * G_USEC_PER_SEC);
+      g_thread_unref (g_thread_new ("mitogen-deadline", deadline_run, dl));
+    }
   process = mitogen_context_spawn (ctx, argv, process_options (), stop, &error);
+  timed_out = process == NULL && g_cancellable_is_cancelled (stop) && interrupted_status () < 0;
   if (process != NULL)
     {
-      if (opt_command_timeout > 0)
-        {
-          Deadline *dl = g_new0 (Deadline, 1);
-
-          dl->stop = g_object_ref (stop);
-          dl->finished = g_object_ref (finished);
-          dl->usec = (gint64) ((opt_command_timeout + COMMAND_TIMEOUT_GRACE_SEC) * G_USEC_PER_SEC);
-          g_thread_unref (g_thread_new ("mitogen-deadline", deadline_run, dl));
-        }
       if (!isatty (0) || opt_tty)
         {
           if (opt_tty)
@@ -537,6 +539,7 @@ run_streamed (MitogenContext     *ctx,
       g_cancellable_cancel (finished);
       restore_terminal ();
     }
+  g_cancellable_cancel (finished);
   g_cancellable_disconnect (interrupted, handler);
 
   if (interrupted_status () >= 0)

@@ -7,7 +7,7 @@
 
 #include "mitogen-call-queue-private.h"
 #include "mitogen-message-private.h"
-#include "mitogen-private.h"
+#include "mitogen-process-private.h"
 
 /**
  * MitogenProcess:
@@ -24,44 +24,6 @@
  * the wait with %MITOGEN_ERROR_CHANNEL.
  */
 
-#define DEFAULT_WINDOW ((guint64) 1024 * 1024)
-/* The largest stdin message: a quarter of the default window. */
-#define STDIN_CHUNK ((gsize) 256 * 1024)
-
-enum { OUT, ERR };
-
-/* One output stream's end of the state. */
-typedef struct
-{
-  GQueue  chunks;      /* GBytes not yet read */
-  gsize   offset;      /* read from the head chunk */
-  gboolean eof;        /* the agent sent the stream's end */
-  gboolean discard;    /* the reader closed it: acknowledge and drop */
-  guint64 consumed;    /* bytes taken by the reader (or dropped) */
-  guint64 ack_sent;    /* the last acknowledgement sent */
-} OutputState;
-
-/* Shared by the process, its streams and the event handler. */
-typedef struct
-{
-  MitogenContext *context;   /* owned; immutable */
-  MitogenRouter  *router;    /* owned; immutable */
-  guint32         events;    /* immutable: our handler, the call's reply */
-  guint64         window;    /* immutable */
-
-  GMutex          lock;
-  GCond           cond;      /* broadcast on every change below */
-  gboolean        started;   /* guarded by @lock */
-  guint32         control;   /* guarded by @lock: the agent's handle */
-  int             pid;       /* guarded by @lock */
-  gboolean        done;      /* guarded by @lock: @status or @error is set */
-  int             status;    /* guarded by @lock: code, or -signal */
-  GError         *error;     /* guarded by @lock: why it failed */
-  OutputState     out[2];    /* guarded by @lock */
-  guint64         stdin_sent;    /* guarded by @lock */
-  guint64         stdin_acked;   /* guarded by @lock */
-} ProcessState;
-
 static void
 state_clear (gpointer data)
 {
@@ -76,15 +38,15 @@ state_clear (gpointer data)
   g_clear_object (&state->router);
 }
 
-static void
-state_unref (gpointer state)
+void
+_mitogen_process_state_unref (gpointer state)
 {
   g_atomic_rc_box_release_full (state, state_clear);
 }
 
 /* Sends one control message (`(sv)`, floating) to the agent. */
-static gboolean
-state_send (ProcessState  *state,
+gboolean
+_mitogen_process_state_send (ProcessState  *state,
             const char    *kind,
             GVariant      *value,
             GError       **error)
@@ -123,7 +85,7 @@ state_apply (ProcessState *state,
              const char   *kind,
              GVariant     *value)
 {
-  int stream = g_str_has_prefix (kind, "stdout") ? OUT : ERR;
+  int stream = g_str_has_prefix (kind, "stdout") ? PROCESS_STDOUT : PROCESS_STDERR;
 
   if (g_str_equal (kind, "started") && g_variant_is_of_type (value, G_VARIANT_TYPE ("(ui)")))
     {
@@ -197,8 +159,8 @@ wake_waiters (GCancellable *cancellable,
 
 /* Under @lock: waits on @cond until woken or cancelled; FALSE with
  * @error when cancelled. */
-static gboolean
-state_wait (ProcessState  *state,
+gboolean
+_mitogen_process_state_wait (ProcessState  *state,
             GCancellable  *cancellable,
             GError       **error)
 {
@@ -209,219 +171,12 @@ state_wait (ProcessState  *state,
 }
 
 /* Connects @cancellable to wake the waiters; 0 without one. */
-static gulong
-state_watch (ProcessState *state,
+gulong
+_mitogen_process_state_watch (ProcessState *state,
              GCancellable *cancellable)
 {
   return cancellable != NULL
     ? g_cancellable_connect (cancellable, G_CALLBACK (wake_waiters), state, NULL) : 0;
-}
-
-/* ---- the streams ---- */
-
-#define TYPE_PROCESS_INPUT (process_input_get_type ())
-G_DECLARE_FINAL_TYPE (ProcessInput, process_input, MITOGEN, PROCESS_INPUT, GInputStream)
-
-struct _ProcessInput
-{
-  GInputStream  parent_instance;
-  ProcessState *state;   /* owned; immutable */
-  int           stream;  /* immutable: OUT or ERR */
-};
-
-G_DEFINE_FINAL_TYPE (ProcessInput, process_input, G_TYPE_INPUT_STREAM)
-
-/* Under @lock: acknowledges what the reader took once it is a quarter of
- * the window, so that the agent reads on before the reader runs dry. */
-static void
-input_maybe_ack (ProcessInput *self,
-                 gboolean      force)
-{
-  ProcessState *state = self->state;
-  OutputState *out = &state->out[self->stream];
-
-  if (!state->started || state->done || out->consumed == out->ack_sent ||
-      (!force && out->consumed - out->ack_sent < state->window / 4))
-    return;
-  out->ack_sent = out->consumed;
-  /* Unlocked: state_send takes the lock. */
-  g_mutex_unlock (&state->lock);
-  state_send (state, self->stream == OUT ? "stdout-ack" : "stderr-ack",
-              g_variant_new_uint64 (out->ack_sent), NULL);
-  g_mutex_lock (&state->lock);
-}
-
-static gssize
-process_input_read (GInputStream  *stream,
-                    void          *buffer,
-                    gsize          count,
-                    GCancellable  *cancellable,
-                    GError       **error)
-{
-  ProcessInput *self = (ProcessInput *) stream;
-  ProcessState *state = self->state;
-  OutputState *out = &state->out[self->stream];
-  gulong watch = state_watch (state, cancellable);
-  gssize n = -1;
-
-  g_mutex_lock (&state->lock);
-  while (g_queue_is_empty (&out->chunks) && !out->eof)
-    if (!state_wait (state, cancellable, error))
-      goto out;
-  n = 0;
-  while (!g_queue_is_empty (&out->chunks) && (gsize) n < count)
-    {
-      GBytes *head = g_queue_peek_head (&out->chunks);
-      gsize size;
-      const guint8 *data = g_bytes_get_data (head, &size);
-      gsize take = MIN (count - n, size - out->offset);
-
-      memcpy ((guint8 *) buffer + n, data + out->offset, take);
-      n += take;
-      out->offset += take;
-      if (out->offset == size)
-        {
-          g_bytes_unref (g_queue_pop_head (&out->chunks));
-          out->offset = 0;
-        }
-    }
-  out->consumed += n;
-  if (n == 0 && state->error != NULL)
-    {
-      g_propagate_error (error, g_error_copy (state->error));
-      n = -1;
-    }
-  else
-    input_maybe_ack (self, FALSE);
-out:
-  g_mutex_unlock (&state->lock);
-  if (watch != 0)
-    g_cancellable_disconnect (cancellable, watch);
-  return n;
-}
-
-/* Closing drops what is queued and what comes: the process is never
- * paused by output nobody reads. */
-static gboolean
-process_input_close (GInputStream  *stream,
-                     GCancellable  *cancellable,
-                     GError       **error)
-{
-  ProcessInput *self = (ProcessInput *) stream;
-  OutputState *out = &self->state->out[self->stream];
-
-  g_mutex_lock (&self->state->lock);
-  out->discard = TRUE;
-  while (!g_queue_is_empty (&out->chunks))
-    {
-      g_autoptr(GBytes) head = g_queue_pop_head (&out->chunks);
-
-      out->consumed += g_bytes_get_size (head) - out->offset;
-      out->offset = 0;
-    }
-  input_maybe_ack (self, TRUE);
-  g_mutex_unlock (&self->state->lock);
-  return TRUE;
-}
-
-static void
-process_input_finalize (GObject *object)
-{
-  g_clear_pointer (&((ProcessInput *) object)->state, state_unref);
-  G_OBJECT_CLASS (process_input_parent_class)->finalize (object);
-}
-
-static void
-process_input_class_init (ProcessInputClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = process_input_finalize;
-  G_INPUT_STREAM_CLASS (klass)->read_fn = process_input_read;
-  G_INPUT_STREAM_CLASS (klass)->close_fn = process_input_close;
-}
-
-static void
-process_input_init (ProcessInput *self)
-{
-}
-
-#define TYPE_PROCESS_OUTPUT (process_output_get_type ())
-G_DECLARE_FINAL_TYPE (ProcessOutput, process_output, MITOGEN, PROCESS_OUTPUT, GOutputStream)
-
-struct _ProcessOutput
-{
-  GOutputStream  parent_instance;
-  ProcessState  *state;  /* owned; immutable */
-};
-
-G_DEFINE_FINAL_TYPE (ProcessOutput, process_output, G_TYPE_OUTPUT_STREAM)
-
-static gssize
-process_output_write (GOutputStream  *stream,
-                      const void     *buffer,
-                      gsize           count,
-                      GCancellable   *cancellable,
-                      GError        **error)
-{
-  ProcessState *state = ((ProcessOutput *) stream)->state;
-  gulong watch = state_watch (state, cancellable);
-  gssize n = -1;
-
-  g_mutex_lock (&state->lock);
-  while (!state->done && state->stdin_sent - state->stdin_acked >= state->window)
-    if (!state_wait (state, cancellable, error))
-      goto out;
-  if (state->done)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
-                   "the process has ended: it takes no more input");
-      goto out;
-    }
-  n = MIN (MIN (count, STDIN_CHUNK), state->window - (state->stdin_sent - state->stdin_acked));
-  state->stdin_sent += n;
-  g_mutex_unlock (&state->lock);
-  if (!state_send (state, "stdin", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, buffer, n, 1),
-                   error))
-    n = -1;
-  g_mutex_lock (&state->lock);
-out:
-  g_mutex_unlock (&state->lock);
-  if (watch != 0)
-    g_cancellable_disconnect (cancellable, watch);
-  return n;
-}
-
-static gboolean
-process_output_close (GOutputStream  *stream,
-                      GCancellable   *cancellable,
-                      GError        **error)
-{
-  ProcessState *state = ((ProcessOutput *) stream)->state;
-  gboolean done;
-
-  g_mutex_lock (&state->lock);
-  done = state->done;
-  g_mutex_unlock (&state->lock);
-  return done || state_send (state, "stdin-eof", g_variant_new ("()"), error);
-}
-
-static void
-process_output_finalize (GObject *object)
-{
-  g_clear_pointer (&((ProcessOutput *) object)->state, state_unref);
-  G_OBJECT_CLASS (process_output_parent_class)->finalize (object);
-}
-
-static void
-process_output_class_init (ProcessOutputClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = process_output_finalize;
-  G_OUTPUT_STREAM_CLASS (klass)->write_fn = process_output_write;
-  G_OUTPUT_STREAM_CLASS (klass)->close_fn = process_output_close;
-}
-
-static void
-process_output_init (ProcessOutput *self)
-{
 }
 
 /* ---- the process ---- */
@@ -454,7 +209,7 @@ mitogen_process_finalize (GObject *object)
   g_clear_object (&self->stdin_pipe);
   g_clear_object (&self->stdout_pipe);
   g_clear_object (&self->stderr_pipe);
-  g_clear_pointer (&self->state, state_unref);
+  g_clear_pointer (&self->state, _mitogen_process_state_unref);
   G_OBJECT_CLASS (mitogen_process_parent_class)->finalize (object);
 }
 
@@ -473,19 +228,11 @@ static MitogenProcess *
 process_new (ProcessState *state)
 {
   MitogenProcess *self = g_object_new (MITOGEN_TYPE_PROCESS, NULL);
-  ProcessInput *out = g_object_new (TYPE_PROCESS_INPUT, NULL);
-  ProcessInput *err = g_object_new (TYPE_PROCESS_INPUT, NULL);
-  ProcessOutput *in = g_object_new (TYPE_PROCESS_OUTPUT, NULL);
 
   self->state = g_atomic_rc_box_acquire (state);
-  out->state = g_atomic_rc_box_acquire (state);
-  out->stream = OUT;
-  err->state = g_atomic_rc_box_acquire (state);
-  err->stream = ERR;
-  in->state = g_atomic_rc_box_acquire (state);
-  self->stdout_pipe = G_INPUT_STREAM (out);
-  self->stderr_pipe = G_INPUT_STREAM (err);
-  self->stdin_pipe = G_OUTPUT_STREAM (in);
+  self->stdout_pipe = _mitogen_process_input_new (state, PROCESS_STDOUT);
+  self->stderr_pipe = _mitogen_process_input_new (state, PROCESS_STDERR);
+  self->stdin_pipe = _mitogen_process_output_new (state);
   return self;
 }
 
@@ -493,7 +240,7 @@ process_new (ProcessState *state)
 static guint64
 window_from_options (GVariant *options)
 {
-  guint64 window = DEFAULT_WINDOW;
+  guint64 window = MITOGEN_PROCESS_DEFAULT_WINDOW;
 
   if (options != NULL)
     g_variant_lookup (options, "window", "t", &window);
@@ -550,21 +297,21 @@ mitogen_context_spawn (MitogenContext      *context,
       if (state->router == NULL)
         g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, "the router of context %s is gone",
                      mitogen_context_get_name (context));
-      state_unref (state);
+      _mitogen_process_state_unref (state);
       return NULL;
     }
   state->events = mitogen_router_add_handler (state->router, 0, context, on_event,
-                                              g_atomic_rc_box_acquire (state), state_unref);
+                                              g_atomic_rc_box_acquire (state), _mitogen_process_state_unref);
   msg = mitogen_message_new (mitogen_context_get_id (context), MITOGEN_HANDLE_CALL_FUNCTION,
                              g_variant_new ("(sv)", "proc.start",
                                             g_variant_new ("(^as@a{sv})", argv, dict)));
   msg->reply_to = state->events;
   mitogen_router_route (state->router, msg, NULL);
 
-  watch = state_watch (state, cancellable);
+  watch = _mitogen_process_state_watch (state, cancellable);
   g_mutex_lock (&state->lock);
   while (!state->started && !state->done)
-    if (!state_wait (state, cancellable, error))
+    if (!_mitogen_process_state_wait (state, cancellable, error))
       break;
   if (state->started)
     process = process_new (state);
@@ -577,7 +324,7 @@ mitogen_context_spawn (MitogenContext      *context,
     _mitogen_call_send_cancel (context, state->events);
   else
     g_clear_error (error);
-  state_unref (state);
+  _mitogen_process_state_unref (state);
   return process;
 }
 
@@ -760,10 +507,10 @@ mitogen_process_wait (MitogenProcess  *process,
 
   g_return_val_if_fail (MITOGEN_IS_PROCESS (process), FALSE);
   state = process->state;
-  watch = state_watch (state, cancellable);
+  watch = _mitogen_process_state_watch (state, cancellable);
   g_mutex_lock (&state->lock);
   while (ok && !state->done)
-    ok = state_wait (state, cancellable, error);
+    ok = _mitogen_process_state_wait (state, cancellable, error);
   if (ok && state->error != NULL)
     {
       g_propagate_error (error, g_error_copy (state->error));
@@ -854,6 +601,8 @@ process_status (MitogenProcess *process,
  * mitogen_process_get_if_exited:
  * @process: a process that ended
  *
+ * Tells whether the process exited, after a wait succeeded.
+ *
  * Returns: %TRUE if it exited (rather than being killed by a signal)
  */
 gboolean
@@ -866,6 +615,8 @@ mitogen_process_get_if_exited (MitogenProcess *process)
 /**
  * mitogen_process_get_exit_status:
  * @process: a process that exited
+ *
+ * Gets the code the process exited with, after a wait succeeded.
  *
  * Returns: its exit code, or -1 if it did not exit
  */
@@ -880,6 +631,8 @@ mitogen_process_get_exit_status (MitogenProcess *process)
  * mitogen_process_get_if_signaled:
  * @process: a process that ended
  *
+ * Tells whether a signal killed the process, after a wait succeeded.
+ *
  * Returns: %TRUE if a signal killed it
  */
 gboolean
@@ -892,6 +645,8 @@ mitogen_process_get_if_signaled (MitogenProcess *process)
 /**
  * mitogen_process_get_term_sig:
  * @process: a process a signal killed
+ *
+ * Gets the signal that killed the process, after a wait succeeded.
  *
  * Returns: the signal that killed it, or 0
  */
@@ -919,7 +674,7 @@ mitogen_process_send_signal (MitogenProcess  *process,
                              GError         **error)
 {
   g_return_val_if_fail (MITOGEN_IS_PROCESS (process), FALSE);
-  return state_send (process->state, "signal", g_variant_new_int32 (signum), error);
+  return _mitogen_process_state_send (process->state, "signal", g_variant_new_int32 (signum), error);
 }
 
 /**
@@ -940,7 +695,7 @@ mitogen_process_resize (MitogenProcess  *process,
                         GError         **error)
 {
   g_return_val_if_fail (MITOGEN_IS_PROCESS (process), FALSE);
-  return state_send (process->state, "resize",
+  return _mitogen_process_state_send (process->state, "resize",
                      g_variant_new ("(qq)", (guint16) MIN (rows, G_MAXUINT16),
                                     (guint16) MIN (cols, G_MAXUINT16)), error);
 }

@@ -348,6 +348,93 @@ test_lost_context (Fixture *fixture, gconstpointer data)
   mitogen_test_drain_default_context ();
 }
 
+/* The next event of a raw proc.start call: its kind, its value. */
+static char *
+next_event (MitogenReceiver  *recv,
+            GVariant        **value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenMessage) msg = mitogen_receiver_get (recv, WAIT_MSEC, NULL, &error);
+  g_autoptr(GVariant) body = NULL;
+  char *kind;
+
+  g_assert_no_error (error);
+  body = mitogen_message_unpack (msg, &error);
+  g_assert_no_error (error);
+  if (!g_variant_is_of_type (body, G_VARIANT_TYPE ("(sv)")))
+    {
+      *value = g_steal_pointer (&body);
+      return g_strdup ("reply");
+    }
+  g_variant_get (body, "(sv)", &kind, value);
+  return kind;
+}
+
+static void
+send_control (MitogenContext *ctx,
+              guint32         control,
+              GVariant       *value)
+{
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (mitogen_context_get_id (ctx), control, value);
+
+  g_assert_true (mitogen_context_send (ctx, msg, NULL));
+}
+
+/* A caller that lies (acks beyond what was sent, stdin past its window,
+ * unknown or ill-typed messages, bad signals) gets logged and ignored:
+ * the agent and the process go on, and the process still ends cleanly. */
+static void
+test_hostile_caller (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autofree char *kind = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autofree char *big = g_malloc0 (2 * 1024 * 1024);
+  guint32 control;
+  int pid;
+
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_MESSAGE, "*ack of 999999*ignored*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_MESSAGE, "*“bogus”*ignored*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_MESSAGE, "*“stdout-ack”*'s'*ignored*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_MESSAGE, "*cannot send signal 99999*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_MESSAGE, "*bad control message*");
+  mitogen_test_expect_forwarded_log (NULL, "mitogen", G_LOG_LEVEL_MESSAGE, "*beyond its window*");
+  recv = mitogen_context_begin_call (ctx, "proc.start",
+                                     g_variant_new ("(^asa{sv})", (const char *[]) { "cat", NULL }, NULL));
+  kind = next_event (recv, &value);
+  g_assert_cmpstr (kind, ==, "started");
+  g_variant_get (value, "(ui)", &control, &pid);
+
+  send_control (ctx, control, g_variant_new ("(sv)", "stdout-ack", g_variant_new_uint64 (999999)));
+  send_control (ctx, control, g_variant_new ("(sv)", "bogus", g_variant_new_int32 (1)));
+  send_control (ctx, control, g_variant_new ("(sv)", "stdout-ack", g_variant_new_string ("x")));
+  send_control (ctx, control, g_variant_new ("(sv)", "signal", g_variant_new_int32 (99999)));
+  send_control (ctx, control, g_variant_new_string ("not a control message"));
+  send_control (ctx, control, g_variant_new ("(sv)", "stdin",
+                                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "hi\n", 3, 1)));
+  /* Past the window: stdin is closed after what came before, and cat ends. */
+  send_control (ctx, control, g_variant_new ("(sv)", "stdin",
+                                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, big,
+                                                                        2 * 1024 * 1024, 1)));
+  for (;;)
+    {
+      g_clear_pointer (&kind, g_free);
+      g_clear_pointer (&value, g_variant_unref);
+      kind = next_event (recv, &value);
+      if (g_str_equal (kind, "stdout"))
+        g_string_append_len (out, g_variant_get_data (value), g_variant_get_size (value));
+      else if (g_str_equal (kind, "reply"))
+        break;
+    }
+  g_assert_cmpstr (out->str, ==, "hi\n");
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 0);
+  mitogen_test_assert_expected_logs ();
+  /* The agent still serves. */
+  g_variant_unref (mitogen_context_call (ctx, "core.ping", NULL, NULL, NULL));
+}
+
 /* A missing program fails the spawn as a local one would. */
 static void
 test_not_found (Fixture *fixture, gconstpointer data)
@@ -395,6 +482,7 @@ main (int argc, char **argv)
   TEST ("/process/drop-kills-group", test_drop_kills_group);
   TEST ("/process/lost-context", test_lost_context);
   TEST ("/process/not-found", test_not_found);
+  TEST ("/process/hostile-caller", test_hostile_caller);
   TEST ("/process/run-too-big", test_run_too_big);
   return g_test_run ();
 }

@@ -163,14 +163,33 @@ rss_kib (void)
   return g_ascii_strtoull (line + 6, NULL, 10);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+# define BUILT_WITH_ASAN 1
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define BUILT_WITH_ASAN 1
+# endif
+#endif
+
+/* Under valgrind (the master too, and the agents through the wrapper)
+ * memory figures are valgrind's, and 300 MiB would take minutes. */
+static gboolean
+under_valgrind (void)
+{
+  const char *wrapper = g_getenv ("MITOGEN_AGENT_WRAPPER");
+
+  return wrapper != NULL && strstr (wrapper, "valgrind") != NULL;
+}
+
 /* 300 MiB through a reader that first sleeps: the agent pauses at its
  * window, the master holds no more than a few windows, all bytes arrive. */
 static void
 test_big_output_bounded (Fixture *fixture, gconstpointer data)
 {
+  const char *size = under_valgrind () ? "16777216" : "314572800";
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
   g_autoptr(MitogenProcess) process =
-    spawn_ok (ctx, (const char *[]) { "head", "-c", "314572800", "/dev/zero", NULL }, NULL);
+    spawn_ok (ctx, (const char *[]) { "head", "-c", size, "/dev/zero", NULL }, NULL);
   GInputStream *out = mitogen_process_get_stdout (process);
   g_autofree char *buf = g_malloc (65536);
   g_autoptr(GError) error = NULL;
@@ -178,10 +197,12 @@ test_big_output_bounded (Fixture *fixture, gconstpointer data)
   guint64 total = 0;
   gssize n;
 
-  /* A slow reader: nothing is read for a while. */
+  /* A slow reader: nothing is read for a while, and the agent stops at
+   * its window. */
   g_usleep (2 * G_USEC_PER_SEC);
   peak = rss_kib ();
-  g_assert_cmpuint (peak, <, before + 16 * 1024);
+  if (!under_valgrind ())
+    g_assert_cmpuint (peak, <, before + 16 * 1024);
   while ((n = g_input_stream_read (out, buf, 65536, NULL, &error)) > 0)
     {
       total += n;
@@ -189,10 +210,14 @@ test_big_output_bounded (Fixture *fixture, gconstpointer data)
         peak = MAX (peak, rss_kib ());
     }
   g_assert_no_error (error);
-  g_assert_cmpuint (total, ==, 314572800);
-  g_assert_cmpuint (peak, <, before + 32 * 1024);
-  g_test_message ("300 MiB read; RSS %" G_GSIZE_FORMAT " KiB before, %" G_GSIZE_FORMAT
-                  " KiB at most", before, peak);
+  g_assert_cmpuint (total, ==, g_ascii_strtoull (size, NULL, 10));
+#ifndef BUILT_WITH_ASAN
+  /* (ASan's quarantine keeps freed chunks: its RSS says nothing here.) */
+  if (!under_valgrind ())
+    g_assert_cmpuint (peak, <, before + 32 * 1024);
+#endif
+  g_test_message ("%s bytes read; RSS %" G_GSIZE_FORMAT " KiB before, %" G_GSIZE_FORMAT
+                  " KiB at most", size, before, peak);
   wait_ok (process);
   g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
 }

@@ -253,6 +253,7 @@ pump_output (Proc *proc,
 {
   static const char *const kinds[] = { "stdout", "stderr" };
   g_autofree guint8 *buf = g_malloc (CHUNK_SIZE);
+  g_autoptr(GBytes) bytes = NULL;
   ssize_t n;
 
   do
@@ -273,9 +274,9 @@ pump_output (Proc *proc,
   g_mutex_lock (&proc->lock);
   proc->sent[stream] += n;
   g_mutex_unlock (&proc->lock);
-  proc_send (proc, kinds[stream],
-             g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
-                                       g_bytes_new_take (g_steal_pointer (&buf), n), TRUE));
+  /* The variant takes its own reference to the bytes. */
+  bytes = g_bytes_new_take (g_steal_pointer (&buf), n);
+  proc_send (proc, kinds[stream], g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
   return TRUE;
 }
 

@@ -462,6 +462,84 @@ test_hostile_caller (Fixture *fixture, gconstpointer data)
   g_variant_unref (mitogen_context_call (ctx, "core.ping", NULL, NULL, NULL));
 }
 
+/* cwd, env and timeout reach the process; the timeout kills its group. */
+static void
+test_options (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = NULL;
+  g_autoptr(MitogenProcess) slow = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  GVariantDict dict;
+  GVariantBuilder env;
+
+  g_variant_builder_init (&env, G_VARIANT_TYPE ("a{ss}"));
+  g_variant_builder_add (&env, "{ss}", "MITOGEN_TEST_VAR", "value 1");
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "cwd", "s", "/usr");
+  g_variant_dict_insert_value (&dict, "env", g_variant_builder_end (&env));
+  g_variant_dict_insert (&dict, "stdin", "b", FALSE);
+  process = spawn_ok (ctx, (const char *[]) { "sh", "-c", "pwd; echo \"$MITOGEN_TEST_VAR\"; cat", NULL },
+                      g_variant_dict_end (&dict));
+  out = read_all (mitogen_process_get_stdout (process));
+  g_assert_cmpstr (out, ==, "/usr\nvalue 1\n");
+  wait_ok (process);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "timeout", "d", 1.0);
+  slow = spawn_ok (ctx, (const char *[]) { "sh", "-c", "sleep 64 & sleep 65", NULL },
+                   g_variant_dict_end (&dict));
+  g_assert_false (mitogen_process_wait (slow, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_true (group_gone (mitogen_process_get_pid (slow)));
+}
+
+typedef struct
+{
+  GOutputStream *to;
+  gint           written;  /* atomic: bytes accepted so far */
+} Writer;
+
+static gpointer
+write_four_mib (gpointer data)
+{
+  Writer *writer = data;
+  static const char chunk[65536];
+
+  for (int i = 0; i < 64; i++)
+    {
+      g_assert_true (g_output_stream_write_all (writer->to, chunk, sizeof chunk, NULL, NULL, NULL));
+      g_atomic_int_add (&writer->written, (gint) sizeof chunk);
+    }
+  g_output_stream_close (writer->to, NULL, NULL);
+  return NULL;
+}
+
+/* A child that does not read yet holds the writer at its window (1 MiB
+ * unacknowledged, plus what the pipe took); then everything goes through. */
+static void
+test_stdin_window (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_sh (ctx, "sleep 3; wc -c");
+  Writer writer = { mitogen_process_get_stdin (process), 0 };
+  g_autofree char *out = NULL;
+  GThread *thread;
+  gint held;
+
+  thread = g_thread_new ("writer", write_four_mib, &writer);
+  g_usleep (3 * G_USEC_PER_SEC / 2);
+  held = g_atomic_int_get (&writer.written);
+  g_test_message ("the writer was held at %d bytes", held);
+  g_assert_cmpint (held, >=, 512 * 1024);
+  g_assert_cmpint (held, <=, 3 * 512 * 1024);
+  out = read_all (mitogen_process_get_stdout (process));
+  g_thread_join (thread);
+  g_assert_cmpint (g_ascii_strtoll (out, NULL, 10), ==, 4 * 1024 * 1024);
+  wait_ok (process);
+}
+
 /* A missing program fails the spawn as a local one would. */
 static void
 test_not_found (Fixture *fixture, gconstpointer data)
@@ -510,6 +588,8 @@ main (int argc, char **argv)
   TEST ("/process/lost-context", test_lost_context);
   TEST ("/process/not-found", test_not_found);
   TEST ("/process/hostile-caller", test_hostile_caller);
+  TEST ("/process/options", test_options);
+  TEST ("/process/stdin-window", test_stdin_window);
   TEST ("/process/run-too-big", test_run_too_big);
   return g_test_run ();
 }

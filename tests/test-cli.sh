@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..99"
+echo "1..100"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -406,6 +406,38 @@ check "run -t gives the command a terminal, even without one here" \
   bash -c "'$MITOGEN' run -t local -- sh -c 'test -t 0 && test -t 1 && echo tty' </dev/null | grep -q tty"
 check "run -t passes stdin to the terminal, and its EOF" \
   bash -c "printf 'typed\\n' | timeout 30 '$MITOGEN' run -t local -- sh -c 'read x; echo got \$x' | grep -q 'got typed'"
+# On a terminal, -t gives the remote pty this terminal's size, and a
+# resize here (SIGWINCH) reaches it.
+cat >"$tmp/winch.py" <<'PY'
+import fcntl, os, pty, struct, sys, termios, time
+mitogen = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(mitogen, [mitogen, 'run', '-t', 'local', '--', 'sh', '-c', 'stty size; read x; stty size'])
+def setsize(r, c):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
+setsize(30, 90)
+seen = b''
+deadline = time.monotonic() + 30
+def read_until(text):
+    global seen
+    while text not in seen and time.monotonic() < deadline:
+        try:
+            seen += os.read(fd, 1024)
+        except OSError:
+            break
+    return text in seen
+ok1 = read_until(b'30 90')
+setsize(40, 120)
+time.sleep(0.5)
+os.write(fd, b'x\r')
+ok2 = read_until(b'40 120')
+os.waitpid(pid, 0)
+print(repr(seen), file=sys.stderr)
+sys.exit(0 if ok1 and ok2 else 1)
+PY
+check "run -t on a terminal passes its size and its resizes" \
+  timeout 60 /usr/bin/python3 "$tmp/winch.py" "$MITOGEN"
 check "run streams 64 MiB of stdout in full" \
   bash -c "test \"\$('$MITOGEN' run local -- head -c 67108864 /dev/zero </dev/null | wc -c)\" = 67108864"
 "$MITOGEN" run --command-timeout 1 local -- sleep 30 </dev/null 2>"$tmp/err"

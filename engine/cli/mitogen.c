@@ -358,6 +358,66 @@ make_terminal_raw (void)
   tcsetattr (0, TCSADRAIN, &raw);
 }
 
+/* With -t, SIGWINCH carries this terminal's new size to the remote one:
+ * the handler writes to a pipe, a thread reads it and sends the resize. */
+static int winch_pipe[2] = { -1, -1 };
+
+static void
+on_winch (int sig)
+{
+  int saved_errno = errno;
+  char byte = 0;
+
+  if (write (winch_pipe[1], &byte, 1) < 0)
+    {
+      /* Full: a resize is pending anyway. */
+    }
+  errno = saved_errno;
+}
+
+static gpointer
+forward_winch (gpointer data)
+{
+  g_autoptr(MitogenProcess) process = data;
+  char byte;
+
+  while (read (winch_pipe[0], &byte, 1) > 0)
+    {
+      struct winsize size;
+
+      if (ioctl (isatty (0) ? 0 : 1, TIOCGWINSZ, &size) == 0 && size.ws_row > 0)
+        mitogen_process_resize (process, size.ws_row, size.ws_col, NULL);
+    }
+  return NULL;
+}
+
+/* Starts forwarding SIGWINCH to @process's pty; stop_winch() ends it. */
+static GThread *
+start_winch (MitogenProcess *process)
+{
+  struct sigaction action = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
+
+  if (!isatty (0) && !isatty (1))
+    return NULL;
+  if (!g_unix_open_pipe (winch_pipe, FD_CLOEXEC, NULL))
+    return NULL;
+  g_unix_set_fd_nonblocking (winch_pipe[1], TRUE, NULL);
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGWINCH, &action, NULL);
+  return g_thread_new ("mitogen-winch", forward_winch, g_object_ref (process));
+}
+
+static void
+stop_winch (GThread *thread)
+{
+  if (thread == NULL)
+    return;
+  signal (SIGWINCH, SIG_DFL);
+  close (winch_pipe[1]);
+  g_thread_join (thread);
+  close (winch_pipe[0]);
+}
+
 /* One of the process's outputs copied to a descriptor of ours. */
 typedef struct
 {
@@ -504,7 +564,7 @@ run_streamed (MitogenContext     *ctx,
   g_autoptr(MitogenProcess) process = NULL;
   g_autoptr(GError) error = NULL;
   gboolean timed_out = FALSE;
-  GThread *out, *err;
+  GThread *out, *err, *winch;
   gulong handler;
   int status;
 
@@ -530,11 +590,13 @@ run_streamed (MitogenContext     *ctx,
           g_thread_unref (g_thread_new ("mitogen-stdin", pump_stdin,
                                         g_object_ref (mitogen_process_get_stdin (process))));
         }
+      winch = opt_tty ? start_winch (process) : NULL;
       out = start_pump (process, mitogen_process_get_stdout (process), 1, stop);
       err = start_pump (process, mitogen_process_get_stderr (process), 2, stop);
       g_thread_join (out);
       g_thread_join (err);
       mitogen_process_wait (process, stop, &error);
+      stop_winch (winch);
       timed_out = g_cancellable_is_cancelled (stop) && interrupted_status () < 0;
       g_cancellable_cancel (finished);
       restore_terminal ();

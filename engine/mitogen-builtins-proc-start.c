@@ -45,7 +45,7 @@
 #include "mitogen-message-private.h"
 
 /* Bytes read from a pipe at once, and so the largest output message. */
-#define CHUNK_SIZE (128 * 1024)
+#define CHUNK_SIZE (256 * 1024)
 #define DEFAULT_WINDOW ((guint64) 1024 * 1024)
 #define MAX_WINDOW ((guint64) 64 * 1024 * 1024)
 

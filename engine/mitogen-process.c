@@ -118,6 +118,7 @@ on_event (MitogenMessage *msg,
   ProcessState *state = data;
   g_autoptr(GVariant) body = NULL;
   GError *error = NULL;
+  guint64 acks[2];
   gboolean done;
 
   body = mitogen_message_unpack (msg, &error);
@@ -140,7 +141,21 @@ on_event (MitogenMessage *msg,
     }
   g_cond_broadcast (&state->cond);
   done = state->done;
+  for (int i = 0; i < 2; i++)
+    {
+      OutputState *out = &state->out[i];
+
+      acks[i] = 0;
+      /* A closed stream is read by nobody: its output is acknowledged as
+       * it comes, so that the process is never paused for it. */
+      if (out->discard && !done && out->consumed - out->ack_sent >= state->window / 4)
+        acks[i] = out->ack_sent = out->consumed;
+    }
   g_mutex_unlock (&state->lock);
+  for (int i = 0; i < 2; i++)
+    if (acks[i] != 0)
+      _mitogen_process_state_send (state, i == PROCESS_STDOUT ? "stdout-ack" : "stderr-ack",
+                                   g_variant_new_uint64 (acks[i]), NULL);
   /* Last: it may drop the last reference to @state. */
   if (done)
     mitogen_router_del_handler (state->router, state->events);

@@ -540,6 +540,22 @@ test_stdin_window (Fixture *fixture, gconstpointer data)
   wait_ok (process);
 }
 
+/* A closed stdout is dropped, not a reason to pause the process. */
+static void
+test_closed_stdout_drops (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process =
+    spawn_sh (ctx, "head -c 16777216 /dev/zero; echo done >&2");
+  g_autofree char *err = NULL;
+
+  g_assert_true (g_input_stream_close (mitogen_process_get_stdout (process), NULL, NULL));
+  err = read_all (mitogen_process_get_stderr (process));
+  g_assert_cmpstr (err, ==, "done\n");
+  wait_ok (process);
+  g_assert_cmpint (mitogen_process_get_exit_status (process), ==, 0);
+}
+
 /* A missing program fails the spawn as a local one would. */
 static void
 test_not_found (Fixture *fixture, gconstpointer data)
@@ -590,6 +606,7 @@ main (int argc, char **argv)
   TEST ("/process/hostile-caller", test_hostile_caller);
   TEST ("/process/options", test_options);
   TEST ("/process/stdin-window", test_stdin_window);
+  TEST ("/process/closed-stdout-drops", test_closed_stdout_drops);
   TEST ("/process/run-too-big", test_run_too_big);
   return g_test_run ();
 }

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..93"
+echo "1..100"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -391,6 +391,57 @@ check "run with a stopped agent exits 143 within 30 s of SIGTERM (took $took s)"
 # --command-timeout: the agent kills the command at the deadline; a stopped
 # agent, which cannot, is given up on a few seconds later. Both exit 124.
 start=$SECONDS
+# run streams: output shows as it comes, stdin flows as it is read.
+# The first line's arrival time is written by a reader that stamps it.
+"$MITOGEN" run local -- sh -c 'echo a; sleep 3; echo b' </dev/null |
+  { read -r first; echo "$first $SECONDS" >"$tmp/first"; cat >/dev/null; echo "$SECONDS" >"$tmp/last"; }
+read -r first first_at <"$tmp/first"
+check "run shows a line while the command still runs (a at ${first_at}s, end at $(cat "$tmp/last")s)" \
+  bash -c "test '$first' = a -a $(( $(cat "$tmp/last") - first_at )) -ge 2"
+check "yes | run -- head -1 finishes" \
+  bash -c "test \"\$(yes | timeout 30 '$MITOGEN' run local -- head -1)\" = y"
+"$MITOGEN" run local -- sh -c 'for i in 1 2 3; do echo o$i; echo e$i >&2; sleep 0.1; done' \
+  >"$tmp/out" 2>"$tmp/err" </dev/null
+check "run keeps each stream's order" \
+  bash -c "test \"\$(cat '$tmp/out' | tr '\n' ' ')\" = 'o1 o2 o3 ' -a \"\$(cat '$tmp/err' | tr '\n' ' ')\" = 'e1 e2 e3 '"
+check "run -t gives the command a terminal, even without one here" \
+  bash -c "'$MITOGEN' run -t local -- sh -c 'test -t 0 && test -t 1 && echo tty' </dev/null | grep -q tty"
+check "run -t passes stdin to the terminal, and its EOF" \
+  bash -c "printf 'typed\\n' | timeout 30 '$MITOGEN' run -t local -- sh -c 'read x; echo got \$x' | grep -q 'got typed'"
+# On a terminal, -t gives the remote pty this terminal's size, and a
+# resize here (SIGWINCH) reaches it.
+cat >"$tmp/winch.py" <<'PY'
+import fcntl, os, pty, struct, sys, termios, time
+mitogen = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(mitogen, [mitogen, 'run', '-t', 'local', '--', 'sh', '-c', 'stty size; read x; stty size'])
+def setsize(r, c):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
+setsize(30, 90)
+seen = b''
+deadline = time.monotonic() + 30
+def read_until(text):
+    global seen
+    while text not in seen and time.monotonic() < deadline:
+        try:
+            seen += os.read(fd, 1024)
+        except OSError:
+            break
+    return text in seen
+ok1 = read_until(b'30 90')
+setsize(40, 120)
+time.sleep(0.5)
+os.write(fd, b'x\r')
+ok2 = read_until(b'40 120')
+os.waitpid(pid, 0)
+print(repr(seen), file=sys.stderr)
+sys.exit(0 if ok1 and ok2 else 1)
+PY
+check "run -t on a terminal passes its size and its resizes" \
+  timeout 60 /usr/bin/python3 "$tmp/winch.py" "$MITOGEN"
+check "run streams 64 MiB of stdout in full" \
+  bash -c "test \"\$('$MITOGEN' run local -- head -c 67108864 /dev/zero </dev/null | wc -c)\" = 67108864"
 "$MITOGEN" run --command-timeout 1 local -- sleep 30 </dev/null 2>"$tmp/err"
 status=$?
 took=$((SECONDS - start))

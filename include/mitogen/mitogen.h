@@ -24,4 +24,5 @@
 # include "mitogen-serializer.h"
 # include "mitogen-plugin.h"
 # include "mitogen-utils.h"
+# include "mitogen-process.h"
 #undef MITOGEN_INSIDE

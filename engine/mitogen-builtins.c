@@ -376,6 +376,8 @@ _mitogen_builtins_kill_children (void)
   for (guint i = 0; children != NULL && i < children->len; i++)
     kill (-g_array_index (children, pid_t, i), SIGKILL);
   g_mutex_unlock (&children_lock);
+  /* Nor may a half-written push outlive it. */
+  _mitogen_builtins_transfer_abandon_all ();
 }
 
 typedef struct
@@ -716,4 +718,5 @@ _mitogen_builtins_register (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (builtins); i++)
     mitogen_register_function (builtins[i].name, builtins[i].func, NULL, NULL);
+  _mitogen_builtins_transfer_register ();
 }

@@ -24,4 +24,5 @@
 # include "mitogen-serializer.h"
 # include "mitogen-plugin.h"
 # include "mitogen-utils.h"
+# include "mitogen-transfer.h"
 #undef MITOGEN_INSIDE

@@ -651,6 +651,10 @@ finish_failed (GTask *task)
       t->error = error;
       return;
     }
+  /* Now, not when the task goes: the caller may keep the result. */
+  if (t->temp != NULL)
+    g_unlink (t->temp);
+  g_clear_pointer (&t->temp, g_free);
   t->returned = TRUE;
   g_task_return_error (task, g_steal_pointer (&t->error));
 }

@@ -270,10 +270,10 @@ on_closed_read (GTask    *task,
                           dest, size, t->received));
   else
     {
+      g_autoptr(GVariant) attrs = g_variant_ref_sink (item_attributes (t, &item));
       GError *error = NULL;
 
-      if (!_mitogen_transfer_finish_file (t->fd, t->temp, dest, t->sha, sha,
-                                          item_attributes (t, &item), &error))
+      if (!_mitogen_transfer_finish_file (t->fd, t->temp, dest, t->sha, sha, attrs, &error))
         _mitogen_transfer_fail (t, error);
       else
         g_clear_pointer (&t->temp, g_free);

@@ -450,6 +450,80 @@ test_two_at_once (Fixture *fixture, gconstpointer data)
   remove_tree (dir);
 }
 
+/* An agent that loses its parent mid-push removes the temporary file. */
+static void
+test_lost_parent_removes_temp (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autofree char *dir = make_dir ();
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autoptr(GVariant) id = NULL;
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) d = NULL;
+  int pid = mitogen_test_context_pid (ctx);
+
+  id = mitogen_context_call (ctx, "transfer.open_write",
+                             g_variant_new ("(s@a{sv})", dest, g_variant_new ("a{sv}", NULL)),
+                             NULL, &error);
+  g_assert_no_error (error);
+  r = mitogen_context_call (ctx, "transfer.write",
+                            g_variant_new ("(ut@ay)", g_variant_get_uint32 (id), (guint64) 0,
+                                           g_variant_new_bytestring ("partial")), NULL, &error);
+  g_assert_no_error (error);
+  /* The temporary file is there while the push is open... */
+  d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (strstr (g_dir_read_name (d), ".mitogen-"));
+
+  /* ...and gone with the agent, which exits when its parent goes. */
+  mitogen_router_disconnect_context (fixture->router, ctx);
+  g_assert_true (mitogen_test_wait_pid_gone (pid, 30000));
+  assert_no_temp (dir);
+  g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+  mitogen_test_drain_default_context ();
+  remove_tree (dir);
+}
+
+static void
+truncate_on_progress (guint64  done,
+                      guint64  total,
+                      gpointer data)
+{
+  g_assert_cmpint (truncate (data, 1000), ==, 0);
+}
+
+/* A source that shrinks under a push or a pull fails it, and nothing is
+ * left at the destination. */
+static void
+test_source_shrinks (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autofree char *dir = make_dir ();
+  g_autofree char *src = g_build_filename (dir, "src", NULL);
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autoptr(GError) error = NULL;
+
+  write_pattern (src, 32 * 1024 * 1024, 4);
+  g_assert_false (mitogen_context_push (ctx, src, dest, 0, truncate_on_progress, src,
+                                        NULL, &error));
+  g_assert_nonnull (error);
+  g_test_message ("push: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "shrank"));
+  g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+  assert_no_temp (dir);
+  g_clear_error (&error);
+
+  write_pattern (src, 32 * 1024 * 1024, 4);
+  g_assert_false (mitogen_context_pull (ctx, src, dest, 0, truncate_on_progress, src,
+                                        NULL, &error));
+  g_assert_nonnull (error);
+  g_test_message ("pull: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "changed"));
+  g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+  assert_no_temp (dir);
+  remove_tree (dir);
+}
+
 static void
 test_missing_source (Fixture *fixture, gconstpointer data)
 {
@@ -483,6 +557,8 @@ main (int    argc,
   TEST ("/transfer/bad-commit-keeps-old-file", test_bad_commit_keeps_old_file);
   TEST ("/transfer/two-at-once", test_two_at_once);
   TEST ("/transfer/missing-source", test_missing_source);
+  TEST ("/transfer/lost-parent-removes-temp", test_lost_parent_removes_temp);
+  TEST ("/transfer/source-shrinks", test_source_shrinks);
 
   return g_test_run ();
 }

@@ -101,7 +101,7 @@ transfers_add (GHashTable **table,
 }
 
 /* Looks up transfer @id; the item stays owned by the table. Only the main
- * thread removes items before exit, so it may use it unlocked. */
+ * thread, which runs the calls, removes items, so it may use it unlocked. */
 static gpointer
 transfers_lookup (GHashTable  *table,
                   MitogenCall *call,
@@ -139,9 +139,19 @@ transfers_remove (GHashTable *table,
 void
 _mitogen_builtins_transfer_abandon_all (void)
 {
+  GHashTableIter iter;
+  Writer *w;
+
+  /* Only the files go: the main thread may still be in a call that uses
+   * its writer, until the agent exits. */
   g_mutex_lock (&transfers_lock);
-  g_clear_pointer (&writers, g_hash_table_unref);
-  g_clear_pointer (&readers, g_hash_table_unref);
+  if (writers != NULL)
+    {
+      g_hash_table_iter_init (&iter, writers);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &w))
+        if (w->temp != NULL)
+          g_unlink (w->temp);
+    }
   g_mutex_unlock (&transfers_lock);
 }
 
@@ -217,6 +227,20 @@ _mitogen_transfer_open_temp (const char  *dest,
   return fd;
 }
 
+/* The process's umask, read without setting it: umask() would change it
+ * for a moment under every other thread of a master that creates files. */
+static mode_t
+current_umask (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL) &&
+      (line = strstr (status, "\nUmask:")) != NULL)
+    return g_ascii_strtoull (line + strlen ("\nUmask:"), NULL, 8) & 0777;
+  return 022;
+}
+
 /* The attributes of @attrs (a{sv}: "mode" u, "uid" u, "gid" u, "mtime" x,
  * "mtime_nsec" u) on the open file @fd. Without "mode", a file that
  * replaces another keeps its mode and a new one gets 0666 less the umask,
@@ -232,12 +256,7 @@ apply_attributes (int          fd,
   struct stat st;
 
   if (!g_variant_lookup (attrs, "mode", "u", &mode))
-    {
-      mode_t mask = umask (0);
-
-      umask (mask);
-      mode = stat (dest, &st) == 0 ? st.st_mode : (0666 & ~mask);
-    }
+    mode = stat (dest, &st) == 0 ? st.st_mode : (0666 & ~current_umask ());
   if (geteuid () == 0 && g_variant_lookup (attrs, "uid", "u", &uid) &&
       g_variant_lookup (attrs, "gid", "u", &gid) && fchown (fd, uid, gid) < 0)
     return set_errno_error (error, errno, "changing the owner of", dest);

@@ -454,7 +454,8 @@ check "cp of a missing remote file fails with 1, naming it" \
 check "cp between two local paths fails clearly" \
   bash -c "test $? = 1 && grep -q 'not remote' '$tmp/err'"
 check "cp splits TARGET:/PATH at the first ':' before '/', so IPv6 targets work" \
-  bash -c "'$MITOGEN' cp --timeout 3 '$cp_dir/file' 'ssh:[::1]:1:/tmp/x' 2>&1 | grep -q '::1'"
+  bash -c "'$MITOGEN' cp --timeout 3 '$cp_dir/file' 'ssh:[::1]:1:/tmp/x' 2>&1 |
+           grep -q 'ssh \\[::1\\]:1: cannot connect'"
 
 "$MITOGEN" frobnicate 2>"$tmp/err"
 status=$?

@@ -138,9 +138,9 @@ locate_build_tree (void)
  * being started, or the call (whose command then dies, process group and
  * all, as the agent kills it). The tool then exits with 128+N. A second
  * signal, or one before any context is asked for, exits at once. */
-GCancellable *interrupted;   /* cancelled by the signal thread */
+GCancellable *interrupted;          /* cancelled by the signal thread */
 static gint interrupt_signal;       /* atomic: the first signal, or 0 */
-gint forwarding_signals;     /* atomic: TRUE once a job runs */
+gint forwarding_signals;            /* atomic: TRUE once a job runs */
 
 /* Carries signal numbers from on_signal() to wait_for_signals(). */
 static int signal_pipe[2];

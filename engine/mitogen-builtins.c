@@ -351,4 +351,5 @@ _mitogen_builtins_register (void)
     mitogen_register_function (builtins[i].name, builtins[i].func, NULL, NULL);
   _mitogen_builtins_fs_register ();
   _mitogen_builtins_proc_register ();
+  _mitogen_builtins_transfer_register ();
 }

@@ -64,6 +64,8 @@ gboolean _mitogen_check_not_broker      (MitogenBroker *broker,
 void     _mitogen_builtins_register     (void);
 void     _mitogen_builtins_kill_children (void);
 void     _mitogen_builtins_proc_register (void);
+void     _mitogen_builtins_transfer_register (void);
+void     _mitogen_builtins_transfer_abandon_all (void);
 
 /* Called on the broker thread when the stream to an agent's parent
  * closes (mitogen-router-private.h). */

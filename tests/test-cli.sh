@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..100"
+echo "1..108"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -477,6 +477,38 @@ check "a copy of the tool outside its build tree ignores ../plugins" \
              '$tmp/copy/bin/mitogen' list-transports | grep -qx planted"
 check "the tool in its build tree still finds the build's plugins" \
   bash -c "env -u MITOGEN_PLUGIN_PATH '$MITOGEN' list-transports | grep -qx sudo"
+
+# mitogen cp: both ways, trees, -p, errors.
+cp_dir="$tmp/cp"
+mkdir -p "$cp_dir/tree/sub" "$cp_dir/into"
+head -c 300000 /dev/urandom >"$cp_dir/file"
+echo small >"$cp_dir/tree/sub/a"
+chmod 640 "$cp_dir/tree/sub/a"
+touch -d @1000000000 "$cp_dir/tree/sub/a"
+check "cp pushes a file to TARGET:/PATH" \
+  bash -c "'$MITOGEN' cp '$cp_dir/file' 'local:$cp_dir/pushed' && cmp '$cp_dir/file' '$cp_dir/pushed'"
+check "cp pulls a file from TARGET:/PATH" \
+  bash -c "'$MITOGEN' cp 'local:$cp_dir/pushed' '$cp_dir/pulled' && cmp '$cp_dir/file' '$cp_dir/pulled'"
+check "cp through a chain puts sources into an existing directory" \
+  bash -c "'$MITOGEN' cp '$cp_dir/file' '$cp_dir/pushed' 'local/local:$cp_dir/into' &&
+           cmp '$cp_dir/file' '$cp_dir/into/file' && cmp '$cp_dir/file' '$cp_dir/into/pushed'"
+check "cp -r -p copies a tree with modes and times" \
+  bash -c "'$MITOGEN' cp -r -p '$cp_dir/tree' 'local:$cp_dir/tree2' && diff -r '$cp_dir/tree' '$cp_dir/tree2' &&
+           test \"\$(stat -c '%a %Y' '$cp_dir/tree2/sub/a')\" = '640 1000000000'"
+"$MITOGEN" cp "$cp_dir/tree" "local:$cp_dir/tree3" 2>"$tmp/err"
+status=$?
+check "cp of a directory without -r fails with 1, saying so" \
+  bash -c "test $status = 1 && grep -q 'is a directory' '$tmp/err' && test ! -e '$cp_dir/tree3'"
+"$MITOGEN" cp "local:$cp_dir/nonexistent" "$cp_dir/x" 2>"$tmp/err"
+status=$?
+check "cp of a missing remote file fails with 1, naming it" \
+  bash -c "test $status = 1 && grep -q nonexistent '$tmp/err' && test ! -e '$cp_dir/x'"
+"$MITOGEN" cp "$cp_dir/file" "$cp_dir/not-remote" 2>"$tmp/err"
+check "cp between two local paths fails clearly" \
+  bash -c "test $? = 1 && grep -q 'not remote' '$tmp/err'"
+check "cp splits TARGET:/PATH at the first ':' before '/', so IPv6 targets work" \
+  bash -c "'$MITOGEN' cp --timeout 3 '$cp_dir/file' 'ssh:[::1]:1:/tmp/x' 2>&1 |
+           grep -q 'ssh \\[::1\\]:1: cannot connect'"
 
 "$MITOGEN" frobnicate 2>"$tmp/err"
 status=$?

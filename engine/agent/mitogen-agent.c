@@ -179,6 +179,8 @@ on_parent_lost (MitogenRouter *router,
                 gpointer       user_data)
 {
   _mitogen_builtins_kill_children ();
+  /* Nor may a half-written push outlive it: its temporary files go. */
+  _mitogen_builtins_transfer_abandon_all ();
   agent_exit (0);
 }
 

@@ -33,6 +33,7 @@
 #include <mitogen/mitogen.h>
 
 #include "mitogen-cli-password.h"
+#include "mitogen-cli.h"
 #include "mitogen-cli-target.h"
 
 static char **opt_options;
@@ -66,10 +67,10 @@ static const GOptionEntry common_entries[] = {
   { NULL }
 };
 
-static void
+void
 fail (const char *format, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
 
-static void
+void
 fail (const char *format,
       ...)
 {
@@ -139,9 +140,9 @@ locate_build_tree (void)
  * being started, or the call (whose command then dies, process group and
  * all, as the agent kills it). The tool then exits with 128+N. A second
  * signal, or one before any context is asked for, exits at once. */
-static GCancellable *interrupted;   /* cancelled by the signal thread */
+GCancellable *interrupted;          /* cancelled by the signal thread */
 static gint interrupt_signal;       /* atomic: the first signal, or 0 */
-static gint forwarding_signals;     /* atomic: TRUE once a job runs */
+gint forwarding_signals;            /* atomic: TRUE once a job runs */
 
 /* Carries signal numbers from on_signal() to wait_for_signals(). */
 static int signal_pipe[2];
@@ -206,7 +207,7 @@ catch_signals (void)
 }
 
 /* 128+N after signal N interrupted the job, else -1. */
-static int
+int
 interrupted_status (void)
 {
   int sig = g_atomic_int_get (&interrupt_signal);
@@ -223,7 +224,7 @@ interrupted_status (void)
  * there is no waiting for it either. */
 static gboolean contexts_stuck;
 
-static void
+void
 shut_down (MitogenContext *context)
 {
   g_autoptr(GError) error = NULL;
@@ -236,7 +237,7 @@ shut_down (MitogenContext *context)
     }
 }
 
-static void
+void
 report (const GError *error)
 {
   fprintf (stderr, "mitogen: %s\n", error->message);
@@ -244,7 +245,7 @@ report (const GError *error)
 
 /* Starts every hop of @hops in turn. On failure the error is printed, the
  * hops already up are stopped, and %NULL returned. */
-static MitogenContext *
+MitogenContext *
 connect_chain (MitogenRouter *router,
                GArray        *hops)
 {
@@ -709,7 +710,7 @@ static gboolean inherited_children;
  * it (without reaping anything ourselves, which would take the exit status
  * from GLib's child watch), so that when the tool exits its agents have
  * exited and been collected, not left for init. */
-static void
+void
 wait_for_children (void)
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
@@ -731,7 +732,7 @@ run_and_wait (Job *job)
   return status;
 }
 
-static GOptionContext *
+GOptionContext *
 new_option_context (const char *parameters,
                     const char *summary)
 {
@@ -742,7 +743,7 @@ new_option_context (const char *parameters,
   return context;
 }
 
-static void
+void
 parse_options (GOptionContext *context,
                int            *argc,
                char         ***argv)
@@ -768,7 +769,7 @@ parse_options (GOptionContext *context,
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
 }
 
-static GArray *
+GArray *
 parse_target_or_fail (const char *target)
 {
   CliTargetSettings settings = {
@@ -922,6 +923,7 @@ usage (FILE *out)
            "Commands:\n"
            "  run TARGET -- CMD [ARG...]     run a command in a fresh context\n"
            "  call TARGET FUNCTION [ARG...]  call a function and print its result\n"
+           "  cp [-r] [-p] SRC... DEST       copy files to or from TARGET:/PATH\n"
            "  list-transports                list the transports that can be used\n"
            "  list-serializers               list the serializers that can be used\n"
            "  list-options TRANSPORT         list the -o options a transport accepts\n\n"
@@ -957,6 +959,8 @@ main (int    argc,
     return cmd_run (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "call"))
     return cmd_call (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "cp"))
+    return cmd_cp (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "list-transports"))
     return cmd_list (argc - 1, argv + 1, "List the transports that can start contexts, one a line.",
                      mitogen_list_transports);

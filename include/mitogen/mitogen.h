@@ -25,4 +25,5 @@
 # include "mitogen-plugin.h"
 # include "mitogen-utils.h"
 # include "mitogen-process.h"
+# include "mitogen-transfer.h"
 #undef MITOGEN_INSIDE

@@ -1,0 +1,37 @@
+/* mitogen-cli.h: what the `mitogen` tool's commands share (mitogen.c).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <mitogen/mitogen.h>
+
+G_BEGIN_DECLS
+
+/* Cancelled by SIGINT, SIGTERM or SIGHUP once forwarding_signals is set. */
+extern GCancellable *interrupted;
+extern gint forwarding_signals;
+
+/* Prints "mitogen: MESSAGE" and exits 1. */
+void            fail                 (const char     *format,
+                                      ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
+void            report               (const GError   *error);
+/* 128+N after signal N interrupted the job, else -1. */
+int             interrupted_status   (void);
+GOptionContext *new_option_context   (const char     *parameters,
+                                      const char     *summary);
+void            parse_options        (GOptionContext *context,
+                                      int            *argc,
+                                      char         ***argv);
+GArray         *parse_target_or_fail (const char     *target);
+/* Starts every hop; NULL (reported) on failure. */
+MitogenContext *connect_chain        (MitogenRouter  *router,
+                                      GArray         *hops);
+void            shut_down            (MitogenContext *context);
+void            wait_for_children    (void);
+
+/* mitogen-cli-cp.c */
+int             cmd_cp               (int             argc,
+                                      char          **argv);
+
+G_END_DECLS

@@ -85,4 +85,9 @@ tests.forEach(([name, func], i) => {
         router.disconnect_all();
     }
 });
+// Let the streams' worker threads and the contexts' ends settle before
+// exit() tears the interpreter down under them.
+const settle = GLib.get_monotonic_time() + 200000;
+while (GLib.get_monotonic_time() < settle)
+    GLib.MainContext.default().iteration(false) || GLib.usleep(10000);
 imports.system.exit(failed ? 1 : 0);

@@ -1,9 +1,11 @@
 /* mitogen-transport-sudo.c: the sudo, su and doas transports: start a
  * context as another user on the machine this context runs on.
  *
- * Each runs the agent itself through the program, with --announce, and
- * leaves the conversation (prompt, password, refusals, timeout) to
- * mitogen-become.c.
+ * Each runs the shared first stage through the program (as the new user,
+ * /bin/sh -c; plugins/common/mitogen-first-stage.c): the agent itself when
+ * that user can run it, else a copy cached where that user owns the cache,
+ * sent over the stream when needed. The conversation (prompt, password,
+ * refusals, the upload, timeout) is mitogen-become.c's.
  *
  * sudo options: "username" (s, default root), "password" (s), "login" (b,
  * -i), "preserve_env" (b, -E), "set_home" (b, -H), "sudo_path" (s),

@@ -24,11 +24,6 @@ typedef struct
   const char *type;
 } MitogenFsOption;
 
-/* Checks @args against @type with an error naming the function. */
-gboolean  _mitogen_fs_check_args     (MitogenCall            *call,
-                                      GVariant               *args,
-                                      const char             *type,
-                                      GError                **error);
 /* Refuses an option of @options not in @known, or of the wrong type. */
 gboolean  _mitogen_fs_check_options  (MitogenCall            *call,
                                       GVariant               *options,

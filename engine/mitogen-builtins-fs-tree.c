@@ -123,7 +123,7 @@ _mitogen_fs_list (MitogenCall *call, GVariant *args, gpointer data, GError **err
   const char *path;
   int fd;
 
-  if (!_mitogen_fs_check_args (call, args, "(s)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(s)", error))
     return NULL;
   g_variant_get (args, "(&s)", &path);
   fd = open_directory (path);
@@ -278,7 +278,7 @@ _mitogen_fs_walk (MitogenCall *call, GVariant *args, gpointer data, GError **err
   gboolean ok;
   int fd;
 
-  if (!_mitogen_fs_check_args (call, args, "(sa{sv})", error))
+  if (!_mitogen_builtin_check_args (call, args, "(sa{sv})", error))
     return NULL;
   g_variant_get (args, "(&s@a{sv})", &path, &options);
   if (!_mitogen_fs_check_options (call, options, known, G_N_ELEMENTS (known), error))
@@ -330,7 +330,7 @@ _mitogen_fs_mkdir (MitogenCall *call, GVariant *args, gpointer data, GError **er
   guint32 mode = 0777;
   struct stat st;
 
-  if (!_mitogen_fs_check_args (call, args, "(sa{sv})", error))
+  if (!_mitogen_builtin_check_args (call, args, "(sa{sv})", error))
     return NULL;
   g_variant_get (args, "(&s@a{sv})", &path, &options);
   if (!_mitogen_fs_check_options (call, options, known, G_N_ELEMENTS (known), error))
@@ -417,7 +417,7 @@ _mitogen_fs_remove (MitogenCall *call, GVariant *args, gpointer data, GError **e
   gsize len;
   struct stat st, root;
 
-  if (!_mitogen_fs_check_args (call, args, "(sa{sv})", error))
+  if (!_mitogen_builtin_check_args (call, args, "(sa{sv})", error))
     return NULL;
   g_variant_get (args, "(s@a{sv})", &path, &options);
   /* "link/" would name the directory a link points to: the link it is. */
@@ -470,7 +470,7 @@ _mitogen_fs_chown (MitogenCall *call, GVariant *args, gpointer data, GError **er
   uid_t uid;
   gid_t gid;
 
-  if (!_mitogen_fs_check_args (call, args, "(sa{sv})", error))
+  if (!_mitogen_builtin_check_args (call, args, "(sa{sv})", error))
     return NULL;
   g_variant_get (args, "(&s@a{sv})", &path, &options);
   if (!_mitogen_fs_check_options (call, options, owner_options,
@@ -492,7 +492,7 @@ _mitogen_fs_chmod (MitogenCall *call, GVariant *args, gpointer data, GError **er
   const char *path;
   guint32 mode;
 
-  if (!_mitogen_fs_check_args (call, args, "(su)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(su)", error))
     return NULL;
   g_variant_get (args, "(&su)", &path, &mode);
   if (!_mitogen_fs_check_mode (call, mode, error))
@@ -510,7 +510,7 @@ _mitogen_fs_rename (MitogenCall *call, GVariant *args, gpointer data, GError **e
 {
   const char *from, *to;
 
-  if (!_mitogen_fs_check_args (call, args, "(ss)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(ss)", error))
     return NULL;
   g_variant_get (args, "(&s&s)", &from, &to);
   if (rename (from, to) < 0)
@@ -532,7 +532,7 @@ _mitogen_fs_symlink (MitogenCall *call, GVariant *args, gpointer data, GError **
 {
   const char *target, *path;
 
-  if (!_mitogen_fs_check_args (call, args, "(ss)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(ss)", error))
     return NULL;
   g_variant_get (args, "(&s&s)", &target, &path);
   if (symlink (target, path) < 0)

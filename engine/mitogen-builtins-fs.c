@@ -33,24 +33,6 @@
 static mode_t agent_umask = 022;
 
 gboolean
-_mitogen_fs_check_args (MitogenCall  *call,
-                        GVariant     *args,
-                        const char   *type,
-                        GError      **error)
-{
-  const char *actual = args != NULL ? g_variant_get_type_string (args) : "()";
-
-  if (g_strcmp0 (actual, type) != 0)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "%s takes arguments of type '%s', not '%s'",
-                   mitogen_call_get_function (call), type, actual);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
 _mitogen_fs_check_options (MitogenCall            *call,
                            GVariant               *options,
                            const MitogenFsOption  *known,
@@ -240,7 +222,7 @@ fs_stat (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   const char *path;
   struct stat st;
 
-  if (!_mitogen_fs_check_args (call, args, "(s)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(s)", error))
     return NULL;
   g_variant_get (args, "(&s)", &path);
   if (stat (path, &st) < 0)
@@ -259,7 +241,7 @@ fs_lstat (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   const char *path;
   struct stat st;
 
-  if (!_mitogen_fs_check_args (call, args, "(s)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(s)", error))
     return NULL;
   g_variant_get (args, "(&s)", &path);
   if (lstat (path, &st) < 0)
@@ -283,7 +265,7 @@ fs_readlink (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   const char *path;
   char *target;
 
-  if (!_mitogen_fs_check_args (call, args, "(s)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(s)", error))
     return NULL;
   g_variant_get (args, "(&s)", &path);
   target = _mitogen_fs_readlinkat (AT_FDCWD, path, path, error);
@@ -375,7 +357,7 @@ fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   struct stat st;
   int fd;
 
-  if (!_mitogen_fs_check_args (call, args, "(sxx)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(sxx)", error))
     return NULL;
   g_variant_get (args, "(&sxx)", &path, &offset, &length);
   if (offset < 0 || length < -1)
@@ -446,7 +428,7 @@ fs_sha256 (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   int fd;
   ssize_t n;
 
-  if (!_mitogen_fs_check_args (call, args, "(s)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(s)", error))
     return NULL;
   g_variant_get (args, "(&s)", &path);
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -719,7 +701,7 @@ fs_write (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   struct stat old, st;
   int fd;
 
-  if (!_mitogen_fs_check_args (call, args, "(saya{sv})", error))
+  if (!_mitogen_builtin_check_args (call, args, "(saya{sv})", error))
     return NULL;
   g_variant_get (args, "(&s@ay@a{sv})", &path, &bytes, &options);
   if (!_mitogen_fs_check_options (call, options, write_options,

@@ -31,15 +31,6 @@ void     _mitogen_proc_set_spawn_error (GError      **error,
 /* The groups _mitogen_builtins_kill_children() kills. Any thread. */
 void     _mitogen_proc_children_add    (pid_t         pgid);
 void     _mitogen_proc_children_remove (pid_t         pgid);
-gboolean _mitogen_proc_check_args      (MitogenCall  *call,
-                                        GVariant     *args,
-                                        const char   *type,
-                                        GError      **error);
-gboolean _mitogen_proc_check_seconds   (MitogenCall  *call,
-                                        const char   *argument,
-                                        double        seconds,
-                                        double        max,
-                                        GError      **error);
 /* proc.start: mitogen-builtins-proc-start.c. */
 GVariant *_mitogen_proc_start          (MitogenCall  *call,
                                         GVariant     *args,

@@ -544,7 +544,7 @@ start_option (MitogenCall   *call,
   else if (g_str_equal (name, "timeout"))
     {
       options->timeout = g_variant_get_double (value);
-      return _mitogen_proc_check_seconds (call, "option “timeout”", options->timeout,
+      return _mitogen_builtin_check_seconds (call, "option “timeout”", options->timeout,
                                           MITOGEN_PROC_MAX_TIMEOUT_SECONDS, error);
     }
   else if (g_str_equal (name, "pty"))
@@ -661,7 +661,7 @@ _mitogen_proc_start (MitogenCall *call, GVariant *args, gpointer data, GError **
   GVariant *value;
   Proc *proc;
 
-  if (!_mitogen_proc_check_args (call, args, "(asa{sv})", error))
+  if (!_mitogen_builtin_check_args (call, args, "(asa{sv})", error))
     return NULL;
   g_variant_get (args, "(^a&s@a{sv})", &argv, &dict);
   if (argv == NULL || argv[0] == NULL || caller == NULL || msg->reply_to == 0)

@@ -18,42 +18,6 @@
 
 #include "mitogen-builtins-proc-private.h"
 
-gboolean
-_mitogen_proc_check_args (MitogenCall  *call,
-                          GVariant     *args,
-                          const char   *type,
-                          GError      **error)
-{
-  const char *actual = args != NULL ? g_variant_get_type_string (args) : "()";
-
-  if (g_strcmp0 (actual, type) != 0)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "%s takes arguments of type '%s', not '%s'",
-                   mitogen_call_get_function (call), type, actual);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* NaN compares false with everything, so it is refused first. */
-gboolean
-_mitogen_proc_check_seconds (MitogenCall  *call,
-                             const char   *argument,
-                             double        seconds,
-                             double        max,
-                             GError      **error)
-{
-  if (!isfinite (seconds) || seconds < 0 || seconds > max)
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "%s: %s must be a number of seconds from 0 to %g, not %g",
-                   mitogen_call_get_function (call), argument, max, seconds);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* ---- proc.run: children that die with their agent ---------------------
  *
  * Each child leads a process group of its own, so that whatever it starts
@@ -238,7 +202,7 @@ run_options_parse (MitogenCall  *call,
       else if (g_str_equal (name, "timeout"))
         {
           options->timeout = g_variant_get_double (value);
-          if (!_mitogen_proc_check_seconds (call, "option “timeout”", options->timeout,
+          if (!_mitogen_builtin_check_seconds (call, "option “timeout”", options->timeout,
                               MITOGEN_PROC_MAX_TIMEOUT_SECONDS, error))
             {
               g_variant_unref (value);
@@ -391,7 +355,7 @@ proc_run (MitogenCall *call, GVariant *args, gpointer data, GError **error)
     g_variant_get (args, "(^a&s)", &argv);
   else if (args != NULL && g_variant_is_of_type (args, G_VARIANT_TYPE ("(asa{sv})")))
     g_variant_get (args, "(^a&s@a{sv})", &argv, &dict);
-  else if (!_mitogen_proc_check_args (call, args, "(asa{sv})", error))
+  else if (!_mitogen_builtin_check_args (call, args, "(asa{sv})", error))
     return NULL;
   if (argv == NULL || argv[0] == NULL)
     {

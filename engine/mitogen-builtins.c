@@ -18,12 +18,13 @@
 #include "mitogen-builtins-fs-private.h"
 #include "mitogen-private.h"
 
-/* Checks @args against @type ("()" when NULL) with a clear error. */
-static gboolean
-check_args (MitogenCall  *call,
-            GVariant     *args,
-            const char   *type,
-            GError      **error)
+/* Checks @args against @type ("()" when NULL) with a clear error. Every
+ * built-in (core, proc, fs) starts with it. */
+gboolean
+_mitogen_builtin_check_args (MitogenCall  *call,
+                             GVariant     *args,
+                             const char   *type,
+                             GError      **error)
 {
   const char *actual = args != NULL ? g_variant_get_type_string (args) : "()";
 
@@ -40,12 +41,12 @@ check_args (MitogenCall  *call,
 /* A number of seconds a built-in may wait: finite and within [0, @max].
  * NaN compares false with everything, so it is refused first: a NaN
  * deadline once made core.sleep wait forever. */
-static gboolean
-check_seconds (MitogenCall  *call,
-               const char   *argument,
-               double        seconds,
-               double        max,
-               GError      **error)
+gboolean
+_mitogen_builtin_check_seconds (MitogenCall  *call,
+                                const char   *argument,
+                                double        seconds,
+                                double        max,
+                                GError      **error)
 {
   if (!isfinite (seconds) || seconds < 0 || seconds > max)
     {
@@ -78,7 +79,7 @@ check_size (MitogenCall  *call,
 static GVariant *
 core_ping (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
-  check_args (call, args, "()", error);
+  _mitogen_builtin_check_args (call, args, "()", error);
   return NULL;
 }
 
@@ -97,7 +98,7 @@ core_echo (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 static GVariant *
 core_getpid (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
-  if (!check_args (call, args, "()", error))
+  if (!_mitogen_builtin_check_args (call, args, "()", error))
     return NULL;
   return g_variant_new_int32 (getpid ());
 }
@@ -107,7 +108,7 @@ core_uname (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
   struct utsname u;
 
-  if (!check_args (call, args, "()", error))
+  if (!_mitogen_builtin_check_args (call, args, "()", error))
     return NULL;
   if (uname (&u) < 0)
     {
@@ -120,7 +121,7 @@ core_uname (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 static GVariant *
 core_hostname (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
-  if (!check_args (call, args, "()", error))
+  if (!_mitogen_builtin_check_args (call, args, "()", error))
     return NULL;
   return g_variant_new_string (g_get_host_name ());
 }
@@ -130,7 +131,7 @@ core_getenv (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
   const char *name;
 
-  if (!check_args (call, args, "(s)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(s)", error))
     return NULL;
   g_variant_get (args, "(&s)", &name);
   return g_variant_new_maybe (G_VARIANT_TYPE_STRING,
@@ -189,10 +190,10 @@ core_sleep (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
   double seconds;
 
-  if (!check_args (call, args, "(d)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(d)", error))
     return NULL;
   g_variant_get (args, "(d)", &seconds);
-  if (!check_seconds (call, "the duration", seconds, MAX_SLEEP_SECONDS, error))
+  if (!_mitogen_builtin_check_seconds (call, "the duration", seconds, MAX_SLEEP_SECONDS, error))
     return NULL;
   if (!sleep_unless_cancelled ((gint64) (seconds * G_USEC_PER_SEC),
                                mitogen_call_get_cancellable (call)))
@@ -211,7 +212,7 @@ core_fail (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 
   if (args != NULL && g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
     g_variant_get (args, "(&s)", &message);
-  else if (!check_args (call, args, "()", error))
+  else if (!_mitogen_builtin_check_args (call, args, "()", error))
     return NULL;
   g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, message);
   return NULL;
@@ -235,7 +236,7 @@ core_log (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   };
   const char *name, *message;
 
-  if (!check_args (call, args, "(ss)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(ss)", error))
     return NULL;
   g_variant_get (args, "(&s&s)", &name, &message);
   for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
@@ -297,7 +298,7 @@ core_zeros (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   guint64 n;
   gpointer buf;
 
-  if (!check_args (call, args, "(t)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(t)", error))
     return NULL;
   g_variant_get (args, "(t)", &n);
   buf = bench_alloc (call, n, MAX_BENCH_BYTES, error);
@@ -316,7 +317,7 @@ core_bytes (MitogenCall *call, GVariant *args, gpointer data, GError **error)
   guint64 n;
   guint8 *buf;
 
-  if (!check_args (call, args, "(t)", error))
+  if (!_mitogen_builtin_check_args (call, args, "(t)", error))
     return NULL;
   g_variant_get (args, "(t)", &n);
   buf = bench_alloc (call, n, MAX_WRITTEN_BYTES, error);

@@ -62,6 +62,17 @@ gboolean _mitogen_check_not_broker      (MitogenBroker *broker,
 
 /* The built-in modules ("core", "proc"). */
 void     _mitogen_builtins_register     (void);
+/* The built-ins' checks of their arguments (mitogen-builtins.c): the
+ * tuple's type, and a number of seconds (finite, 0 to @max). */
+gboolean _mitogen_builtin_check_args    (MitogenCall   *call,
+                                         GVariant      *args,
+                                         const char    *type,
+                                         GError       **error);
+gboolean _mitogen_builtin_check_seconds (MitogenCall   *call,
+                                         const char    *argument,
+                                         double         seconds,
+                                         double         max,
+                                         GError       **error);
 void     _mitogen_builtins_kill_children (void);
 void     _mitogen_builtins_proc_register (void);
 void     _mitogen_builtins_transfer_register (void);

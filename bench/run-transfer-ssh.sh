@@ -65,12 +65,17 @@ ssh_cmd="ssh -p $port ${ssh_opts[*]}"
 host=root@127.0.0.1
 cache="$tmp/cache"
 target="ssh:root@127.0.0.1:$port,identity_file='$tmp/id',known_hosts_file='$tmp/known_hosts',remote_cache_dir='$cache'"
+# The agents, by their command lines: ours starts with its path in the cache
+# (the master's own command line names the cache too, but not first);
+# Python Mitogen's names itself "python3(mitogen:...)".
+agent="^$cache/"
+py_agent='^[^ ]*\(mitogen:'
 remote="$tmp/remote"   # the "host"'s side of every copy (the same filesystem)
 mkdir "$remote"
 
 # --- measuring ---------------------------------------------------------------
 # The largest VmHWM (KiB) of the processes whose command line matches $1,
-# written to $tmp/hwm until killed: the remote agent runs from $cache.
+# written to $tmp/hwm until killed.
 sample_hwm() {
   local max=0 pid v
   echo 0 >"$tmp/hwm"
@@ -144,7 +149,7 @@ tree_sum_src=$(tree_sum "$tmp/tree")
 "$mitogen" call "$target" core.ping >/dev/null
 bad=
 read -r _ idle_master _ < <(measure "" "$mitogen" call "$target" core.ping)
-read -r _ _ idle_agent < <(measure "$cache" "$mitogen" run "$target" -- sleep 1)
+read -r _ _ idle_agent < <(measure "$agent" "$mitogen" run "$target" -- sleep 1)
 
 # --- one file ---------------------------------------------------------------
 echo "run-transfer-ssh.sh: one file of $size_mib MiB..." >&2
@@ -161,7 +166,7 @@ row 'scp push' "$big" ssh-cat-push "" \
   scp -q -P "$port" "${ssh_opts[@]}" "$tmp/src" "$host:$remote/dst"
 check push-scp "$src_sum" "$(sum_of "$remote/dst")"
 fresh
-row '**mitogen cp push**' "$big" ssh-cat-push "$cache" \
+row '**mitogen cp push**' "$big" ssh-cat-push "$agent" \
   "$mitogen" cp "$tmp/src" "$target:$remote/dst"
 check push-mitogen "$src_sum" "$(sum_of "$remote/dst")"
 
@@ -174,7 +179,7 @@ row 'scp pull' "$big" ssh-cat-pull "" \
   scp -q -P "$port" "${ssh_opts[@]}" "$host:$tmp/src" "$tmp/dst"
 check pull-scp "$src_sum" "$(sum_of "$tmp/dst")"
 fresh
-row '**mitogen cp pull**' "$big" ssh-cat-pull "$cache" \
+row '**mitogen cp pull**' "$big" ssh-cat-pull "$agent" \
   "$mitogen" cp "$target:$tmp/src" "$tmp/dst"
 check pull-mitogen "$src_sum" "$(sum_of "$tmp/dst")"
 
@@ -208,7 +213,7 @@ if __name__ == '__main__':
     mitogen.utils.run_with_router(main)
 PY
   fresh
-  row 'Python Mitogen: FileService.get in the remote context' "$big" ssh-cat-push "mitogen:" \
+  row 'Python Mitogen: FileService.get in the remote context' "$big" ssh-cat-push "$py_agent" \
     /usr/bin/python3 "$tmp/pyfile.py" "$port" "$tmp" "$tmp/src" "$remote/dst"
   check python-fileservice "$src_sum" "$(sum_of "$remote/dst")"
 fi
@@ -232,7 +237,7 @@ best=
 for l in scp-r rsync tar-ssh; do
   if [ -z "$best" ] || [ "$(echo "${secs[$l]} < ${secs[$best]}" | bc -l)" = 1 ]; then best=$l; fi
 done
-row '**mitogen cp -r push**' "$files" "$best" "$cache" \
+row '**mitogen cp -r push**' "$files" "$best" "$agent" \
   "$mitogen" cp -r "$tmp/tree" "$target:$remote/tree"
 tree_check tree-mitogen
 
@@ -244,7 +249,7 @@ check run-ssh "$n" "$($ssh_cmd $host "head -c $n /dev/zero" | wc -c)"
 check run-mitogen "$n" "$("$mitogen" run "$target" -- head -c "$n" /dev/zero | wc -c)"
 row "ssh host 'head -c N /dev/zero' > /dev/null" "$zeros" =ssh-stdout "" \
   $ssh_cmd $host "head -c $n /dev/zero"
-row '**mitogen run -- head -c N /dev/zero > /dev/null**' "$zeros" ssh-stdout "$cache" \
+row '**mitogen run -- head -c N /dev/zero > /dev/null**' "$zeros" ssh-stdout "$agent" \
   "$mitogen" run "$target" -- head -c "$n" /dev/zero
 
 # --- the table ----------------------------------------------------------------

@@ -4,22 +4,14 @@
 Run with Debian's /usr/bin/python3 (python3-gi); prints TAP.
 """
 import os
-import shutil
 import sys
-import tempfile
-import traceback
 
 import gi
 gi.require_version('Mitogen', '1.0')
 gi.require_version('Gio', '2.0')
 from gi.repository import GLib, Gio, Mitogen  # noqa: E402
 
-TESTS = []
-
-
-def test(func):
-    TESTS.append(func)
-    return func
+from mitogen_tap import main, test  # noqa: E402
 
 
 def no_options():
@@ -105,25 +97,5 @@ def write_into_missing_directory_fails_cleanly(router, tmp):
     assert digest == '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881', digest
 
 
-def main():
-    print('1..%d' % len(TESTS), flush=True)
-    failed = 0
-    for n, func in enumerate(TESTS, 1):
-        router = Mitogen.Router.new(None)
-        tmp = tempfile.mkdtemp(prefix='mitogen-gi-fs-')
-        try:
-            func(router, tmp)
-            print('ok %d - %s' % (n, func.__name__), flush=True)
-        except Exception:
-            failed += 1
-            print('not ok %d - %s' % (n, func.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print('# ' + line, flush=True)
-        finally:
-            router.disconnect_all()
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(with_tmpdir=True))

@@ -7,19 +7,13 @@ import os
 import sys
 import threading
 import time
-import traceback
 
 import gi
 gi.require_version('Mitogen', '1.0')
 gi.require_version('Gio', '2.0')
 from gi.repository import GLib, GObject, Gio, Mitogen  # noqa: E402
 
-TESTS = []
-
-
-def test(func):
-    TESTS.append(func)
-    return func
+from mitogen_tap import main, test  # noqa: E402
 
 
 def mitogen_error(e, code):
@@ -348,24 +342,6 @@ def python_transport_error_both_ways(router):
     router.connect_context_async('pyfail', None, None, None, done)
     run_until(lambda: errors)
     assert errors[0] is not None and 'no such host' in errors[0].message, errors
-
-
-def main():
-    print('1..%d' % len(TESTS), flush=True)
-    failed = 0
-    for n, func in enumerate(TESTS, 1):
-        router = Mitogen.Router.new(None)
-        try:
-            func(router)
-            print('ok %d - %s' % (n, func.__name__), flush=True)
-        except Exception:
-            failed += 1
-            print('not ok %d - %s' % (n, func.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print('# ' + line, flush=True)
-        finally:
-            router.disconnect_all()
-    return 1 if failed else 0
 
 
 if __name__ == '__main__':

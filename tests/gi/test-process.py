@@ -5,19 +5,13 @@ written and closed, and the exit status. Prints TAP.
 """
 import sys
 import time
-import traceback
 
 import gi
 gi.require_version('Mitogen', '1.0')
 gi.require_version('Gio', '2.0')
 from gi.repository import GLib, Gio, Mitogen  # noqa: E402
 
-TESTS = []
-
-
-def test(func):
-    TESTS.append(func)
-    return func
+from mitogen_tap import main, test  # noqa: E402
 
 
 def run_until(predicate, timeout=60):
@@ -93,24 +87,6 @@ def signal_and_missing_program(router):
         raise AssertionError('started')
     except GLib.Error as e:
         assert e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND), e
-
-
-def main():
-    print('1..%d' % len(TESTS), flush=True)
-    failed = 0
-    for n, func in enumerate(TESTS, 1):
-        router = Mitogen.Router.new(None)
-        try:
-            func(router)
-            print('ok %d - %s' % (n, func.__name__), flush=True)
-        except Exception:
-            failed += 1
-            print('not ok %d - %s' % (n, func.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print('# ' + line, flush=True)
-        finally:
-            router.disconnect_all()
-    return 1 if failed else 0
 
 
 if __name__ == '__main__':

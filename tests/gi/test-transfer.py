@@ -5,19 +5,12 @@ with a progress callback, async in a main loop and blocking. Prints TAP.
 import hashlib
 import os
 import sys
-import tempfile
-import traceback
 
 import gi
 gi.require_version('Mitogen', '1.0')
 from gi.repository import GLib, Mitogen  # noqa: E402
 
-TESTS = []
-
-
-def test(func):
-    TESTS.append(func)
-    return func
+from mitogen_tap import main, test  # noqa: E402
 
 
 def sha(path):
@@ -83,24 +76,5 @@ def a_missing_file_raises_a_gio_error(router, tmp):
     assert not os.path.exists(os.path.join(tmp, 'x'))
 
 
-def main():
-    print('1..%d' % len(TESTS), flush=True)
-    failed = 0
-    for n, func in enumerate(TESTS, 1):
-        router = Mitogen.Router.new(None)
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                func(router, tmp)
-            print('ok %d - %s' % (n, func.__name__), flush=True)
-        except Exception:
-            failed += 1
-            print('not ok %d - %s' % (n, func.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print('# ' + line, flush=True)
-        finally:
-            router.disconnect_all()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(with_tmpdir=True))

@@ -317,6 +317,7 @@ add_global_options (GVariantDict             *dict,
       const char *eq = strchr (option, '=');
       g_autofree char *key = NULL;
       g_autofree char *takers = NULL;
+      g_autoptr(GVariant) value = NULL;
       gboolean someone_takes = FALSE;
 
       if (eq == NULL || eq == option)
@@ -340,7 +341,9 @@ add_global_options (GVariantDict             *dict,
        * a message naming the transport. */
       if (!takes_option (plan, key) && someone_takes)
         continue;
-      g_variant_dict_insert_value (dict, key, parse_typed_value (eq + 1, option_type (plan->table, key)));
+      value = parse_typed_value (eq + 1, option_type (plan->table, key));
+      /* The dict takes a reference of its own: ours goes with the loop. */
+      g_variant_dict_insert_value (dict, key, value);
     }
   return TRUE;
 }
@@ -380,8 +383,9 @@ add_hop_argument (GVariantDict  *dict,
   for (guint i = 0; i < G_N_ELEMENTS (argument_options); i++)
     if (g_str_equal (transport, argument_options[i].transport))
       {
-        g_variant_dict_insert_value (dict, argument_options[i].option,
-                                     parse_typed_value (arg, argument_options[i].type));
+        g_autoptr(GVariant) value = parse_typed_value (arg, argument_options[i].type);
+
+        g_variant_dict_insert_value (dict, argument_options[i].option, value);
         return TRUE;
       }
   g_variant_dict_insert (dict, "name", "s", arg);
@@ -430,7 +434,7 @@ add_hop_options (GVariantDict   *dict,
           insert_password (dict, password);
           continue;
         }
-      g_variant_dict_insert_value (dict, key, g_steal_pointer (&value));
+      g_variant_dict_insert_value (dict, key, value);
     }
   return TRUE;
 }

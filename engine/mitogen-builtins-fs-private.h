@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "mitogen-private.h"
+#include "mitogen-sha256-private.h"
 
 G_BEGIN_DECLS
 

@@ -421,7 +421,7 @@ fs_read (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 static GVariant *
 fs_sha256 (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(MitogenSha256) sum = _mitogen_sha256_new ();
   g_autofree guint8 *buf = NULL;
   const char *path;
   struct stat st;
@@ -448,7 +448,7 @@ fs_sha256 (MitogenCall *call, GVariant *args, gpointer data, GError **error)
             continue;
           if (n < 0)
             break;
-          g_checksum_update (sum, buf, n);
+          _mitogen_sha256_update (sum, buf, n);
           if (g_cancellable_set_error_if_cancelled (mitogen_call_get_cancellable (call), error))
             {
               close (fd);
@@ -463,7 +463,7 @@ fs_sha256 (MitogenCall *call, GVariant *args, gpointer data, GError **error)
       return NULL;
     }
   close (fd);
-  return g_variant_new_string (g_checksum_get_string (sum));
+  return g_variant_new_string (_mitogen_sha256_get_string (sum));
 }
 
 /* ---- owners ------------------------------------------------------------ */

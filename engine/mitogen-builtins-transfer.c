@@ -39,7 +39,7 @@ typedef struct
   int        fd;       /* the temporary file */
   char      *temp;     /* its path, removed unless committed */
   char      *dest;     /* where it goes on commit */
-  GChecksum *sha;      /* of the bytes written so far, in order */
+  MitogenSha256 *sha;  /* of the bytes written so far, in order */
   guint64    offset;   /* the next byte expected */
 } Writer;
 
@@ -47,7 +47,7 @@ typedef struct
 typedef struct
 {
   int        fd;
-  GChecksum *sha;      /* of the bytes sent so far, in order */
+  MitogenSha256 *sha;  /* of the bytes sent so far, in order */
   guint64    offset;   /* the next byte expected */
 } Reader;
 
@@ -68,7 +68,7 @@ writer_free (gpointer data)
     close (w->fd);
   g_free (w->temp);
   g_free (w->dest);
-  g_checksum_free (w->sha);
+  _mitogen_sha256_free (w->sha);
   g_free (w);
 }
 
@@ -78,7 +78,7 @@ reader_free (gpointer data)
   Reader *r = data;
 
   close (r->fd);
-  g_checksum_free (r->sha);
+  _mitogen_sha256_free (r->sha);
   g_free (r);
 }
 
@@ -278,15 +278,15 @@ apply_attributes (int          fd,
 /* Checks @sha, sets @attrs, flushes @fd to disk and renames @temp over
  * @dest. On failure @temp is left for the caller to remove. */
 gboolean
-_mitogen_transfer_finish_file (int          fd,
-             const char  *temp,
-             const char  *dest,
-             GChecksum   *sha,
-             const char  *expected_sha,
-             GVariant    *attrs,
-             GError     **error)
+_mitogen_transfer_finish_file (int            fd,
+                               const char    *temp,
+                               const char    *dest,
+                               MitogenSha256 *sha,
+                               const char    *expected_sha,
+                               GVariant      *attrs,
+                               GError       **error)
 {
-  const char *actual = g_checksum_get_string (sha);
+  const char *actual = _mitogen_sha256_get_string (sha);
 
   if (g_ascii_strcasecmp (actual, expected_sha) != 0)
     {
@@ -329,7 +329,7 @@ transfer_open_write (MitogenCall *call, GVariant *args, gpointer data, GError **
   w->fd = fd;
   w->temp = temp;
   w->dest = g_strdup (path);
-  w->sha = g_checksum_new (G_CHECKSUM_SHA256);
+  w->sha = _mitogen_sha256_new ();
   return g_variant_new_uint32 (transfers_add (&writers, writer_free, w));
 }
 
@@ -361,7 +361,7 @@ transfer_write (MitogenCall *call, GVariant *args, gpointer data, GError **error
   p = g_variant_get_fixed_array (bytes, &len, 1);
   if (!write_all_at (w->fd, p, len, offset, w->dest, error))
     return NULL;
-  g_checksum_update (w->sha, p, len);
+  _mitogen_sha256_update (w->sha, p, len);
   w->offset += len;
   return NULL;
 }
@@ -446,7 +446,7 @@ transfer_open_read (MitogenCall *call, GVariant *args, gpointer data, GError **e
     }
   r = g_new0 (Reader, 1);
   r->fd = fd;
-  r->sha = g_checksum_new (G_CHECKSUM_SHA256);
+  r->sha = _mitogen_sha256_new ();
   return g_variant_new ("(u@(tuxuuu))", transfers_add (&readers, reader_free, r),
                         stat_attributes (&st));
 }
@@ -454,12 +454,12 @@ transfer_open_read (MitogenCall *call, GVariant *args, gpointer data, GError **e
 /* Reads up to @len bytes at @offset of @fd into a new bytestring; fewer
  * only at the end of the file. */
 static GVariant *
-read_range (int          fd,
-            guint64      offset,
-            gsize        len,
-            GChecksum   *sha,
-            const char  *path,
-            GError     **error)
+read_range (int            fd,
+            guint64        offset,
+            gsize          len,
+            MitogenSha256 *sha,
+            const char    *path,
+            GError       **error)
 {
   guint8 *buf = g_malloc (MAX (len, 1));
   gsize got = 0;
@@ -481,7 +481,7 @@ read_range (int          fd,
       got += n;
     }
   if (sha != NULL)
-    g_checksum_update (sha, buf, got);
+    _mitogen_sha256_update (sha, buf, got);
   return g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, buf, got, TRUE, g_free, buf);
 }
 
@@ -528,7 +528,7 @@ transfer_close_read (MitogenCall *call, GVariant *args, gpointer data, GError **
   r = transfers_lookup (readers, call, id, error);
   if (r == NULL)
     return NULL;
-  result = g_variant_new ("(st)", g_checksum_get_string (r->sha), r->offset);
+  result = g_variant_new ("(st)", _mitogen_sha256_get_string (r->sha), r->offset);
   transfers_remove (readers, id);
   return result;
 }
@@ -547,7 +547,7 @@ _mitogen_transfer_write_entry (GVariant  *entry,
   g_autoptr(GVariant) bytes = NULL;
   g_autoptr(GVariant) attrs = NULL;
   g_autofree char *temp = NULL;
-  g_autoptr(GChecksum) sum = NULL;
+  g_autoptr(MitogenSha256) sum = NULL;
   const guint8 *p;
   gsize len;
   gboolean ok;
@@ -581,8 +581,8 @@ _mitogen_transfer_write_entry (GVariant  *entry,
       fd = _mitogen_transfer_open_temp (path, &temp, error);
       if (fd < 0)
         return FALSE;
-      sum = g_checksum_new (G_CHECKSUM_SHA256);
-      g_checksum_update (sum, p, len);
+      sum = _mitogen_sha256_new ();
+      _mitogen_sha256_update (sum, p, len);
       ok = write_all_at (fd, p, len, 0, path, error) &&
            _mitogen_transfer_finish_file (fd, temp, path, sum, sha, attrs, error);
       close (fd);
@@ -634,7 +634,7 @@ transfer_read_many (MitogenCall *call, GVariant *args, gpointer data, GError **e
   g_variant_get (args, "(^a&s)", &paths);
   for (guint i = 0; paths[i] != NULL; i++)
     {
-      g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+      g_autoptr(MitogenSha256) sum = _mitogen_sha256_new ();
       GVariant *bytes;
       int fd = open (paths[i], O_RDONLY | O_CLOEXEC);
 
@@ -655,7 +655,7 @@ transfer_read_many (MitogenCall *call, GVariant *args, gpointer data, GError **e
                        "transfer.read_many: more than %u bytes asked for", MAX_READ_BYTES);
           return NULL;
         }
-      g_variant_builder_add (out, "(@ays)", bytes, g_checksum_get_string (sum));
+      g_variant_builder_add (out, "(@ays)", bytes, _mitogen_sha256_get_string (sum));
     }
   return g_variant_builder_end (out);
 }

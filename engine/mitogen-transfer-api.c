@@ -32,7 +32,7 @@ transfer_free (gpointer data)
   g_clear_object (&t->context);
   g_clear_pointer (&t->items, g_variant_unref);
   g_clear_pointer (&t->file, g_variant_unref);
-  g_clear_pointer (&t->sha, g_checksum_free);
+  g_clear_pointer (&t->sha, _mitogen_sha256_free);
   g_clear_error (&t->error);
   g_free (t->temp);
   g_free (t->local_root);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "mitogen-private.h"
+#include "mitogen-sha256-private.h"
 
 G_BEGIN_DECLS
 
@@ -19,13 +20,13 @@ int       _mitogen_transfer_open_temp   (const char  *dest,
                                          GError     **error);
 /* Checks @sha against @expected_sha, sets @attrs (a{sv}: mode, uid, gid,
  * mtime, mtime_nsec), fsyncs and renames @temp over @dest. */
-gboolean  _mitogen_transfer_finish_file (int          fd,
-                                         const char  *temp,
-                                         const char  *dest,
-                                         GChecksum   *sha,
-                                         const char  *expected_sha,
-                                         GVariant    *attrs,
-                                         GError     **error);
+gboolean  _mitogen_transfer_finish_file (int            fd,
+                                         const char    *temp,
+                                         const char    *dest,
+                                         MitogenSha256 *sha,
+                                         const char    *expected_sha,
+                                         GVariant      *attrs,
+                                         GError       **error);
 /* One entry of transfer.write_many, (syaysa{sv}), done here. */
 gboolean  _mitogen_transfer_write_entry (GVariant    *entry,
                                          GError     **error);
@@ -73,7 +74,7 @@ typedef struct
   guint32         id;             /* its transfer id at the agent, or 0 */
   int             fd;             /* local file, or -1 */
   char           *temp;           /* pull: local temporary file, removed unless renamed */
-  GChecksum      *sha;            /* of the bytes sent or received, in order */
+  MitogenSha256  *sha;            /* of the bytes sent or received, in order */
   guint64         requested;      /* bytes sent or asked for */
   guint64         received;       /* pull: bytes received */
 

@@ -217,7 +217,7 @@ push_next_chunk (GTask *task,
         }
       got += n;
     }
-  g_checksum_update (t->sha, buf, len);
+  _mitogen_sha256_update (t->sha, buf, len);
   _mitogen_transfer_call (task, "transfer.write",
         g_variant_new ("(ut@ay)", t->id, t->requested,
                        g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, buf, len, TRUE,
@@ -239,7 +239,7 @@ push_chunks (GTask *task)
     {
       t->state = STATE_CLOSING;
       _mitogen_transfer_call (task, "transfer.commit",
-            g_variant_new ("(us@a{sv})", t->id, g_checksum_get_string (t->sha),
+            g_variant_new ("(us@a{sv})", t->id, _mitogen_sha256_get_string (t->sha),
                            item_attributes (t, &item)),
             0, on_committed, NULL, NULL);
     }
@@ -316,7 +316,7 @@ on_chunk_read (GTask    *task,
         }
       off += n;
     }
-  g_checksum_update (t->sha, p, len);
+  _mitogen_sha256_update (t->sha, p, len);
   t->received += len;
   add_progress (t, len);
 }
@@ -386,8 +386,8 @@ start_large_file (GTask    *task,
     }
   t->file = g_variant_ref (file);
   t->requested = t->received = 0;
-  g_clear_pointer (&t->sha, g_checksum_free);
-  t->sha = g_checksum_new (G_CHECKSUM_SHA256);
+  g_clear_pointer (&t->sha, _mitogen_sha256_free);
+  t->sha = _mitogen_sha256_new ();
   t->state = STATE_OPENING;
   if (t->push)
     _mitogen_transfer_call (task, "transfer.open_write", g_variant_new ("(s@a{sv})", remote,
@@ -449,7 +449,7 @@ push_batch_add (Transfer        *t,
       data = item->target;
       len = strlen (data);
     }
-  sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
+  sha = _mitogen_sha256_compute ((const guint8 *) data, len);
   g_variant_builder_add_value (batch, make_entry (remote, item->kind, data, len, sha,
                                                   item_attributes (t, item)));
   return len;

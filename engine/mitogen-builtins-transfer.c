@@ -172,138 +172,6 @@ check_type (MitogenCall  *call,
   return TRUE;
 }
 
-/* An errno as the G_IO_ERROR a local GIO call would give. */
-static gboolean
-set_errno_error (GError     **error,
-                 int          saved_errno,
-                 const char  *what,
-                 const char  *path)
-{
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "%s %s: %s", what, path, g_strerror (saved_errno));
-  return FALSE;
-}
-
-static gboolean
-write_all_at (int           fd,
-              const guint8 *data,
-              gsize         len,
-              guint64       offset,
-              const char   *path,
-              GError      **error)
-{
-  while (len > 0)
-    {
-      ssize_t n = pwrite (fd, data, len, offset);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return set_errno_error (error, errno, "writing", path);
-      data += n;
-      len -= n;
-      offset += n;
-    }
-  return TRUE;
-}
-
-/* Creates a temporary file beside @dest: hidden, O_EXCL, mode 0600. */
-int
-_mitogen_transfer_open_temp (const char  *dest,
-                  char       **temp_out,
-                  GError     **error)
-{
-  g_autofree char *dir = g_path_get_dirname (dest);
-  g_autofree char *base = g_path_get_basename (dest);
-  g_autofree char *tmpl = g_strdup_printf ("%s/.%s.mitogen-XXXXXX", dir, base);
-  int fd = g_mkstemp_full (tmpl, O_RDWR | O_CLOEXEC, 0600);
-
-  if (fd < 0)
-    {
-      set_errno_error (error, errno, "creating a file in", dir);
-      return -1;
-    }
-  *temp_out = g_steal_pointer (&tmpl);
-  return fd;
-}
-
-/* The process's umask, read without setting it: umask() would change it
- * for a moment under every other thread of a master that creates files. */
-static mode_t
-current_umask (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL) &&
-      (line = strstr (status, "\nUmask:")) != NULL)
-    return g_ascii_strtoull (line + strlen ("\nUmask:"), NULL, 8) & 0777;
-  return 022;
-}
-
-/* The attributes of @attrs (a{sv}: "mode" u, "uid" u, "gid" u, "mtime" x,
- * "mtime_nsec" u) on the open file @fd. Without "mode", a file that
- * replaces another keeps its mode and a new one gets 0666 less the umask,
- * as cp and scp do. Owners are set only by root, as rsync does. */
-static gboolean
-apply_attributes (int          fd,
-                  const char  *dest,
-                  GVariant    *attrs,
-                  GError     **error)
-{
-  guint32 mode, uid, gid, nsec = 0;
-  gint64 mtime;
-  struct stat st;
-
-  if (!g_variant_lookup (attrs, "mode", "u", &mode))
-    mode = stat (dest, &st) == 0 ? st.st_mode : (0666 & ~current_umask ());
-  if (geteuid () == 0 && g_variant_lookup (attrs, "uid", "u", &uid) &&
-      g_variant_lookup (attrs, "gid", "u", &gid) && fchown (fd, uid, gid) < 0)
-    return set_errno_error (error, errno, "changing the owner of", dest);
-  /* After fchown, which clears the set-id bits. */
-  if (fchmod (fd, mode & 07777) < 0)
-    return set_errno_error (error, errno, "changing the mode of", dest);
-  if (g_variant_lookup (attrs, "mtime", "x", &mtime))
-    {
-      struct timespec times[2] = { { 0, UTIME_OMIT }, { mtime, 0 } };
-
-      g_variant_lookup (attrs, "mtime_nsec", "u", &nsec);
-      times[1].tv_nsec = nsec < 1000000000 ? nsec : 0;
-      if (futimens (fd, times) < 0)
-        return set_errno_error (error, errno, "setting the time of", dest);
-    }
-  return TRUE;
-}
-
-/* Checks @sha, sets @attrs, flushes @fd to disk and renames @temp over
- * @dest. On failure @temp is left for the caller to remove. */
-gboolean
-_mitogen_transfer_finish_file (int            fd,
-                               const char    *temp,
-                               const char    *dest,
-                               MitogenSha256 *sha,
-                               const char    *expected_sha,
-                               GVariant      *attrs,
-                               GError       **error)
-{
-  const char *actual = _mitogen_sha256_get_string (sha);
-
-  if (g_ascii_strcasecmp (actual, expected_sha) != 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: the sha256 of what arrived is %s, not %s; the destination "
-                   "is left as it was", dest, actual, expected_sha);
-      return FALSE;
-    }
-  if (!apply_attributes (fd, dest, attrs, error))
-    return FALSE;
-  if (fsync (fd) < 0)
-    return set_errno_error (error, errno, "flushing", dest);
-  if (rename (temp, dest) < 0)
-    return set_errno_error (error, errno, "renaming into", dest);
-  return TRUE;
-}
-
 /* transfer.open_write (s path, a{sv} options) → u id */
 static GVariant *
 transfer_open_write (MitogenCall *call, GVariant *args, gpointer data, GError **error)
@@ -359,7 +227,7 @@ transfer_write (MitogenCall *call, GVariant *args, gpointer data, GError **error
       return NULL;
     }
   p = g_variant_get_fixed_array (bytes, &len, 1);
-  if (!write_all_at (w->fd, p, len, offset, w->dest, error))
+  if (!_mitogen_transfer_write_at (w->fd, p, len, offset, w->dest, error))
     return NULL;
   _mitogen_sha256_update (w->sha, p, len);
   w->offset += len;
@@ -433,7 +301,7 @@ transfer_open_read (MitogenCall *call, GVariant *args, gpointer data, GError **e
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "opening", path);
+      _mitogen_transfer_set_errno (error, errno, "opening", path);
       return NULL;
     }
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
@@ -441,7 +309,7 @@ transfer_open_read (MitogenCall *call, GVariant *args, gpointer data, GError **e
       int saved = S_ISDIR (st.st_mode) ? EISDIR : errno;
 
       close (fd);
-      set_errno_error (error, saved ? saved : EINVAL, "reading", path);
+      _mitogen_transfer_set_errno (error, saved ? saved : EINVAL, "reading", path);
       return NULL;
     }
   r = g_new0 (Reader, 1);
@@ -473,7 +341,7 @@ read_range (int            fd,
       if (n < 0)
         {
           g_free (buf);
-          set_errno_error (error, errno, "reading", path);
+          _mitogen_transfer_set_errno (error, errno, "reading", path);
           return NULL;
         }
       if (n == 0)
@@ -533,75 +401,14 @@ transfer_close_read (MitogenCall *call, GVariant *args, gpointer data, GError **
   return result;
 }
 
-/* One entry of transfer.write_many: (s path, y kind, ay data, s sha256,
- * a{sv} attributes). 'f' a file (data, checked against sha256), 'd' a
- * directory (created with its parents), 'l' a symbolic link (data is its
- * target), 'a' attributes only ("mode", "mtime": a tree's directories get
- * their times last, once their files are in). */
-gboolean
-_mitogen_transfer_write_entry (GVariant  *entry,
-             GError   **error)
-{
-  const char *path, *sha;
-  guint8 kind;
-  g_autoptr(GVariant) bytes = NULL;
-  g_autoptr(GVariant) attrs = NULL;
-  g_autofree char *temp = NULL;
-  g_autoptr(MitogenSha256) sum = NULL;
-  const guint8 *p;
-  gsize len;
-  gboolean ok;
-  int fd;
-
-  g_variant_get (entry, "(&sy@ay&s@a{sv})", &path, &kind, &bytes, &sha, &attrs);
-  p = g_variant_get_fixed_array (bytes, &len, 1);
-  switch (kind)
-    {
-    case 'd':
-      if (g_mkdir_with_parents (path, 0777) < 0)
-        return set_errno_error (error, errno, "creating the directory", path);
-      return TRUE;
-    case 'l':
-      {
-        g_autofree char *target = g_strndup ((const char *) p, len);
-
-        if (symlink (target, path) < 0 && !(errno == EEXIST && g_unlink (path) == 0 &&
-                                            symlink (target, path) == 0))
-          return set_errno_error (error, errno, "creating the link", path);
-        return TRUE;
-      }
-    case 'a':
-      fd = open (path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        return set_errno_error (error, errno, "opening", path);
-      ok = apply_attributes (fd, path, attrs, error);
-      close (fd);
-      return ok;
-    case 'f':
-      fd = _mitogen_transfer_open_temp (path, &temp, error);
-      if (fd < 0)
-        return FALSE;
-      sum = _mitogen_sha256_new ();
-      _mitogen_sha256_update (sum, p, len);
-      ok = write_all_at (fd, p, len, 0, path, error) &&
-           _mitogen_transfer_finish_file (fd, temp, path, sum, sha, attrs, error);
-      close (fd);
-      if (!ok)
-        g_unlink (temp);
-      return ok;
-    default:
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
-                   "transfer.write_many: %s: unknown kind '%c'", path, kind);
-      return FALSE;
-    }
-}
-
 /* transfer.write_many (a(syaysa{sv}) entries): in order; stops at the
- * first that fails. */
+ * first that fails, with the files before it in place. */
 static GVariant *
 transfer_write_many (MitogenCall *call, GVariant *args, gpointer data, GError **error)
 {
+  g_autoptr(MitogenWriteBatch) batch = _mitogen_write_batch_new ();
   g_autoptr(GVariant) entries = NULL;
+  g_autoptr(GError) failed = NULL;
   GVariantIter iter;
   GVariant *entry;
 
@@ -609,14 +416,19 @@ transfer_write_many (MitogenCall *call, GVariant *args, gpointer data, GError **
     return NULL;
   g_variant_get (args, "(@a(syaysa{sv}))", &entries);
   g_variant_iter_init (&iter, entries);
-  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+  while (failed == NULL && (entry = g_variant_iter_next_value (&iter)) != NULL)
     {
-      gboolean ok = _mitogen_transfer_write_entry (entry, error);
-
+      _mitogen_transfer_write_entry (batch, entry, &failed);
       g_variant_unref (entry);
-      if (!ok)
-        return NULL;
     }
+  /* The files before a failure stay, as they would have one by one. */
+  if (failed != NULL)
+    {
+      _mitogen_write_batch_commit (batch, NULL);
+      g_propagate_error (error, g_steal_pointer (&failed));
+    }
+  else
+    _mitogen_write_batch_commit (batch, error);
   return NULL;
 }
 
@@ -640,7 +452,7 @@ transfer_read_many (MitogenCall *call, GVariant *args, gpointer data, GError **e
 
       if (fd < 0)
         {
-          set_errno_error (error, errno, "opening", paths[i]);
+          _mitogen_transfer_set_errno (error, errno, "opening", paths[i]);
           return NULL;
         }
       bytes = read_range (fd, 0, MAX_READ_BYTES - total + 1, sum, paths[i], error);
@@ -693,7 +505,7 @@ walk_dir (const char       *dir,
       guint8 kind;
 
       if (lstat (path, &st) < 0)
-        return set_errno_error (error, errno, "reading", path);
+        return _mitogen_transfer_set_errno (error, errno, "reading", path);
       if (S_ISDIR (st.st_mode))
         kind = 'd';
       else if (S_ISREG (st.st_mode))
@@ -726,7 +538,7 @@ _mitogen_transfer_walk (const char  *path,
 
   if (stat (path, &st) < 0)
     {
-      set_errno_error (error, errno, "reading", path);
+      _mitogen_transfer_set_errno (error, errno, "reading", path);
       return NULL;
     }
   g_variant_builder_add (out, "(sy@(tuxuuu)s)", "", S_ISDIR (st.st_mode) ? 'd' : 'f',

@@ -27,9 +27,39 @@ gboolean  _mitogen_transfer_finish_file (int            fd,
                                          const char    *expected_sha,
                                          GVariant      *attrs,
                                          GError       **error);
-/* One entry of transfer.write_many, (syaysa{sv}), done here. */
-gboolean  _mitogen_transfer_write_entry (GVariant    *entry,
-                                         GError     **error);
+/* ---- mitogen-transfer-write.c: putting files in place ----------------- */
+
+/* Sets the G_IO_ERROR a local GIO call would give for @saved_errno:
+ * "WHAT PATH: strerror"; returns FALSE. */
+gboolean  _mitogen_transfer_set_errno   (GError     **error,
+                                         int          saved_errno,
+                                         const char  *what,
+                                         const char  *path);
+/* pwrite()s all of @data at @offset; @path names the file in errors. */
+gboolean  _mitogen_transfer_write_at    (int           fd,
+                                         const guint8 *data,
+                                         gsize         len,
+                                         guint64       offset,
+                                         const char   *path,
+                                         GError      **error);
+
+/* Small files written, checked and waiting for one flush and their
+ * renames (see mitogen-transfer-write.c). Freeing a batch removes the
+ * temporary files of what it did not commit. */
+typedef struct _MitogenWriteBatch MitogenWriteBatch;
+
+MitogenWriteBatch *_mitogen_write_batch_new    (void);
+gboolean           _mitogen_write_batch_commit (MitogenWriteBatch  *batch,
+                                                GError            **error);
+void               _mitogen_write_batch_free   (MitogenWriteBatch  *batch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MitogenWriteBatch, _mitogen_write_batch_free)
+
+/* One entry of transfer.write_many, (syaysa{sv}), done here: a file is
+ * staged in @batch (commit it after the last entry), or put in place at
+ * once when @batch is NULL. */
+gboolean  _mitogen_transfer_write_entry (MitogenWriteBatch  *batch,
+                                         GVariant           *entry,
+                                         GError            **error);
 /* a(sy(tuxuuu)s): @path ("") and everything under it, parents first. */
 GVariant *_mitogen_transfer_walk        (const char  *path,
                                          GError     **error);

@@ -471,15 +471,17 @@ pull_batch_free (gpointer data)
   g_free (b);
 }
 
-/* Does @entry on this side, as the agent would. */
+/* Does @entry on this side, as the agent would; a file goes in @batch
+ * when there is one. */
 static void
-write_local (Transfer *t,
-             GVariant *entry)
+write_local (Transfer          *t,
+             MitogenWriteBatch *batch,
+             GVariant          *entry)
 {
   GError *error = NULL;
 
   g_variant_ref_sink (entry);
-  if (!_mitogen_transfer_write_entry (entry, &error))
+  if (!_mitogen_transfer_write_entry (batch, entry, &error))
     _mitogen_transfer_fail (t, error);
   g_variant_unref (entry);
 }
@@ -490,7 +492,9 @@ on_batch_read (GTask    *task,
                gpointer  data)
 {
   Transfer *t = g_task_get_task_data (task);
+  g_autoptr(MitogenWriteBatch) batch = _mitogen_write_batch_new ();
   PullBatch *b = data;
+  GError *error = NULL;
 
   for (guint i = 0; b->paths[i] != NULL && t->error == NULL; i++)
     {
@@ -503,9 +507,11 @@ on_batch_read (GTask    *task,
       _mitogen_transfer_item_parse (b->items->pdata[i], &item);
       g_variant_get_child (result, i, "(@ay&s)", &bytes, &sha);
       p = g_variant_get_fixed_array (bytes, &len, 1);
-      write_local (t, make_entry (b->paths[i], 'f', p, len, sha, item_attributes (t, &item)));
+      write_local (t, batch, make_entry (b->paths[i], 'f', p, len, sha, item_attributes (t, &item)));
       add_progress (t, len);
     }
+  if (t->error == NULL && !_mitogen_write_batch_commit (batch, &error))
+    _mitogen_transfer_fail (t, error);
 }
 
 /* Creates a directory or a link of a pull on this side. */
@@ -515,7 +521,7 @@ pull_make_local (Transfer   *t,
 {
   g_autofree char *local = item_path (t->local_root, item);
 
-  write_local (t, make_entry (local, item->kind, item->target, strlen (item->target), "", NULL));
+  write_local (t, NULL, make_entry (local, item->kind, item->target, strlen (item->target), "", NULL));
 }
 
 /* Sends the small items from next_item on, as many as one batch takes. */
@@ -615,7 +621,7 @@ finish_directories (GTask *task)
       if (t->push)
         g_variant_builder_add_value (batch, entry);
       else
-        write_local (t, entry);
+        write_local (t, NULL, entry);
     }
   if (t->push && count > 0 && t->error == NULL)
     _mitogen_transfer_call (task, "transfer.write_many", g_variant_new ("(@a(syaysa{sv}))",

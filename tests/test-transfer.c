@@ -420,6 +420,60 @@ test_bad_commit_keeps_old_file (Fixture *fixture, gconstpointer data)
   remove_tree (dir);
 }
 
+/* write_many stages its files and flushes them once: a bad entry in the
+ * middle fails the call, the files before it are in place whole, the ones
+ * from it on are not there, and no temporary file is left. */
+static GVariant *
+small_entry (const char *dir,
+             const char *name,
+             const char *content,
+             const char *claimed)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *sha = g_compute_checksum_for_string (G_CHECKSUM_SHA256, claimed, -1);
+
+  return g_variant_new ("(sy@ays@a{sv})", path, 'f',
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, content, strlen (content), 1),
+                        sha, g_variant_new ("a{sv}", NULL));
+}
+
+static void
+test_write_many_stops_at_bad_entry (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GVariantBuilder) entries = g_variant_builder_new (G_VARIANT_TYPE ("a(syaysa{sv})"));
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *names[] = { "a", "b", "c", "d" };
+
+  g_variant_builder_add_value (entries, small_entry (dir, "a", "alpha", "alpha"));
+  g_variant_builder_add_value (entries, small_entry (dir, "b", "beta", "beta"));
+  g_variant_builder_add_value (entries, small_entry (dir, "c", "evil", "gamma"));
+  g_variant_builder_add_value (entries, small_entry (dir, "d", "delta", "delta"));
+  r = mitogen_context_call (ctx, "transfer.write_many",
+                            g_variant_new ("(@a(syaysa{sv}))", g_variant_builder_end (entries)),
+                            NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  if (strstr (error->message, "/c: the sha256") == NULL)
+    g_error ("unexpected message: %s", error->message);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, names[i], NULL);
+      g_autofree char *content = NULL;
+
+      if (i < 2)
+        {
+          g_assert_true (g_file_get_contents (path, &content, NULL, NULL));
+          g_assert_cmpstr (content, ==, i == 0 ? "alpha" : "beta");
+        }
+      else
+        g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+  assert_no_temp (dir);
+  remove_tree (dir);
+}
+
 /* Two transfers at once, each with its own window, both complete. */
 static void
 test_two_at_once (Fixture *fixture, gconstpointer data)
@@ -557,6 +611,7 @@ main (int    argc,
   TEST ("/transfer/preserve", test_preserve);
   TEST ("/transfer/cancel", test_cancel);
   TEST ("/transfer/bad-commit-keeps-old-file", test_bad_commit_keeps_old_file);
+  TEST ("/transfer/write-many-stops-at-bad-entry", test_write_many_stops_at_bad_entry);
   TEST ("/transfer/two-at-once", test_two_at_once);
   TEST ("/transfer/missing-source", test_missing_source);
   TEST ("/transfer/lost-parent-removes-temp", test_lost_parent_removes_temp);

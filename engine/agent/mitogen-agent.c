@@ -40,6 +40,33 @@
 # include <sanitizer/lsan_interface.h>
 #endif
 
+/* Defines MITOGEN_AGENT_SANITIZER_LOG in a sanitizer build configured
+ * with -Dagent_sanitizer_log=DIR. */
+#include "mitogen-agent-sanitizer.h"
+
+#ifdef MITOGEN_AGENT_SANITIZER_LOG
+/* An agent that sshd or a real sudo started has no ASAN_OPTIONS or
+ * UBSAN_OPTIONS (both clean the environment): without these defaults its
+ * reports would go to a standard error nobody reads. The runtimes call
+ * these before main() and then read the environment, whose options win,
+ * so the tests' local agents still report to each test's own directory.
+ * They must be exported to replace the runtimes' weak empty ones. */
+__attribute__ ((visibility ("default"))) const char *__asan_default_options (void);
+__attribute__ ((visibility ("default"))) const char *__ubsan_default_options (void);
+
+const char *
+__asan_default_options (void)
+{
+  return "detect_leaks=1:log_path=" MITOGEN_AGENT_SANITIZER_LOG "/asan";
+}
+
+const char *
+__ubsan_default_options (void)
+{
+  return "print_stacktrace=1:log_path=" MITOGEN_AGENT_SANITIZER_LOG "/ubsan";
+}
+#endif
+
 /* The bootstrap frame is small; refuse anything absurd before allocating. */
 #define MAX_BOOTSTRAP_SIZE (1024 * 1024)
 

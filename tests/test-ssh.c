@@ -1416,6 +1416,7 @@ test_then_sudo_to_nobody (MitogenTestFixture *fixture,
 
 /* As tests/modules/mitogen-test-module.c's testmod.leak loses. */
 #define TEST_LEAK_REPORT "Direct leak of 4243 byte(s) in 1 object(s)"
+#define TEST_LEAK_SUMMARY "SUMMARY: AddressSanitizer: 4243 byte(s) leaked in 1 allocation(s)."
 /* The agent's leak check comes after its stream closes. */
 #define AGENT_END_WAIT_MSEC 60000
 
@@ -1460,6 +1461,8 @@ assert_leak_reported (const char *dir,
     g_error ("agent %d left no report %s", pid, report);
   g_test_message ("%s:\n%s", report, text);
   g_assert_nonnull (strstr (text, TEST_LEAK_REPORT));
+  /* And nothing else: the agent itself loses nothing. */
+  g_assert_nonnull (strstr (text, TEST_LEAK_SUMMARY));
   g_assert_cmpint (g_unlink (report), ==, 0);
 }
 

@@ -41,13 +41,32 @@ install_missing() {
   fi
 }
 
-# build DIR [meson options...]: configure once, then build.
+# build DIR [meson options...]: configure once (an existing DIR takes the
+# options again, so that a new or changed one applies), then build.
 build() {
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" -Dwerror=true "$@"
+  elif [ $# -gt 0 ]; then
+    meson configure "$dir" "$@" >/dev/null
   fi
   ninja -C "$dir"
+}
+
+# agent_reports_clean DIR: fails, printing them, if agents left ASan or
+# UBSan reports in DIR (they write one only to report a fault).
+agent_reports_clean() {
+  local dir=$1 report found=0
+  for report in "$dir"/*; do
+    [ -e "$report" ] || continue
+    echo "quickstart: an agent's sanitizer report, $report:" >&2
+    cat "$report" >&2
+    found=1
+  done
+  if [ "$found" -ne 0 ]; then
+    echo "quickstart: agents started without ASAN_OPTIONS reported faults (above)" >&2
+    return 1
+  fi
 }
 
 main_job() {
@@ -64,12 +83,22 @@ all_tests() {
   # The C and CLI tests again with AddressSanitizer and UBSan. The Python
   # and GJS suites are left out: their interpreters are not built with ASan.
   # The C tests' agents report there too (log_path, set by the tests).
-  build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled
+  # Agents that get no ASAN_OPTIONS (started by sshd or a real sudo, or by
+  # the CLI tests) report to agent_sanitizer_log, built into them: a
+  # directory outside the build tree (which may sit in root's private
+  # home) that the users the sudo tests become can write, one per tree.
+  local agent_reports
+  agent_reports=/tmp/mitogen-asan-agents.$(pwd | sha256sum | cut -c1-12)
+  build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled \
+    -Dagent_sanitizer_log="$agent_reports"
+  rm -rf "$agent_reports"
+  install -d -m 1777 "$agent_reports"
   # G_SLICE=always-malloc: GLib's slice allocator would hide a leaked
   # GVariant from LeakSanitizer (a CLI leak of every -o value went unseen).
   G_SLICE=always-malloc ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 2 --suite c --suite cli
+  agent_reports_clean "$agent_reports"
 
   # And under valgrind (memcheck), which also sees uninitialised reads,
   # over the test programs and the local agents they start.

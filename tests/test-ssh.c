@@ -1412,6 +1412,111 @@ test_then_sudo_to_nobody (MitogenTestFixture *fixture,
   g_assert_cmpint (memcmp (g_variant_get_data (out), "65534\n", 6), ==, 0);
 }
 
+/* ---- agents over ssh are leak-checked ----------------------------------- */
+
+/* As tests/modules/mitogen-test-module.c's testmod.leak loses. */
+#define TEST_LEAK_REPORT "Direct leak of 4243 byte(s) in 1 object(s)"
+#define TEST_LEAK_SUMMARY "SUMMARY: AddressSanitizer: 4243 byte(s) leaked in 1 allocation(s)."
+/* The agent's leak check comes after its stream closes. */
+#define AGENT_END_WAIT_MSEC 60000
+
+static gboolean
+can_sudo_to_nobody (void)
+{
+  int status = -1;
+
+  return getuid () == 0 &&
+         g_spawn_sync (NULL, (char **) (const char *[]) { "sudo", "-n", "-u", "nobody", "true", NULL },
+                       NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                       NULL, NULL, &status, NULL) && status == 0;
+}
+
+/* Makes @context lose a block and returns its process id (this sshd runs
+ * its sessions on this machine). */
+static int
+leak_in (MitogenContext *context)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) pid = mitogen_context_call (context, "core.getpid", NULL, NULL, &error);
+  g_autoptr(GVariant) none = NULL;
+
+  g_assert_no_error (error);
+  none = mitogen_context_call (context, "testmod.leak", NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_variant_get_int32 (pid);
+}
+
+/* Asserts that the agent @pid reported the deliberate leak in @dir, then
+ * removes the report, which would otherwise fail the run that checks the
+ * directory (quickstart.sh). */
+static void
+assert_leak_reported (const char *dir,
+                      int         pid)
+{
+  g_autofree char *report = g_strdup_printf ("%s/asan.%d", dir, pid);
+  g_autofree char *text = NULL;
+
+  g_assert_true (mitogen_test_wait_pid_gone (pid, AGENT_END_WAIT_MSEC));
+  if (!g_file_get_contents (report, &text, NULL, NULL))
+    g_error ("agent %d left no report %s", pid, report);
+  g_test_message ("%s:\n%s", report, text);
+  g_assert_nonnull (strstr (text, TEST_LEAK_REPORT));
+  /* And nothing else: the agent itself loses nothing. */
+  g_assert_nonnull (strstr (text, TEST_LEAK_SUMMARY));
+  g_assert_cmpint (g_unlink (report), ==, 0);
+}
+
+/* An agent that sshd starts has no ASAN_OPTIONS (sshd gives sessions an
+ * environment of its own); a sanitizer build configured with
+ * -Dagent_sanitizer_log has it report to that directory all the same. A
+ * deliberate leak in the agent over ssh, and in one it starts through a
+ * real sudo as nobody, each leaves its report there. */
+static void
+test_agent_leak_reported (MitogenTestFixture *fixture,
+                          gconstpointer       data)
+{
+  const char *dir = g_getenv ("MITOGEN_TEST_AGENT_SANITIZER_LOG");
+  g_autoptr(MitogenContext) ssh = NULL;
+  g_autoptr(MitogenContext) nobody = NULL;
+  g_autoptr(GError) error = NULL;
+  int ssh_pid, nobody_pid = 0;
+
+  SKIP_WITHOUT_SSHD ();
+  if (dir == NULL)
+    {
+      g_test_skip ("the agents have no report directory of their own: build with "
+                   "-Db_sanitize=address -Dagent_sanitizer_log=DIR");
+      return;
+    }
+  /* quickstart.sh makes it fresh; a build tree used by hand may lack it. */
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+      g_assert_cmpint (g_chmod (dir, 01777), ==, 0);
+    }
+  g_assert_true (mitogen_add_module ("testmod", g_getenv ("MITOGEN_TEST_MODULE"), &error));
+  g_assert_no_error (error);
+
+  ssh = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  ssh_pid = leak_in (ssh);
+  if (can_sudo_to_nobody ())
+    {
+      nobody = mitogen_router_connect_context (fixture->router, "sudo",
+                                               g_variant_new_parsed ("{'username': <'nobody'>}"),
+                                               ssh, NULL, &error);
+      g_assert_no_error (error);
+      nobody_pid = leak_in (nobody);
+    }
+  else
+    g_test_message ("no `sudo -n -u nobody` here: the sudo hop is left out");
+
+  mitogen_router_disconnect_all (fixture->router);
+  assert_leak_reported (dir, ssh_pid);
+  if (nobody_pid != 0)
+    assert_leak_reported (dir, nobody_pid);
+}
+
 /* The first stage refuses a host the agent was not built for, and says
  * what the agent is and what the host is. The agent's machine, loader and
  * glibc version are what its ELF file says; the test stands in others. */
@@ -1491,6 +1596,7 @@ main (int    argc,
   ADD ("/ssh/static-agent-travels", test_static_agent_travels);
   ADD ("/ssh/wrong-machine-refused", test_wrong_machine_refused);
   ADD ("/ssh/then-sudo-to-nobody", test_then_sudo_to_nobody);
+  ADD ("/ssh/agent-leak-reported", test_agent_leak_reported);
 #undef ADD
   status = g_test_run ();
   stop_sshd ();

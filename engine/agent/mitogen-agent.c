@@ -40,6 +40,33 @@
 # include <sanitizer/lsan_interface.h>
 #endif
 
+/* Defines MITOGEN_AGENT_SANITIZER_LOG in a sanitizer build configured
+ * with -Dagent_sanitizer_log=DIR. */
+#include "mitogen-agent-sanitizer.h"
+
+#ifdef MITOGEN_AGENT_SANITIZER_LOG
+/* An agent that sshd or a real sudo started has no ASAN_OPTIONS or
+ * UBSAN_OPTIONS (both clean the environment): without these defaults its
+ * reports would go to a standard error nobody reads. The runtimes call
+ * these before main() and then read the environment, whose options win,
+ * so the tests' local agents still report to each test's own directory.
+ * They must be exported to replace the runtimes' weak empty ones. */
+__attribute__ ((visibility ("default"))) const char *__asan_default_options (void);
+__attribute__ ((visibility ("default"))) const char *__ubsan_default_options (void);
+
+const char *
+__asan_default_options (void)
+{
+  return "detect_leaks=1:log_path=" MITOGEN_AGENT_SANITIZER_LOG "/asan";
+}
+
+const char *
+__ubsan_default_options (void)
+{
+  return "print_stacktrace=1:log_path=" MITOGEN_AGENT_SANITIZER_LOG "/ubsan";
+}
+#endif
+
 /* The bootstrap frame is small; refuse anything absurd before allocating. */
 #define MAX_BOOTSTRAP_SIZE (1024 * 1024)
 
@@ -279,6 +306,15 @@ main (int    argc,
         unlink (argv[0]);
         rmdir (dir);   /* only if it was emptied: a private directory */
       }
+
+#ifdef AGENT_LEAK_CHECK
+  /* Not the agent's loss: a module or plugin sent to the static agent on
+   * a host with GLib brings the host's libgobject-2.0.so.0 (its NEEDED),
+   * whose constructor initialises GObject again and stores its own
+   * param-spec type table through the agent's exported
+   * g_param_spec_types, orphaning the agent's (184 bytes). */
+  __lsan_ignore_object (g_param_spec_types);
+#endif
 
   if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))
     {

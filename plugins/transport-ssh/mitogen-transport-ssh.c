@@ -322,12 +322,16 @@ bootstrap_command (const Options     *o,
   return mitogen_first_stage_script (&stage);
 }
 
+/* The most of the host's data the pump gathers before writing it on. */
+#define PUMP_BATCH (256 * 1024)
+
 /* Everything here belongs to the pump thread once it runs. */
 typedef struct
 {
   ssh_session  session;
   ssh_channel  channel;
   int          fd;         /* our end of the socketpair */
+  GByteArray  *pending;    /* the host's data not yet written to @fd */
   char        *host;       /* "host:port", for messages */
   gboolean     done;
   gboolean     probing;    /* inside send_keepalive(): leave the socket be */
@@ -361,6 +365,7 @@ pump_free (Pump *p)
       ssh_disconnect (p->session);
       ssh_free (p->session);
     }
+  g_byte_array_unref (p->pending);
   g_free (p->host);
   g_free (p);
 }
@@ -397,9 +402,18 @@ pump_on_channel_data (ssh_session  session,
 
   if (is_stderr)
     write_all (2, data, len);
-  else if (!write_all (p->fd, data, len))
-    p->done = TRUE;
+  else
+    g_byte_array_append (p->pending, data, len);
   return len;
+}
+
+/* Hands what the host sent to the engine. */
+static void
+pump_flush (Pump *p)
+{
+  if (p->pending->len > 0 && !write_all (p->fd, (const char *) p->pending->data, p->pending->len))
+    p->done = TRUE;
+  g_byte_array_set_size (p->pending, 0);
 }
 
 static void
@@ -514,6 +528,19 @@ pump_thread (gpointer data)
     {
       int rc = ssh_event_dopoll (event, p->keepalive > 0 ? (int) p->keepalive * 1000 : -1);
 
+      /* libssh reads the socket 4 KiB at a time and hands over one SSH
+       * packet per callback: take whatever else is there already before
+       * waking the engine, so that a stream of output costs one write and
+       * one wake-up per PUMP_BATCH, not one per packet. */
+      while (rc != SSH_ERROR && !p->done && p->pending->len > 0 && p->pending->len < PUMP_BATCH)
+        {
+          guint before = p->pending->len;
+
+          rc = ssh_event_dopoll (event, 0);
+          if (p->pending->len == before)
+            break;
+        }
+      pump_flush (p);
       if (rc == SSH_ERROR)
         break;
     }
@@ -711,6 +738,7 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   pump->channel = channel;
   pump->fd = sv[1];
   pump->host = g_strdup (host);
+  pump->pending = g_byte_array_sized_new (PUMP_BATCH);
   pump->keepalive = o.keepalive_interval;
   pump->keepalive_count_max = o.keepalive_count_max;
   g_thread_unref (g_thread_new ("mitogen-ssh-pump", pump_thread, pump));

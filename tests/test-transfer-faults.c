@@ -298,6 +298,9 @@ test_disk_full_file (Fixture *fixture, gconstpointer data)
 
   g_assert_false (mitogen_context_pull (ctx, src, dest, 0, NULL, NULL, NULL, &error));
   assert_no_space (error);
+  /* It names the file asked for, not a temporary file that is gone. */
+  g_assert_nonnull (strstr (error->message, dest));
+  g_assert_null (strstr (error->message, ".mitogen-"));
   assert_contents (dest, "old");
   assert_no_temp (small_fs);
 

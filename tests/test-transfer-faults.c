@@ -475,18 +475,19 @@ kill_on_progress (guint64  done,
     }
 }
 
-/* Starts a push (@push) or pull of @src to @dest with a fresh context,
- * kills that agent once 2 MiB are through and returns the error. */
+/* Starts a push (@push) or pull of @src to @dest with @ctx, kills the
+ * agent @victim once 2 MiB are through and returns the error, which says
+ * that @ctx was lost. */
 static GError *
-transfer_killed_midway (MitogenRouter *router,
-                        gboolean       push,
-                        const char    *src,
-                        const char    *dest)
+transfer_killed_midway (MitogenContext *ctx,
+                        int             victim,
+                        gboolean        push,
+                        const char     *src,
+                        const char     *dest)
 {
-  g_autoptr(MitogenContext) ctx = mitogen_test_local (router);
   g_autoptr(GAsyncResult) result = NULL;
   GError *error = NULL;
-  Killer k = { mitogen_test_context_pid (ctx), FALSE };
+  Killer k = { victim, FALSE };
   gboolean ok;
 
   if (push)
@@ -509,39 +510,97 @@ transfer_killed_midway (MitogenRouter *router,
   return error;
 }
 
+typedef struct
+{
+  char *dir;
+  char *src;        /* 64 MiB */
+  char *pushed;     /* a directory for pushes */
+  char *pulled;     /* a directory for pulls */
+  char *push_dest;  /* in @pushed, "old" at first */
+  char *pull_dest;  /* in @pulled, "old" at first */
+} KillFiles;
+
+static void
+kill_files_init (KillFiles *f)
+{
+  f->dir = make_dir ();
+  f->src = g_build_filename (f->dir, "src", NULL);
+  f->pushed = g_build_filename (f->dir, "pushed", NULL);
+  f->pulled = g_build_filename (f->dir, "pulled", NULL);
+  f->push_dest = g_build_filename (f->pushed, "dest", NULL);
+  f->pull_dest = g_build_filename (f->pulled, "dest", NULL);
+  write_pattern (f->src, 64 * MIB, 5);
+  g_assert_cmpint (g_mkdir (f->pushed, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (f->pulled, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (f->push_dest, "old", -1, NULL));
+  g_assert_true (g_file_set_contents (f->pull_dest, "old", -1, NULL));
+}
+
+static void
+kill_files_clear (KillFiles *f)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->src);
+  g_free (f->pushed);
+  g_free (f->pulled);
+  g_free (f->push_dest);
+  g_free (f->pull_dest);
+}
+
 /* An agent killed in the middle of a push or a pull fails it at once with
  * the loss of the context; the master's half written pull is removed and
  * the router goes on serving other contexts. */
 static void
 test_killed_mid_transfer (Fixture *fixture, gconstpointer data)
 {
-  g_autofree char *dir = make_dir ();
-  g_autofree char *src = g_build_filename (dir, "src", NULL);
-  g_autofree char *pushed = g_build_filename (dir, "pushed", NULL);
-  g_autofree char *pulled = g_build_filename (dir, "pulled", NULL);
-  g_autofree char *push_dest = g_build_filename (pushed, "dest", NULL);
-  g_autofree char *pull_dest = g_build_filename (pulled, "dest", NULL);
+  g_autoptr(MitogenContext) pusher = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenContext) puller = mitogen_test_local (fixture->router);
   g_autoptr(MitogenContext) other = NULL;
   g_autoptr(GError) error = NULL;
+  KillFiles f;
 
-  write_pattern (src, 64 * MIB, 5);
-  g_assert_cmpint (g_mkdir (pushed, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir (pulled, 0700), ==, 0);
-  g_assert_true (g_file_set_contents (push_dest, "old", -1, NULL));
-  g_assert_true (g_file_set_contents (pull_dest, "old", -1, NULL));
-
+  kill_files_init (&f);
   /* The killed agent cannot remove its temporary file: that one stays. */
-  error = transfer_killed_midway (fixture->router, TRUE, src, push_dest);
-  assert_contents (push_dest, "old");
+  error = transfer_killed_midway (pusher, mitogen_test_context_pid (pusher), TRUE,
+                                  f.src, f.push_dest);
+  assert_contents (f.push_dest, "old");
   g_clear_error (&error);
 
-  error = transfer_killed_midway (fixture->router, FALSE, src, pull_dest);
-  assert_contents (pull_dest, "old");
-  assert_no_temp (pulled);
+  error = transfer_killed_midway (puller, mitogen_test_context_pid (puller), FALSE,
+                                  f.src, f.pull_dest);
+  assert_contents (f.pull_dest, "old");
+  assert_no_temp (f.pulled);
 
   other = mitogen_test_local (fixture->router);
-  round_trip (other, dir, pulled, 3 * MIB + 5);
-  remove_tree (dir);
+  round_trip (other, f.dir, f.pulled, 3 * MIB + 5);
+  kill_files_clear (&f);
+}
+
+/* The middle agent of master → a → b killed mid-transfer to or from b:
+ * the transfer fails the same way, b exits with its parent and takes its
+ * temporary file with it, the master removes a pull's. */
+static void
+test_killed_middle_of_chain (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  KillFiles f;
+
+  kill_files_init (&f);
+  for (guint push = 0; push <= 1; push++)
+    {
+      g_autoptr(MitogenContext) a = mitogen_test_local (fixture->router);
+      g_autoptr(MitogenContext) b = mitogen_test_connect_ok (fixture->router, "local", NULL, a);
+      int pid_b = mitogen_test_context_pid (b);
+      const char *dest = push ? f.push_dest : f.pull_dest;
+
+      error = transfer_killed_midway (b, mitogen_test_context_pid (a), push, f.src, dest);
+      g_clear_error (&error);
+      g_assert_true (mitogen_test_wait_pid_gone (pid_b, 30000));
+      assert_contents (dest, "old");
+      assert_no_temp (push ? f.pushed : f.pulled);
+    }
+  kill_files_clear (&f);
 }
 
 /* ---- through the real sshd -------------------------------------------- */
@@ -669,6 +728,7 @@ main (int    argc,
   TEST ("/transfer-faults/disk-full-tree", test_disk_full_tree);
   TEST ("/transfer-faults/slow-reader-via", test_slow_reader_via);
   TEST ("/transfer-faults/killed-mid-transfer", test_killed_mid_transfer);
+  TEST ("/transfer-faults/killed-middle-of-chain", test_killed_middle_of_chain);
   TEST ("/transfer-faults/ssh-file", test_ssh_file);
   TEST ("/transfer-faults/ssh-tree-preserved", test_ssh_tree_preserved);
 

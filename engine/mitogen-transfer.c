@@ -311,7 +311,15 @@ on_chunk_read (GTask    *task,
         continue;
       if (n < 0)
         {
-          fail_errno (t, "writing", t->temp);
+          /* Named as asked for: the temporary file goes on failure. */
+          int saved = errno;
+          g_autofree char *dest = NULL;
+          Item item;
+
+          _mitogen_transfer_item_parse (t->file, &item);
+          dest = item_path (t->local_root, &item);
+          _mitogen_transfer_fail (t, g_error_new (G_IO_ERROR, g_io_error_from_errno (saved),
+                                                  "writing %s: %s", dest, g_strerror (saved)));
           return;
         }
       off += n;

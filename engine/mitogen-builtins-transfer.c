@@ -47,6 +47,8 @@ typedef struct
 typedef struct
 {
   int        fd;
+  char      *path;     /* for errors */
+  struct stat opened;  /* its size and mtime when opened */
   MitogenSha256 *sha;  /* of the bytes sent so far, in order */
   guint64    offset;   /* the next byte expected */
 } Reader;
@@ -78,6 +80,7 @@ reader_free (gpointer data)
   Reader *r = data;
 
   close (r->fd);
+  g_free (r->path);
   _mitogen_sha256_free (r->sha);
   g_free (r);
 }
@@ -314,6 +317,8 @@ transfer_open_read (MitogenCall *call, GVariant *args, gpointer data, GError **e
     }
   r = g_new0 (Reader, 1);
   r->fd = fd;
+  r->path = g_strdup (path);
+  r->opened = st;
   r->sha = _mitogen_sha256_new ();
   return g_variant_new ("(u@(tuxuuu))", transfers_add (&readers, reader_free, r),
                         stat_attributes (&st));
@@ -396,6 +401,12 @@ transfer_close_read (MitogenCall *call, GVariant *args, gpointer data, GError **
   r = transfers_lookup (readers, call, id, error);
   if (r == NULL)
     return NULL;
+  if (!_mitogen_transfer_check_unchanged (r->fd, r->opened.st_size, r->opened.st_mtim.tv_sec,
+                                          r->opened.st_mtim.tv_nsec, r->path, error))
+    {
+      transfers_remove (readers, id);
+      return NULL;
+    }
   result = g_variant_new ("(st)", _mitogen_sha256_get_string (r->sha), r->offset);
   transfers_remove (readers, id);
   return result;
@@ -448,14 +459,21 @@ transfer_read_many (MitogenCall *call, GVariant *args, gpointer data, GError **e
     {
       g_autoptr(MitogenSha256) sum = _mitogen_sha256_new ();
       GVariant *bytes;
+      struct stat st;
       int fd = open (paths[i], O_RDONLY | O_CLOEXEC);
 
-      if (fd < 0)
+      if (fd < 0 || fstat (fd, &st) < 0)
         {
           _mitogen_transfer_set_errno (error, errno, "opening", paths[i]);
+          if (fd >= 0)
+            close (fd);
           return NULL;
         }
       bytes = read_range (fd, 0, MAX_READ_BYTES - total + 1, sum, paths[i], error);
+      if (bytes != NULL &&
+          !_mitogen_transfer_check_unchanged (fd, st.st_size, st.st_mtim.tv_sec,
+                                              st.st_mtim.tv_nsec, paths[i], error))
+        g_clear_pointer (&bytes, g_variant_unref);
       close (fd);
       if (bytes == NULL)
         return NULL;

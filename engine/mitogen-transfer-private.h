@@ -35,6 +35,15 @@ gboolean  _mitogen_transfer_set_errno   (GError     **error,
                                          int          saved_errno,
                                          const char  *what,
                                          const char  *path);
+/* FALSE, with an error naming @path, when the file open as @fd is no
+ * longer the size and mtime @size, @mtime and @mtime_nsec say: it changed
+ * while it was read, and what was read may be half old, half new. */
+gboolean  _mitogen_transfer_check_unchanged (int          fd,
+                                             guint64      size,
+                                             gint64       mtime,
+                                             guint32      mtime_nsec,
+                                             const char  *path,
+                                             GError     **error);
 /* pwrite()s all of @data at @offset; @path names the file in errors. */
 gboolean  _mitogen_transfer_write_at    (int           fd,
                                          const guint8 *data,

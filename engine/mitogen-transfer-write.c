@@ -188,6 +188,27 @@ _mitogen_transfer_finish_file (int            fd,
   return TRUE;
 }
 
+gboolean
+_mitogen_transfer_check_unchanged (int          fd,
+                                   guint64      size,
+                                   gint64       mtime,
+                                   guint32      mtime_nsec,
+                                   const char  *path,
+                                   GError     **error)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) < 0)
+    return _mitogen_transfer_set_errno (error, errno, "reading", path);
+  if ((guint64) st.st_size == size && st.st_mtim.tv_sec == mtime &&
+      (guint32) st.st_mtim.tv_nsec == mtime_nsec)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+               "%s changed while it was being copied (its size or time is not what it was "
+               "when the copy began); the destination is left as it was", path);
+  return FALSE;
+}
+
 /* ---- batches ----------------------------------------------------------- */
 
 static void

@@ -237,6 +237,15 @@ push_chunks (GTask *task)
     push_next_chunk (task, &item);
   if (t->error == NULL && t->requested == item.size && t->in_flight == 0)
     {
+      g_autofree char *local = item_path (t->local_root, &item);
+      GError *error = NULL;
+
+      if (!_mitogen_transfer_check_unchanged (t->fd, item.size, item.mtime, item.nsec,
+                                              local, &error))
+        {
+          _mitogen_transfer_fail (t, error);
+          return;
+        }
       t->state = STATE_CLOSING;
       _mitogen_transfer_call (task, "transfer.commit",
             g_variant_new ("(us@a{sv})", t->id, _mitogen_sha256_get_string (t->sha),
@@ -445,7 +454,20 @@ push_batch_add (Transfer        *t,
 
   if (item->kind == 'f')
     {
-      if (!g_file_get_contents (local, &contents, &len, &error))
+      int fd = open (local, O_RDONLY | O_CLOEXEC);
+      gboolean ok = fd >= 0;
+
+      if (!ok)
+        _mitogen_transfer_set_errno (&error, errno, "opening", local);
+      /* What the walk saw, still: the same size, and no write since. */
+      ok = ok && _mitogen_transfer_check_unchanged (fd, item->size, item->mtime, item->nsec,
+                                                    local, &error) &&
+           g_file_get_contents (local, &contents, &len, &error) &&
+           _mitogen_transfer_check_unchanged (fd, item->size, item->mtime, item->nsec,
+                                              local, &error);
+      if (fd >= 0)
+        close (fd);
+      if (!ok)
         {
           _mitogen_transfer_fail (t, g_steal_pointer (&error));
           return 0;

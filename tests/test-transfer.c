@@ -598,6 +598,60 @@ test_missing_source (Fixture *fixture, gconstpointer data)
   remove_tree (dir);
 }
 
+/* Rewrites the last byte of the file, once: the size stays, the content
+ * and mtime change, as when a log or database is written mid-copy. */
+static void
+rewrite_on_progress (guint64  done,
+                     guint64  total,
+                     gpointer data)
+{
+  const char **path = data;
+  int fd;
+
+  if (*path == NULL)
+    return;
+  fd = open (*path, O_WRONLY);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, "!", 1, 48 * 1024 * 1024 - 1), ==, 1);
+  g_assert_cmpint (close (fd), ==, 0);
+  *path = NULL;
+}
+
+/* A source rewritten in place (same size) under a push or a pull fails
+ * it: what arrived could be half old, half new, although its sha256 is
+ * that of what was read. Nothing is left at the destination. */
+static void
+test_source_changes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autofree char *dir = make_dir ();
+  g_autofree char *src = g_build_filename (dir, "src", NULL);
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autoptr(GError) error = NULL;
+
+  for (int push = 0; push < 2; push++)
+    {
+      const char *changing = src;
+
+      write_pattern (src, 48 * 1024 * 1024, 9);
+      g_usleep (20000);   /* past the filesystem's time granularity */
+      if (push)
+        g_assert_false (mitogen_context_push (ctx, src, dest, 0, rewrite_on_progress, &changing,
+                                              NULL, &error));
+      else
+        g_assert_false (mitogen_context_pull (ctx, src, dest, 0, rewrite_on_progress, &changing,
+                                              NULL, &error));
+      g_assert_null (changing);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+      g_assert_nonnull (strstr (error->message, "src changed while it was being copied"));
+      g_clear_error (&error);
+      g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+      g_assert_cmpint (g_unlink (src), ==, 0);
+      assert_no_temp (dir);
+    }
+  remove_tree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -616,6 +670,7 @@ main (int    argc,
   TEST ("/transfer/missing-source", test_missing_source);
   TEST ("/transfer/lost-parent-removes-temp", test_lost_parent_removes_temp);
   TEST ("/transfer/source-shrinks", test_source_shrinks);
+  TEST ("/transfer/source-changes", test_source_changes);
 
   return g_test_run ();
 }

@@ -172,6 +172,8 @@ _mitogen_sha256_update (MitogenSha256 *sha,
 {
   g_return_if_fail (sha->hex[0] == '\0');
 
+  if (len == 0)
+    return;   /* @data may be NULL */
   if (sha->portable != NULL)
     {
       g_checksum_update (sha->portable, data, len);

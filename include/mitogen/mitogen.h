@@ -26,4 +26,5 @@
 # include "mitogen-utils.h"
 # include "mitogen-process.h"
 # include "mitogen-transfer.h"
+# include "mitogen-fanout.h"
 #undef MITOGEN_INSIDE

@@ -231,16 +231,18 @@ find_own_glib_in_library (const char *name,
                           guint       depth)
 {
   g_autofree char *path = NULL;
-  g_autoptr(GMappedFile) file = NULL;
+  g_autofree char *contents = NULL;
   g_autofree char *found = NULL;
+  gsize len;
 
   if (depth >= MAX_DEPTH || !g_hash_table_add (seen, g_strdup (name)) || is_loaded (name))
     return NULL;
   path = locate_library (name, object_search);
-  if (path == NULL || (file = g_mapped_file_new (path, FALSE, NULL)) == NULL)
+  /* Read, not mapped: valgrind takes a mapped ELF file for a loaded
+   * object and aborts when dlopen() maps it again. */
+  if (path == NULL || !g_file_get_contents (path, &contents, &len, NULL))
     return NULL;
-  found = find_own_glib ((const guint8 *) g_mapped_file_get_contents (file),
-                         g_mapped_file_get_length (file), seen, depth + 1);
+  found = find_own_glib ((const guint8 *) contents, len, seen, depth + 1);
   return found != NULL ? g_strdup_printf ("%s, through %s", found, name) : NULL;
 }
 
@@ -295,14 +297,13 @@ _mitogen_loader_check_glib_file (const char  *what,
                                  const char  *path,
                                  GError     **error)
 {
-  g_autoptr(GMappedFile) file = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
 
   if (!refuse_own_glib)
     return TRUE;
-  /* Unreadable: dlopen() says why. */
-  file = g_mapped_file_new (path, FALSE, NULL);
-  if (file == NULL)
+  /* Unreadable: dlopen() says why. (Read, not mapped: see above.) */
+  if (!g_file_get_contents (path, &contents, &len, NULL))
     return TRUE;
-  return _mitogen_loader_check_glib (what, (const guint8 *) g_mapped_file_get_contents (file),
-                                     g_mapped_file_get_length (file), error);
+  return _mitogen_loader_check_glib (what, (const guint8 *) contents, len, error);
 }

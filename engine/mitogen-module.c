@@ -211,6 +211,7 @@ load_bytes (const char  *name,
   MitogenEntryKind kind = strchr (name, ':') != NULL ? MITOGEN_ENTRY_PLUGIN : MITOGEN_ENTRY_MODULE;
   g_autofree char *path = NULL;
   g_autofree char *origin = NULL;
+  g_autofree char *what = NULL;
   g_autoptr(GError) local_error = NULL;
   MitogenEntryFunc init;
   GModule *module;
@@ -219,6 +220,10 @@ load_bytes (const char  *name,
   int fd;
 
   if (!check_elf (name, bytes, error))
+    return FALSE;
+  origin = describe_origin (name);
+  what = g_strdup_printf ("%s %s", kind == MITOGEN_ENTRY_PLUGIN ? "plugin" : "module", origin);
+  if (!_mitogen_loader_check_glib (what, p, len, error))
     return FALSE;
 
   fd = memfd_create (name, MFD_CLOEXEC);
@@ -254,7 +259,6 @@ load_bytes (const char  *name,
                    "module %s could not be loaded: %s", name, g_module_error ());
       return FALSE;
     }
-  origin = describe_origin (name);
   init = _mitogen_entry_point_lookup (module, kind, origin, &local_error);
   if (init == NULL)
     {

@@ -53,4 +53,21 @@ void _mitogen_plugin_ensure_named (const char *kind,
  * from, loading it first if need be; NULL when built in or not found. */
 char *_mitogen_plugin_dup_file     (const char *qualified_name);
 
+/* Makes _mitogen_loader_check_glib() refuse objects that bring their own
+ * GLib: mitogen-agent-static calls it first thing, having GLib built in
+ * (mitogen-loader-glib.c). */
+void     _mitogen_loader_refuse_own_glib (void);
+
+/* Unless _mitogen_loader_refuse_own_glib() was called, TRUE. Else FALSE
+ * with @error set (MITOGEN_ERROR_FAILED, naming @what) when the shared
+ * object @data, or a library it needs that is not loaded yet, names a GLib
+ * library in its dynamic section. The _file variant reads @path. */
+gboolean _mitogen_loader_check_glib      (const char    *what,
+                                          const guint8  *data,
+                                          gsize          len,
+                                          GError       **error);
+gboolean _mitogen_loader_check_glib_file (const char    *what,
+                                          const char    *path,
+                                          GError       **error);
+
 G_END_DECLS

@@ -135,9 +135,13 @@ static gboolean
 open_plugin_file (const char  *path,
                   GError     **error)
 {
+  g_autofree char *what = NULL;
   GModule *module;
   MitogenEntryFunc init;
 
+  what = g_strdup_printf ("plugin %s", path);
+  if (!_mitogen_loader_check_glib_file (what, path, error))
+    return FALSE;
   module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
   if (module == NULL)
     {

@@ -289,6 +289,150 @@ test_runs_without_glib (MitogenTestFixture *fixture,
   remove_tree (root);
 }
 
+static gboolean
+maps_contain_file (MitogenContext *ctx,
+                   const char     *needle)
+{
+  g_autofree char *maps_file = g_strdup_printf ("/proc/%d/maps", mitogen_test_context_pid (ctx));
+  g_autofree char *maps = NULL;
+
+  g_assert_true (g_file_get_contents (maps_file, &maps, NULL, NULL));
+  return strstr (maps, needle) != NULL;
+}
+
+/* The static agent started here, from the build tree, by the local
+ * transport; with the serializer @serializer unless NULL. */
+static MitogenContext *
+connect_static (MitogenRouter *router,
+                const char    *agent,
+                const char    *serializer,
+                GError       **error)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "agent_path", "s", agent);
+  g_variant_dict_insert (&dict, "connect_timeout", "d", 60.0);
+  if (serializer != NULL)
+    g_variant_dict_insert (&dict, "serializer", "s", serializer);
+  return mitogen_router_connect_context (router, "local", g_variant_dict_end (&dict),
+                                         NULL, NULL, error);
+}
+
+/* A module sent to the static agent on a host that has GLib binds to the
+ * GLib inside the agent: no libglib, libgobject or libgio is mapped after
+ * it loads, and it can still make a GObject with a property (one type
+ * system, whose param-spec types nothing overwrote). */
+static void
+test_module_brings_no_glib (MitogenTestFixture *fixture,
+                            gconstpointer       data)
+{
+  g_autofree char *agent = static_agent_path ();
+  g_autofree char *maps_file = NULL;
+  g_autofree char *maps = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (skip_without_static_agent (agent))
+    return;
+  g_assert_true (mitogen_add_module ("testmod", g_getenv ("MITOGEN_TEST_MODULE"), &error));
+  g_assert_no_error (error);
+  ctx = connect_static (fixture->router, agent, NULL, &error);
+  g_assert_no_error (error);
+
+  reply = mitogen_context_call (ctx, "testmod.property", g_variant_new ("(s)", "one GLib"),
+                                NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (reply, NULL), ==, "one GLib");
+
+  maps_file = g_strdup_printf ("/proc/%d/maps", mitogen_test_context_pid (ctx));
+  g_assert_true (g_file_get_contents (maps_file, &maps, NULL, NULL));
+  g_assert_nonnull (strstr (maps, "memfd:testmod"));
+  g_assert_null (strstr (maps, "/libglib-2.0.so"));
+  g_assert_null (strstr (maps, "/libgobject-2.0.so"));
+  g_assert_null (strstr (maps, "/libgio-2.0.so"));
+
+  /* And the agent's own GObject classes still work after the load. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = mitogen_context_call (ctx, "testmod.property", g_variant_new ("(s)", "still one"),
+                                NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (reply, NULL), ==, "still one");
+  mitogen_context_shutdown (ctx, 30000, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* A module linked with the shared GLib is refused by the static agent,
+ * with an error that names it and says why, before it is loaded; the
+ * dynamic agent, which links that GLib, runs it. */
+static void
+test_refuses_own_glib (MitogenTestFixture *fixture,
+                       gconstpointer       data)
+{
+  g_autofree char *agent = static_agent_path ();
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) dynamic = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (skip_without_static_agent (agent))
+    return;
+  g_assert_true (mitogen_add_module ("ownglib", g_getenv ("MITOGEN_TEST_OWN_GLIB_MODULE"), &error));
+  g_assert_no_error (error);
+  ctx = connect_static (fixture->router, agent, NULL, &error);
+  g_assert_no_error (error);
+
+  reply = mitogen_context_call (ctx, "ownglib.type_name", NULL, NULL, &error);
+  g_assert_null (reply);
+  g_assert_nonnull (error);
+  g_test_message ("static agent: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "module ownglib"));
+  g_assert_nonnull (strstr (error->message, "links its own GLib (lib"));
+  g_assert_nonnull (strstr (error->message, "see README"));
+  g_clear_error (&error);
+  /* The agent is still there, and did not map the module or a GLib. */
+  g_assert_false (maps_contain_file (ctx, "memfd:ownglib"));
+  g_assert_false (maps_contain_file (ctx, "/libgobject-2.0.so"));
+  reply = mitogen_context_call (ctx, "core.echo", g_variant_new ("(s)", "alive"), NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  dynamic = mitogen_router_connect_context (fixture->router, "local", NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = mitogen_context_call (dynamic, "ownglib.type_name", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (reply, NULL), ==, "GObject");
+}
+
+/* The json serializer's json-glib links GLib: the static agent refuses
+ * the plugin, naming the library that brings GLib, and so cannot start
+ * with that serializer. */
+static void
+test_refuses_json_glib (MitogenTestFixture *fixture,
+                        gconstpointer       data)
+{
+  g_autofree char *agent = static_agent_path ();
+  g_autoptr(MitogenSerializer) json = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (skip_without_static_agent (agent))
+    return;
+  json = mitogen_serializer_lookup ("json", NULL);
+  if (json == NULL)
+    {
+      g_test_skip ("the json serializer was not built (no json-glib)");
+      return;
+    }
+  ctx = connect_static (fixture->router, agent, "json", &error);
+  g_assert_null (ctx);
+  g_assert_nonnull (error);
+  g_test_message ("static agent: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "mitogen-serializer-json.so links its own GLib"));
+  g_assert_nonnull (strstr (error->message, "through libjson-glib-1.0.so"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -298,6 +442,15 @@ main (int    argc,
   g_test_add_func ("/static-agent/needs-no-glib", test_needs_no_glib);
   g_test_add ("/static-agent/runs-without-glib", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_runs_without_glib,
+              mitogen_test_fixture_teardown);
+  g_test_add ("/static-agent/module-brings-no-glib", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_module_brings_no_glib,
+              mitogen_test_fixture_teardown);
+  g_test_add ("/static-agent/refuses-own-glib", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_refuses_own_glib,
+              mitogen_test_fixture_teardown);
+  g_test_add ("/static-agent/refuses-json-glib", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_refuses_json_glib,
               mitogen_test_fixture_teardown);
   return g_test_run ();
 }

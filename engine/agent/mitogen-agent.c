@@ -23,6 +23,7 @@
 #include "mitogen-call-queue-private.h"
 #include "mitogen-connect-private.h"
 #include "mitogen-message-private.h"
+#include "mitogen-plugin-private.h"
 #include "mitogen-router-private.h"
 #include "mitogen-stream-private.h"
 
@@ -307,13 +308,10 @@ main (int    argc,
         rmdir (dir);   /* only if it was emptied: a private directory */
       }
 
-#ifdef AGENT_LEAK_CHECK
-  /* Not the agent's loss: a module or plugin sent to the static agent on
-   * a host with GLib brings the host's libgobject-2.0.so.0 (its NEEDED),
-   * whose constructor initialises GObject again and stores its own
-   * param-spec type table through the agent's exported
-   * g_param_spec_types, orphaning the agent's (184 bytes). */
-  __lsan_ignore_object (g_param_spec_types);
+#ifdef MITOGEN_AGENT_STATIC_GLIB
+  /* GLib is linked in and exported: a plugin or module that needs the
+   * host's libglib-2.0.so.0 would load a second GLib beside it. */
+  _mitogen_loader_refuse_own_glib ();
 #endif
 
   if (argc > 1 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "--version")))

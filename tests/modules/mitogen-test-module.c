@@ -166,9 +166,83 @@ testmod_overread (MitogenCall *call, GVariant *args, gpointer data, GError **err
   return g_variant_new_byte (block[size]);
 }
 
+/* A GObject class with one property, for testmod.property. */
+#define TESTMOD_TYPE_THING (testmod_thing_get_type ())
+G_DECLARE_FINAL_TYPE (TestmodThing, testmod_thing, TESTMOD, THING, GObject)
+
+struct _TestmodThing
+{
+  GObject parent_instance;
+  char *label;   /* owned: the "label" property */
+};
+
+G_DEFINE_FINAL_TYPE (TestmodThing, testmod_thing, G_TYPE_OBJECT)
+
+static void
+testmod_thing_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  TestmodThing *self = TESTMOD_THING (object);
+
+  g_free (self->label);
+  self->label = g_value_dup_string (value);
+}
+
+static void
+testmod_thing_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  g_value_set_string (value, TESTMOD_THING (object)->label);
+}
+
+static void
+testmod_thing_finalize (GObject *object)
+{
+  g_free (TESTMOD_THING (object)->label);
+  G_OBJECT_CLASS (testmod_thing_parent_class)->finalize (object);
+}
+
+static void
+testmod_thing_class_init (TestmodThingClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->set_property = testmod_thing_set_property;
+  object_class->get_property = testmod_thing_get_property;
+  object_class->finalize = testmod_thing_finalize;
+  g_object_class_install_property (object_class, 1,
+    g_param_spec_string ("label", NULL, NULL, NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+}
+
+static void
+testmod_thing_init (TestmodThing *self)
+{
+}
+
+/* testmod.property (s) → s: makes a GObject of a class this module
+ * defines, with its string property set to the argument, and reads the
+ * property back through GObject's type system (the one the process has:
+ * with two GLibs in the process, which is not the same). */
+static GVariant *
+testmod_property (MitogenCall *call, GVariant *args, gpointer data, GError **error)
+{
+  g_autoptr(GObject) thing = NULL;
+  g_autofree char *label = NULL;
+  const char *value;
+
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, "testmod.property takes (s)");
+      return NULL;
+    }
+  g_variant_get (args, "(&s)", &value);
+  thing = g_object_new (TESTMOD_TYPE_THING, "label", value, NULL);
+  g_object_get (thing, "label", &label, NULL);
+  return g_variant_new_string (label != NULL ? label : "(null)");
+}
+
 static void
 register_functions (void)
 {
+  mitogen_register_function ("testmod.property", testmod_property, NULL, NULL);
   mitogen_register_function ("testmod.leak", testmod_leak, NULL, NULL);
   mitogen_register_function ("testmod.overread", testmod_overread, NULL, NULL);
   mitogen_register_function ("testmod.later", testmod_later, NULL, NULL);

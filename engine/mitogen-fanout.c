@@ -207,8 +207,8 @@ send_calls (MitogenFanout *self)
       MitogenReceiver *receiver;
 
       call->sent = g_get_monotonic_time ();
-      receiver = mitogen_context_begin_call (call->context, call->function,
-                                             g_steal_pointer (&call->args));
+      receiver = mitogen_context_begin_call (call->context, call->function, call->args);
+      g_clear_pointer (&call->args, g_variant_unref);
       /* A fresh receiver in an open select: refused only after
        * finalize began, which no caller can race. */
       if (!mitogen_select_add (self->select, G_OBJECT (receiver), &error))

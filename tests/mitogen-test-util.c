@@ -724,3 +724,78 @@ setup_agent_reports (void)
   add_sanitizer_option ("UBSAN_OPTIONS", "log_path", ubsan_path);
   atexit (judge_agent_reports_at_exit);
 }
+
+/* ---- files ------------------------------------------------------------ */
+
+char *
+mitogen_test_make_dir (const char *prefix)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmpl = g_strconcat (prefix, "-XXXXXX", NULL);
+  char *dir = g_dir_make_tmp (tmpl, &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+mitogen_test_remove_tree (const char *path)
+{
+  const char *argv[] = { "rm", "-rf", path, NULL };
+  g_autoptr(GError) error = NULL;
+  int status = -1;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+}
+
+void
+mitogen_test_write_pattern (const char *path,
+                            gsize       size,
+                            guint       seed)
+{
+  FILE *f = fopen (path, "w");
+  guint8 buf[65521];
+
+  g_assert_nonnull (f);
+  for (gsize i = 0; i < sizeof buf; i++)
+    buf[i] = (i * 7 + seed) % 251;
+  for (gsize done = 0; done < size; done += MIN (sizeof buf, size - done))
+    g_assert_cmpuint (fwrite (buf, 1, MIN (sizeof buf, size - done), f), ==,
+                      MIN (sizeof buf, size - done));
+  g_assert_cmpint (fclose (f), ==, 0);
+}
+
+char *
+mitogen_test_file_sha (const char *path)
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(GMappedFile) map = g_mapped_file_new (path, FALSE, NULL);
+
+  g_assert_nonnull (map);
+  g_checksum_update (sum, (const guchar *) g_mapped_file_get_contents (map),
+                     g_mapped_file_get_length (map));
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+void
+mitogen_test_assert_same_file (const char *a,
+                               const char *b)
+{
+  g_autofree char *sa = mitogen_test_file_sha (a);
+  g_autofree char *sb = mitogen_test_file_sha (b);
+
+  g_assert_cmpstr (sa, ==, sb);
+}
+
+void
+mitogen_test_assert_no_temp (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    g_assert_null (strstr (name, ".mitogen-"));
+}

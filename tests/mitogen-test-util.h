@@ -54,6 +54,23 @@ GVariant       *mitogen_test_call_ok          (MitogenContext     *ctx,
                                                const char         *function,
                                                GVariant           *args);
 
+/* ---- files ------------------------------------------------------------ */
+
+/* A fresh directory in the temporary directory, named @prefix-XXXXXX. */
+char           *mitogen_test_make_dir         (const char         *prefix);
+/* rm -rf @path. */
+void            mitogen_test_remove_tree      (const char         *path);
+/* @size bytes of a pattern no chunk size lines up with, varied by @seed. */
+void            mitogen_test_write_pattern    (const char         *path,
+                                               gsize               size,
+                                               guint               seed);
+/* The sha256 of a file, in hex. */
+char           *mitogen_test_file_sha         (const char         *path);
+void            mitogen_test_assert_same_file (const char         *a,
+                                               const char         *b);
+/* No temporary file of a transfer (".NAME.mitogen-XXXXXX") is in @dir. */
+void            mitogen_test_assert_no_temp   (const char         *dir);
+
 /* The pid of a context, from its ready frame. */
 int             mitogen_test_context_pid      (MitogenContext     *context);
 

@@ -47,24 +47,6 @@ static char *sshd_skip;         /* why there is none */
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static char *
-make_dir (void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp ("mitogen-faults-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
-
-  g_assert_cmpint (system (cmd), ==, 0);
-}
-
 /* Empties @dir, keeping it. */
 static void
 empty_dir (const char *dir)
@@ -72,46 +54,6 @@ empty_dir (const char *dir)
   g_autofree char *cmd = g_strdup_printf ("find '%s' -mindepth 1 -delete", dir);
 
   g_assert_cmpint (system (cmd), ==, 0);
-}
-
-/* @size bytes of a pattern no chunk size lines up with, varied by @seed. */
-static void
-write_pattern (const char *path,
-               gsize       size,
-               guint       seed)
-{
-  FILE *f = fopen (path, "w");
-  guint8 buf[65521];
-
-  g_assert_nonnull (f);
-  for (gsize i = 0; i < sizeof buf; i++)
-    buf[i] = (i * 13 + seed) % 251;
-  for (gsize done = 0; done < size; done += MIN (sizeof buf, size - done))
-    g_assert_cmpuint (fwrite (buf, 1, MIN (sizeof buf, size - done), f), ==,
-                      MIN (sizeof buf, size - done));
-  g_assert_cmpint (fclose (f), ==, 0);
-}
-
-static char *
-file_sha (const char *path)
-{
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr(GMappedFile) map = g_mapped_file_new (path, FALSE, NULL);
-
-  g_assert_nonnull (map);
-  g_checksum_update (sum, (const guchar *) g_mapped_file_get_contents (map),
-                     g_mapped_file_get_length (map));
-  return g_strdup (g_checksum_get_string (sum));
-}
-
-static void
-assert_same_file (const char *a,
-                  const char *b)
-{
-  g_autofree char *sa = file_sha (a);
-  g_autofree char *sb = file_sha (b);
-
-  g_assert_cmpstr (sa, ==, sb);
 }
 
 static void
@@ -122,24 +64,6 @@ assert_contents (const char *path,
 
   g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, expected);
-}
-
-/* No temporary file of a transfer anywhere under @dir. */
-static void
-assert_no_temp (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-
-      g_assert_null (strstr (name, ".mitogen-"));
-      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        assert_no_temp (path);
-    }
 }
 
 static void
@@ -208,14 +132,14 @@ round_trip (MitogenContext *ctx,
   g_autofree char *copy = g_build_filename (dest_dir, "rt-copy", NULL);
   g_autoptr(GError) error = NULL;
 
-  write_pattern (src, size, 11);
+  mitogen_test_write_pattern (src, size, 11);
   g_assert_true (mitogen_context_push (ctx, src, copy, 0, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
-  assert_same_file (src, copy);
+  mitogen_test_assert_same_file (src, copy);
   g_assert_cmpint (g_unlink (copy), ==, 0);
   g_assert_true (mitogen_context_pull (ctx, src, copy, 0, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
-  assert_same_file (src, copy);
+  mitogen_test_assert_same_file (src, copy);
   g_assert_cmpint (g_unlink (copy), ==, 0);
   g_assert_cmpint (g_unlink (src), ==, 0);
 }
@@ -284,16 +208,16 @@ test_disk_full_file (Fixture *fixture, gconstpointer data)
 
   SKIP_WITHOUT_SMALL_FS ();
   ctx = mitogen_test_local (fixture->router);
-  dir = make_dir ();
+  dir = mitogen_test_make_dir ("mitogen-faults");
   src = g_build_filename (dir, "src", NULL);
   dest = g_build_filename (small_fs, "dest", NULL);
-  write_pattern (src, 4 * MIB + 17, 1);
+  mitogen_test_write_pattern (src, 4 * MIB + 17, 1);
   g_assert_true (g_file_set_contents (dest, "old", -1, NULL));
 
   g_assert_false (mitogen_context_push (ctx, src, dest, 0, NULL, NULL, NULL, &error));
   assert_no_space (error);
   assert_contents (dest, "old");
-  assert_no_temp (small_fs);
+  mitogen_test_assert_no_temp (small_fs);
   g_clear_error (&error);
 
   g_assert_false (mitogen_context_pull (ctx, src, dest, 0, NULL, NULL, NULL, &error));
@@ -302,14 +226,14 @@ test_disk_full_file (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, dest));
   g_assert_null (strstr (error->message, ".mitogen-"));
   assert_contents (dest, "old");
-  assert_no_temp (small_fs);
+  mitogen_test_assert_no_temp (small_fs);
 
   /* The context answers, and the space of the failed files is free: most
    * of the filesystem fits, both ways. */
   g_variant_unref (mitogen_test_call_ok (ctx, "core.getpid", NULL));
   g_unlink (dest);
   round_trip (ctx, dir, small_fs, 700 * 1024);
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
   empty_dir (small_fs);
 }
 
@@ -330,7 +254,7 @@ test_disk_full_tree (Fixture *fixture, gconstpointer data)
 
   SKIP_WITHOUT_SMALL_FS ();
   ctx = mitogen_test_local (fixture->router);
-  dir = make_dir ();
+  dir = mitogen_test_make_dir ("mitogen-faults");
   tree = g_build_filename (dir, "tree", NULL);
   pushed = g_build_filename (small_fs, "pushed", NULL);
   pulled = g_build_filename (small_fs, "pulled", NULL);
@@ -340,7 +264,7 @@ test_disk_full_tree (Fixture *fixture, gconstpointer data)
     {
       g_autofree char *name = g_strdup_printf ("%s/f%02u", tree, i);
 
-      write_pattern (name, 60 * 1024, i);
+      mitogen_test_write_pattern (name, 60 * 1024, i);
     }
   g_assert_cmpint (g_mkdir (pushed, 0755), ==, 0);
   g_assert_true (g_file_set_contents (old, "old", -1, NULL));
@@ -349,16 +273,16 @@ test_disk_full_tree (Fixture *fixture, gconstpointer data)
                                         NULL, NULL, NULL, &error));
   assert_no_space (error);
   assert_contents (old, "old");
-  assert_no_temp (small_fs);
+  mitogen_test_assert_no_temp (small_fs);
   g_clear_error (&error);
   empty_dir (small_fs);
 
   g_assert_false (mitogen_context_pull (ctx, tree, pulled, MITOGEN_TRANSFER_RECURSIVE,
                                         NULL, NULL, NULL, &error));
   assert_no_space (error);
-  assert_no_temp (small_fs);
+  mitogen_test_assert_no_temp (small_fs);
   g_variant_unref (mitogen_test_call_ok (ctx, "core.getpid", NULL));
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
   empty_dir (small_fs);
 }
 
@@ -409,7 +333,7 @@ test_slow_reader_via (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) a = mitogen_test_local (fixture->router);
   g_autoptr(MitogenContext) b = mitogen_test_connect_ok (fixture->router, "local", NULL, a);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-faults");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *dest = g_build_filename (dir, "dest", NULL);
   g_autoptr(GAsyncResult) result = NULL;
@@ -418,7 +342,7 @@ test_slow_reader_via (Fixture *fixture, gconstpointer data)
   Rss master = { getpid (), 0, 0 }, middle = { mitogen_test_context_pid (a), 0, 0 };
   Progress p = { .stop_pid = mitogen_test_context_pid (b) };
 
-  write_pattern (src, size, 7);
+  mitogen_test_write_pattern (src, size, 7);
   g_variant_unref (mitogen_test_call_ok (b, "core.getpid", NULL));
   master.start_kib = rss_kib_of (master.pid);
   middle.start_kib = rss_kib_of (middle.pid);
@@ -449,8 +373,8 @@ test_slow_reader_via (Fixture *fixture, gconstpointer data)
   g_assert_true (mitogen_context_push_finish (b, wait_result (&result), &error));
   g_assert_no_error (error);
   g_assert_cmpuint (p.done, ==, size);
-  assert_same_file (src, dest);
-  remove_tree (dir);
+  mitogen_test_assert_same_file (src, dest);
+  mitogen_test_remove_tree (dir);
 }
 
 /* ---- an agent killed mid-transfer ------------------------------------- */
@@ -523,13 +447,13 @@ typedef struct
 static void
 kill_files_init (KillFiles *f)
 {
-  f->dir = make_dir ();
+  f->dir = mitogen_test_make_dir ("mitogen-faults");
   f->src = g_build_filename (f->dir, "src", NULL);
   f->pushed = g_build_filename (f->dir, "pushed", NULL);
   f->pulled = g_build_filename (f->dir, "pulled", NULL);
   f->push_dest = g_build_filename (f->pushed, "dest", NULL);
   f->pull_dest = g_build_filename (f->pulled, "dest", NULL);
-  write_pattern (f->src, 64 * MIB, 5);
+  mitogen_test_write_pattern (f->src, 64 * MIB, 5);
   g_assert_cmpint (g_mkdir (f->pushed, 0700), ==, 0);
   g_assert_cmpint (g_mkdir (f->pulled, 0700), ==, 0);
   g_assert_true (g_file_set_contents (f->push_dest, "old", -1, NULL));
@@ -539,7 +463,7 @@ kill_files_init (KillFiles *f)
 static void
 kill_files_clear (KillFiles *f)
 {
-  remove_tree (f->dir);
+  mitogen_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->src);
   g_free (f->pushed);
@@ -570,7 +494,7 @@ test_killed_mid_transfer (Fixture *fixture, gconstpointer data)
   error = transfer_killed_midway (puller, mitogen_test_context_pid (puller), FALSE,
                                   f.src, f.pull_dest);
   assert_contents (f.pull_dest, "old");
-  assert_no_temp (f.pulled);
+  mitogen_test_assert_no_temp (f.pulled);
 
   other = mitogen_test_local (fixture->router);
   round_trip (other, f.dir, f.pulled, 3 * MIB + 5);
@@ -598,7 +522,7 @@ test_killed_middle_of_chain (Fixture *fixture, gconstpointer data)
       g_clear_error (&error);
       g_assert_true (mitogen_test_wait_pid_gone (pid_b, 30000));
       assert_contents (dest, "old");
-      assert_no_temp (push ? f.pushed : f.pulled);
+      mitogen_test_assert_no_temp (push ? f.pushed : f.pulled);
     }
   kill_files_clear (&f);
 }
@@ -616,10 +540,10 @@ test_ssh_file (Fixture *fixture, gconstpointer data)
 
   SKIP_WITHOUT_SSHD ();
   ctx = mitogen_test_connect_ok (fixture->router, "ssh", mitogen_test_sshd_options (sshd), NULL);
-  dir = make_dir ();
+  dir = mitogen_test_make_dir ("mitogen-faults");
   round_trip (ctx, dir, dir, 5 * MIB + 3);
   round_trip (ctx, dir, dir, 1000);
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 typedef struct
@@ -651,7 +575,7 @@ make_preserved_tree (const char *root)
       if (tree_entries[i].is_dir)
         g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
       else
-        write_pattern (path, tree_entries[i].size, i);
+        mitogen_test_write_pattern (path, tree_entries[i].size, i);
       g_assert_cmpint (chmod (path, tree_entries[i].mode), ==, 0);
     }
   /* Times last, deepest first: writing a file changes its directory's. */
@@ -696,7 +620,7 @@ test_ssh_tree_preserved (Fixture *fixture, gconstpointer data)
 
   SKIP_WITHOUT_SSHD ();
   ctx = mitogen_test_connect_ok (fixture->router, "ssh", mitogen_test_sshd_options (sshd), NULL);
-  dir = make_dir ();
+  dir = mitogen_test_make_dir ("mitogen-faults");
   src = g_build_filename (dir, "src", NULL);
   there = g_build_filename (dir, "there", NULL);
   back = g_build_filename (dir, "back", NULL);
@@ -708,8 +632,8 @@ test_ssh_tree_preserved (Fixture *fixture, gconstpointer data)
   g_assert_true (mitogen_context_pull (ctx, there, back, flags, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   assert_preserved_tree (src, back);
-  assert_no_temp (dir);
-  remove_tree (dir);
+  mitogen_test_assert_no_temp (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 int

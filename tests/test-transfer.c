@@ -19,75 +19,6 @@ typedef MitogenTestFixture Fixture;
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), \
               mitogen_test_fixture_teardown)
 
-static char *
-make_dir (void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp ("mitogen-transfer-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
-
-  g_assert_cmpint (system (cmd), ==, 0);
-}
-
-/* A file of @size bytes of a pattern that no chunk size lines up with. */
-static void
-write_pattern (const char *path,
-               gsize       size,
-               guint       seed)
-{
-  FILE *f = fopen (path, "w");
-  guint8 buf[65521];
-
-  g_assert_nonnull (f);
-  for (gsize i = 0; i < sizeof buf; i++)
-    buf[i] = (i * 7 + seed) % 251;
-  for (gsize done = 0; done < size; done += MIN (sizeof buf, size - done))
-    g_assert_cmpuint (fwrite (buf, 1, MIN (sizeof buf, size - done), f), ==,
-                      MIN (sizeof buf, size - done));
-  g_assert_cmpint (fclose (f), ==, 0);
-}
-
-static char *
-file_sha (const char *path)
-{
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr(GMappedFile) map = g_mapped_file_new (path, FALSE, NULL);
-
-  g_assert_nonnull (map);
-  g_checksum_update (sum, (const guchar *) g_mapped_file_get_contents (map),
-                     g_mapped_file_get_length (map));
-  return g_strdup (g_checksum_get_string (sum));
-}
-
-static void
-assert_same_file (const char *a,
-                  const char *b)
-{
-  g_autofree char *sa = file_sha (a);
-  g_autofree char *sb = file_sha (b);
-
-  g_assert_cmpstr (sa, ==, sb);
-}
-
-/* No temporary file of ours is left in @dir. */
-static void
-assert_no_temp (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    g_assert_null (strstr (name, ".mitogen-"));
-}
-
 typedef struct
 {
   guint64 last_done, total;
@@ -131,25 +62,25 @@ static void
 round_trip (MitogenContext *ctx,
             gsize           size)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *there = g_build_filename (dir, "there", NULL);
   g_autofree char *back = g_build_filename (dir, "back", NULL);
   g_autoptr(GError) error = NULL;
   Progress p = { 0, };
 
-  write_pattern (src, size, 3);
+  mitogen_test_write_pattern (src, size, 3);
   g_assert_true (mitogen_context_push (ctx, src, there, MITOGEN_TRANSFER_NONE,
                                        on_progress, &p, NULL, &error));
   g_assert_no_error (error);
-  assert_same_file (src, there);
+  mitogen_test_assert_same_file (src, there);
   g_assert_cmpuint (p.last_done, ==, size);
   g_assert_true (mitogen_context_pull (ctx, there, back, MITOGEN_TRANSFER_NONE,
                                        NULL, NULL, NULL, &error));
   g_assert_no_error (error);
-  assert_same_file (src, back);
-  assert_no_temp (dir);
-  remove_tree (dir);
+  mitogen_test_assert_same_file (src, back);
+  mitogen_test_assert_no_temp (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 static void
@@ -180,7 +111,7 @@ static void
 test_big_file_bounded_memory (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *there = g_build_filename (dir, "there", NULL);
   g_autofree char *back = g_build_filename (dir, "back", NULL);
@@ -192,17 +123,17 @@ test_big_file_bounded_memory (Fixture *fixture, gconstpointer data)
 #if defined(__SANITIZE_ADDRESS__)
   /* ASan keeps freed memory in quarantine (256 MiB by default). */
   g_test_skip ("ASan's quarantine holds freed memory");
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
   return;
 #endif
   if (strstr (g_getenv ("MITOGEN_AGENT_WRAPPER") ?: "", "valgrind") != NULL)
     {
       g_test_skip ("valgrind's RSS is its own, and 400 MiB through it takes minutes");
-      remove_tree (dir);
+      mitogen_test_remove_tree (dir);
       return;
     }
 
-  write_pattern (src, size, 5);
+  mitogen_test_write_pattern (src, size, 5);
   idle = rss_kib ();
   g_assert_true (mitogen_context_push (ctx, src, there, 0, on_progress, &p, NULL, &error));
   g_assert_no_error (error);
@@ -212,8 +143,8 @@ test_big_file_bounded_memory (Fixture *fixture, gconstpointer data)
   g_test_message ("master RSS: %zu KiB idle, %zu KiB at most during the push",
                   idle, p.peak_rss_kib);
   g_assert_cmpuint (p.peak_rss_kib, <, idle + 48 * 1024);
-  assert_same_file (src, back);
-  remove_tree (dir);
+  mitogen_test_assert_same_file (src, back);
+  mitogen_test_remove_tree (dir);
 }
 
 static void
@@ -227,13 +158,13 @@ make_tree (const char *root,
       g_autofree char *path = g_strdup_printf ("%s/f%05u", sub, i);
 
       g_mkdir_with_parents (sub, 0755);
-      write_pattern (path, 1 + (i * 37) % 16384, i);
+      mitogen_test_write_pattern (path, 1 + (i * 37) % 16384, i);
     }
   {
     g_autofree char *big = g_build_filename (root, "big", NULL);
     g_autofree char *link = g_build_filename (root, "link", NULL);
 
-    write_pattern (big, 300 * 1024, 9);
+    mitogen_test_write_pattern (big, 300 * 1024, 9);
     g_assert_cmpint (symlink ("big", link), ==, 0);
   }
 }
@@ -251,7 +182,7 @@ static void
 test_tree (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *there = g_build_filename (dir, "there", NULL);
   g_autofree char *back = g_build_filename (dir, "back", NULL);
@@ -280,14 +211,14 @@ test_tree (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_test_message ("2000 files pulled in %.2f s", (g_get_monotonic_time () - start) / 1e6);
   assert_same_tree (src, back);
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 static void
 test_preserve (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *file = g_build_filename (src, "f", NULL);
   g_autofree char *big = g_build_filename (src, "big", NULL);
@@ -298,8 +229,8 @@ test_preserve (Fixture *fixture, gconstpointer data)
   g_autoptr(GError) error = NULL;
 
   g_assert_cmpint (g_mkdir (src, 0750), ==, 0);
-  write_pattern (file, 10, 1);
-  write_pattern (big, 1024 * 1024, 1);
+  mitogen_test_write_pattern (file, 10, 1);
+  mitogen_test_write_pattern (big, 1024 * 1024, 1);
   g_assert_cmpint (chmod (file, 0604), ==, 0);
   g_assert_cmpint (chmod (big, 0741), ==, 0);
   g_assert_cmpint (utimensat (AT_FDCWD, file, times, 0), ==, 0);
@@ -326,7 +257,7 @@ test_preserve (Fixture *fixture, gconstpointer data)
       g_assert_cmpint (st.st_mtim.tv_sec, ==, 1000000000);
       g_assert_cmpint (st.st_mtim.tv_nsec, ==, 123456789);
     }
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 static void
@@ -353,7 +284,7 @@ static void
 test_cancel (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *there = g_build_filename (dir, "there", NULL);
   g_autofree char *back = g_build_filename (dir, "back", NULL);
@@ -362,14 +293,14 @@ test_cancel (Fixture *fixture, gconstpointer data)
   g_autoptr(GError) error = NULL;
   Progress p = { .cancel_at_first = cancel };
 
-  write_pattern (src, 64 * 1024 * 1024, 2);
+  mitogen_test_write_pattern (src, 64 * 1024 * 1024, 2);
   mitogen_context_push_async (ctx, src, there, 0, on_progress, &p, NULL, cancel,
                               on_done, &result);
   g_assert_false (mitogen_context_push_finish (ctx, wait_result (&result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (p.last_done, <, 64 * 1024 * 1024);
   g_assert_false (g_file_test (there, G_FILE_TEST_EXISTS));
-  assert_no_temp (dir);
+  mitogen_test_assert_no_temp (dir);
 
   /* And a pull. */
   g_clear_error (&error);
@@ -382,8 +313,8 @@ test_cancel (Fixture *fixture, gconstpointer data)
   g_assert_false (mitogen_context_pull_finish (ctx, wait_result (&result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (g_file_test (back, G_FILE_TEST_EXISTS));
-  assert_no_temp (dir);
-  remove_tree (dir);
+  mitogen_test_assert_no_temp (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 /* Bytes that do not match the sha256 given at commit never replace the
@@ -392,7 +323,7 @@ static void
 test_bad_commit_keeps_old_file (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *dest = g_build_filename (dir, "dest", NULL);
   g_autofree char *good = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "good", -1);
   g_autofree char *content = NULL;
@@ -416,8 +347,8 @@ test_bad_commit_keeps_old_file (Fixture *fixture, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_assert_true (g_file_get_contents (dest, &content, NULL, NULL));
   g_assert_cmpstr (content, ==, "old");
-  assert_no_temp (dir);
-  remove_tree (dir);
+  mitogen_test_assert_no_temp (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 /* write_many stages its files and flushes them once: a bad entry in the
@@ -441,7 +372,7 @@ static void
 test_write_many_stops_at_bad_entry (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autoptr(GVariantBuilder) entries = g_variant_builder_new (G_VARIANT_TYPE ("a(syaysa{sv})"));
   g_autoptr(GVariant) r = NULL;
   g_autoptr(GError) error = NULL;
@@ -470,8 +401,8 @@ test_write_many_stops_at_bad_entry (Fixture *fixture, gconstpointer data)
       else
         g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
     }
-  assert_no_temp (dir);
-  remove_tree (dir);
+  mitogen_test_assert_no_temp (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 /* Two transfers at once, each with its own window, both complete. */
@@ -479,7 +410,7 @@ static void
 test_two_at_once (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *a = g_build_filename (dir, "a", NULL);
   g_autofree char *b = g_build_filename (dir, "b", NULL);
   g_autofree char *a2 = g_build_filename (dir, "a2", NULL);
@@ -489,8 +420,8 @@ test_two_at_once (Fixture *fixture, gconstpointer data)
   g_autoptr(GError) error = NULL;
   Progress pa = { 0, }, pb = { 0, };
 
-  write_pattern (a, 20 * 1024 * 1024, 1);
-  write_pattern (b, 20 * 1024 * 1024, 2);
+  mitogen_test_write_pattern (a, 20 * 1024 * 1024, 1);
+  mitogen_test_write_pattern (b, 20 * 1024 * 1024, 2);
   mitogen_context_push_async (ctx, a, a2, 0, on_progress, &pa, NULL, NULL, on_done, &ra);
   mitogen_context_push_async (ctx, b, b2, 0, on_progress, &pb, NULL, NULL, on_done, &rb);
   /* Both advance before either ends: they share the stream. */
@@ -501,9 +432,9 @@ test_two_at_once (Fixture *fixture, gconstpointer data)
   g_assert_true (mitogen_context_push_finish (ctx, wait_result (&ra), &error));
   g_assert_true (mitogen_context_push_finish (ctx, wait_result (&rb), &error));
   g_assert_no_error (error);
-  assert_same_file (a, a2);
-  assert_same_file (b, b2);
-  remove_tree (dir);
+  mitogen_test_assert_same_file (a, a2);
+  mitogen_test_assert_same_file (b, b2);
+  mitogen_test_remove_tree (dir);
 }
 
 /* An agent that loses its parent mid-push removes the temporary file. */
@@ -511,7 +442,7 @@ static void
 test_lost_parent_removes_temp (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *dest = g_build_filename (dir, "dest", NULL);
   g_autoptr(GVariant) id = NULL;
   g_autoptr(GVariant) r = NULL;
@@ -534,10 +465,10 @@ test_lost_parent_removes_temp (Fixture *fixture, gconstpointer data)
   /* ...and gone with the agent, which exits when its parent goes. */
   mitogen_router_disconnect_context (fixture->router, ctx);
   g_assert_true (mitogen_test_wait_pid_gone (pid, 30000));
-  assert_no_temp (dir);
+  mitogen_test_assert_no_temp (dir);
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
   mitogen_test_drain_default_context ();
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 static void
@@ -554,37 +485,37 @@ static void
 test_source_shrinks (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *dest = g_build_filename (dir, "dest", NULL);
   g_autoptr(GError) error = NULL;
 
-  write_pattern (src, 32 * 1024 * 1024, 4);
+  mitogen_test_write_pattern (src, 32 * 1024 * 1024, 4);
   g_assert_false (mitogen_context_push (ctx, src, dest, 0, truncate_on_progress, src,
                                         NULL, &error));
   g_assert_nonnull (error);
   g_test_message ("push: %s", error->message);
   g_assert_nonnull (strstr (error->message, "shrank"));
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
-  assert_no_temp (dir);
+  mitogen_test_assert_no_temp (dir);
   g_clear_error (&error);
 
-  write_pattern (src, 32 * 1024 * 1024, 4);
+  mitogen_test_write_pattern (src, 32 * 1024 * 1024, 4);
   g_assert_false (mitogen_context_pull (ctx, src, dest, 0, truncate_on_progress, src,
                                         NULL, &error));
   g_assert_nonnull (error);
   g_test_message ("pull: %s", error->message);
   g_assert_nonnull (strstr (error->message, "changed"));
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
-  assert_no_temp (dir);
-  remove_tree (dir);
+  mitogen_test_assert_no_temp (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 static void
 test_missing_source (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *dest = g_build_filename (dir, "dest", NULL);
   g_autoptr(GError) error = NULL;
 
@@ -595,7 +526,7 @@ test_missing_source (Fixture *fixture, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_clear_error (&error);
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 /* Rewrites the last byte of the file, once: the size stays, the content
@@ -624,7 +555,7 @@ static void
 test_source_changes (Fixture *fixture, gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = mitogen_test_make_dir ("mitogen-transfer");
   g_autofree char *src = g_build_filename (dir, "src", NULL);
   g_autofree char *dest = g_build_filename (dir, "dest", NULL);
   g_autoptr(GError) error = NULL;
@@ -633,7 +564,7 @@ test_source_changes (Fixture *fixture, gconstpointer data)
     {
       const char *changing = src;
 
-      write_pattern (src, 48 * 1024 * 1024, 9);
+      mitogen_test_write_pattern (src, 48 * 1024 * 1024, 9);
       g_usleep (20000);   /* past the filesystem's time granularity */
       if (push)
         g_assert_false (mitogen_context_push (ctx, src, dest, 0, rewrite_on_progress, &changing,
@@ -647,9 +578,9 @@ test_source_changes (Fixture *fixture, gconstpointer data)
       g_clear_error (&error);
       g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
       g_assert_cmpint (g_unlink (src), ==, 0);
-      assert_no_temp (dir);
+      mitogen_test_assert_no_temp (dir);
     }
-  remove_tree (dir);
+  mitogen_test_remove_tree (dir);
 }
 
 int

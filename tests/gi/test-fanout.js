@@ -3,11 +3,8 @@
 // throwing from get_value() while the others succeed. Prints TAP.
 imports.gi.versions.Mitogen = '1.0';
 const {GLib, Mitogen} = imports.gi;
-
-const tests = [];
-function test(name, func) {
-    tests.push([name, func]);
-}
+imports.searchPath.unshift(GLib.path_get_dirname(imports.system.programPath));
+const {test, runUntil, main} = imports.mitogen_tap;
 
 function contexts(router, n) {
     const out = [];
@@ -72,19 +69,4 @@ test('a failed call throws alone, async', router => {
         throw new Error(`errors ${errors}`);
 });
 
-print(`1..${tests.length}`);
-let failed = 0;
-tests.forEach(([name, func], i) => {
-    const router = Mitogen.Router.new(null);
-    try {
-        func(router);
-        print(`ok ${i + 1} - ${name}`);
-    } catch (e) {
-        failed++;
-        print(`not ok ${i + 1} - ${name}`);
-        print(`# ${e}`);
-    } finally {
-        router.disconnect_all();
-    }
-});
-imports.system.exit(failed ? 1 : 0);
+main();

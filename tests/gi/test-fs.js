@@ -2,11 +2,8 @@
 // Prints TAP.
 imports.gi.versions.Mitogen = '1.0';
 const {GLib, Gio, Mitogen} = imports.gi;
-
-const tests = [];
-function test(name, func) {
-    tests.push([name, func]);
-}
+imports.searchPath.unshift(GLib.path_get_dirname(imports.system.programPath));
+const {test, runUntil, main} = imports.mitogen_tap;
 
 test('fs.write then fs.stat and fs.read', (router, dir) => {
     const ctx = router.connect_context('local', null, null, null);
@@ -36,23 +33,4 @@ test('a missing file is G_IO_ERROR_NOT_FOUND', (router, dir) => {
     throw new Error('fs.read of a missing file did not fail');
 });
 
-print(`1..${tests.length}`);
-let failed = 0;
-tests.forEach(([name, func], i) => {
-    const router = Mitogen.Router.new(null);
-    const dir = GLib.dir_make_tmp('mitogen-gjs-fs-XXXXXX');
-    try {
-        func(router, dir);
-        print(`ok ${i + 1} - ${name}`);
-    } catch (e) {
-        failed++;
-        print(`not ok ${i + 1} - ${name}`);
-        print(`# ${e}`);
-    } finally {
-        router.disconnect_all();
-        for (const name of ['js'])
-            GLib.unlink(GLib.build_filenamev([dir, name]));
-        GLib.rmdir(dir);
-    }
-});
-imports.system.exit(failed ? 1 : 0);
+main({withTmpdir: true});

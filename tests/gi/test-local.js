@@ -2,11 +2,8 @@
 // Prints TAP.
 imports.gi.versions.Mitogen = '1.0';
 const {GLib, GObject, Gio, Mitogen} = imports.gi;
-
-const tests = [];
-function test(name, func) {
-    tests.push([name, func]);
-}
+imports.searchPath.unshift(GLib.path_get_dirname(imports.system.programPath));
+const {test, runUntil, main} = imports.mitogen_tap;
 
 function ownPid() {
     // /proc/self is this gjs process.
@@ -62,15 +59,6 @@ test('call_async in a main loop', router => {
     if (pid === null || pid === ownPid())
         throw new Error(`bad pid ${pid}`);
 });
-
-function runUntil(done, msec = 10000) {
-    const ctx = GLib.MainContext.default();
-    const deadline = GLib.get_monotonic_time() + msec * 1000;
-    while (!done() && GLib.get_monotonic_time() < deadline)
-        ctx.iteration(false) || GLib.usleep(1000);
-    if (!done())
-        throw new Error('timed out');
-}
 
 test('context-added handler runs (blocking connect)', router => {
     const seen = [];
@@ -150,19 +138,4 @@ test('a JavaScript transport that throws fails both connects cleanly', router =>
         throw new Error(`wrong outcome: ${error}`);
 });
 
-print(`1..${tests.length}`);
-let failed = 0;
-tests.forEach(([name, func], i) => {
-    const router = Mitogen.Router.new(null);
-    try {
-        func(router);
-        print(`ok ${i + 1} - ${name}`);
-    } catch (e) {
-        failed++;
-        print(`not ok ${i + 1} - ${name}`);
-        print(`# ${e}`);
-    } finally {
-        router.disconnect_all();
-    }
-});
-imports.system.exit(failed ? 1 : 0);
+main();

@@ -3,21 +3,8 @@
 // Prints TAP.
 imports.gi.versions.Mitogen = '1.0';
 const {GLib, Gio, Mitogen} = imports.gi;
-
-const tests = [];
-function test(name, func) {
-    tests.push([name, func]);
-}
-
-function runUntil(predicate, timeoutSec = 60) {
-    const ctx = GLib.MainContext.default();
-    const deadline = GLib.get_monotonic_time() + timeoutSec * 1000000;
-    while (!predicate()) {
-        if (GLib.get_monotonic_time() > deadline)
-            throw new Error('timed out');
-        ctx.iteration(true);
-    }
-}
+imports.searchPath.unshift(GLib.path_get_dirname(imports.system.programPath));
+const {test, runUntil, main} = imports.mitogen_tap;
 
 const decoder = new TextDecoder();
 
@@ -70,24 +57,4 @@ test('stdin written and closed', router => {
         throw new Error('bad status');
 });
 
-print(`1..${tests.length}`);
-let failed = 0;
-tests.forEach(([name, func], i) => {
-    const router = Mitogen.Router.new(null);
-    try {
-        func(router);
-        print(`ok ${i + 1} - ${name}`);
-    } catch (e) {
-        failed++;
-        print(`not ok ${i + 1} - ${name}`);
-        print(`# ${e}`);
-    } finally {
-        router.disconnect_all();
-    }
-});
-// Let the streams' worker threads and the contexts' ends settle before
-// exit() tears the interpreter down under them.
-const settle = GLib.get_monotonic_time() + 200000;
-while (GLib.get_monotonic_time() < settle)
-    GLib.MainContext.default().iteration(false) || GLib.usleep(10000);
-imports.system.exit(failed ? 1 : 0);
+main();

@@ -1,20 +1,8 @@
 // test-transfer.js: a push and a pull from GJS, with progress. Prints TAP.
 imports.gi.versions.Mitogen = '1.0';
 const {GLib, Mitogen} = imports.gi;
-
-const tests = [];
-function test(name, func) {
-    tests.push([name, func]);
-}
-
-function runUntil(done, timeoutMs = 60000) {
-    const deadline = GLib.get_monotonic_time() + timeoutMs * 1000;
-    const ctx = GLib.MainContext.default();
-    while (!done() && GLib.get_monotonic_time() < deadline)
-        ctx.iteration(true);
-    if (!done())
-        throw new Error('timed out');
-}
+imports.searchPath.unshift(GLib.path_get_dirname(imports.system.programPath));
+const {test, runUntil, main} = imports.mitogen_tap;
 
 function sha(path) {
     const [, bytes] = GLib.file_get_contents(path);
@@ -52,21 +40,4 @@ test('push_async with progress, then a blocking pull', (router, dir) => {
         throw new Error(`pull gave ${pulled} bytes`);
 });
 
-print(`1..${tests.length}`);
-let failed = 0;
-tests.forEach(([name, func], i) => {
-    const router = Mitogen.Router.new(null);
-    const dir = GLib.dir_make_tmp('mitogen-transfer-js-XXXXXX');
-    try {
-        func(router, dir);
-        print(`ok ${i + 1} - ${name}`);
-    } catch (e) {
-        failed++;
-        print(`not ok ${i + 1} - ${name}`);
-        print(`# ${e}`);
-    } finally {
-        router.disconnect_all();
-        GLib.spawn_command_line_sync(`rm -rf ${dir}`);
-    }
-});
-imports.system.exit(failed ? 1 : 0);
+main({withTmpdir: true});

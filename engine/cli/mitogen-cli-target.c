@@ -48,19 +48,29 @@ check_utf8 (const char  *what,
 
 /* The type @table gives @key ("u|i" for several), or NULL. */
 static const char *
-option_type (GVariant   *table,
+option_type (GHashTable *table,
              const char *key)
 {
+  return table != NULL ? g_hash_table_lookup (table, key) : NULL;
+}
+
+/* A transport's options, a(sss) (name, type, description), as a table
+ * of name → type: looked up for every option of every hop. */
+static GHashTable *
+option_table (MitogenTransport *transport)
+{
+  g_autoptr(GVariant) list = mitogen_transport_list_options (transport);
+  GHashTable *table;
   GVariantIter iter;
   const char *name, *type;
 
-  if (table == NULL)
+  if (list == NULL)
     return NULL;
-  g_variant_iter_init (&iter, table);
+  table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_variant_iter_init (&iter, list);
   while (g_variant_iter_next (&iter, "(&s&s&s)", &name, &type, NULL))
-    if (g_str_equal (name, key))
-      return type;
-  return NULL;
+    g_hash_table_insert (table, g_strdup (name), g_strdup (type));
+  return table;
 }
 
 /* @text as a value of @type, or NULL: "2222" for 'u', "yes" for 'b'. */
@@ -260,7 +270,8 @@ typedef struct
   char             *text;       /* the hop as written */
   char             *name;       /* its transport's name */
   MitogenTransport *transport;  /* owned, nullable: not (yet) available */
-  GVariant         *table;      /* owned, nullable: declares no options */
+  GHashTable       *table;      /* owned, nullable (declares no options):
+                                 * option name → type */
 } HopPlan;
 
 static void
@@ -271,7 +282,7 @@ hop_plan_clear (gpointer data)
   g_free (plan->text);
   g_free (plan->name);
   g_clear_object (&plan->transport);
-  g_clear_pointer (&plan->table, g_variant_unref);
+  g_clear_pointer (&plan->table, g_hash_table_unref);
 }
 
 /* Whether a hop's transport takes @key: it declares it, or declares
@@ -514,7 +525,7 @@ plan_hops (const char  *target,
       g_array_index (plans, HopPlan, i).transport = mitogen_transport_lookup (plan.name, NULL);
       if (g_array_index (plans, HopPlan, i).transport != NULL)
         g_array_index (plans, HopPlan, i).table =
-          mitogen_transport_list_options (g_array_index (plans, HopPlan, i).transport);
+          option_table (g_array_index (plans, HopPlan, i).transport);
     }
   return plans;
 }

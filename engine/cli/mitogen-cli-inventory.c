@@ -197,11 +197,13 @@ parse_assignment (Parser     *p,
 {
   const char *eq = strchr (text, '=');
   g_autofree char *key = NULL;
+  g_autofree char *value = NULL;
 
   if (eq == NULL || eq == text)
     return parse_error (p, column, "“%s” is not KEY=VALUE", text);
   key = g_strstrip (g_strndup (text, eq - text));
-  g_hash_table_insert (vars, g_steal_pointer (&key), unquote (g_strstrip (g_strdup (eq + 1)) ));
+  value = g_strstrip (g_strdup (eq + 1));
+  g_hash_table_insert (vars, g_steal_pointer (&key), unquote (value));
   return TRUE;
 }
 

@@ -158,6 +158,15 @@ cli_looks_like_function (const char *arg)
   return dot != NULL && dot > arg && dot[1] != '\0' && strpbrk (arg, ":,/[") == NULL;
 }
 
+gboolean
+cli_wants_fanout (int    argc,
+                  char **argv,
+                  int    n_targets)
+{
+  return cli_fanout_requested () || n_targets > 1 ||
+         (argc > 1 && n_targets != 0 && cli_target_is_many (argv[1]));
+}
+
 /* ---- one host's run ---------------------------------------------------- */
 
 typedef struct _Fanout Fanout;

@@ -50,11 +50,24 @@ int             cli_call_deadline    (gboolean        is_run);
 double          cli_command_timeout  (void);
 
 /* mitogen-cli-fanout.c: run and call on many hosts */
+#define CLI_FANOUT_HELP \
+  "\n\nSeveral hosts: every TARGET before '--' (ranges such as ssh:web[01-20] expand),\n" \
+  "-w HOSTS (a plain name is ssh:NAME), -g GROUP of the -i inventory, less -x HOSTS;\n" \
+  "with -w or -g and no '--', every argument belongs to the command. -f hosts at a\n" \
+  "time; output lines as \"HOST: line\" when each host ends, -b grouped, --json one\n" \
+  "object a host. Exits with the largest of the hosts' statuses (255: a host was\n" \
+  "not reached or was lost; 124: timed out), 128+N after signal N."
+
 extern const GOptionEntry cli_fanout_entries[];
 int             cli_count_before_separator  (int                        argc,
                                              char                     **argv,
                                              const GOptionEntry *const *tables);
 gboolean        cli_fanout_requested        (void);
+/* Whether run or call goes to several hosts (or asked for a fan-out's
+ * options): otherwise it takes the single-host path, live and streamed. */
+gboolean        cli_wants_fanout            (int             argc,
+                                             char          **argv,
+                                             int             n_targets);
 gboolean        cli_fanout_has_host_options (void);
 gboolean        cli_target_is_many          (const char     *target);
 gboolean        cli_looks_like_function     (const char     *arg);

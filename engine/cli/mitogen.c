@@ -792,25 +792,6 @@ static const GOptionEntry run_entries[] = {
   G_OPTION_ENTRY_NULL
 };
 
-/* Whether the command runs on several hosts (or asked for a fan-out's
- * options): otherwise it takes the single-host path, live and streamed. */
-static gboolean
-wants_fanout (int    argc,
-              char **argv,
-              int    n_targets)
-{
-  return cli_fanout_requested () || n_targets > 1 ||
-         (argc > 1 && n_targets != 0 && cli_target_is_many (argv[1]));
-}
-
-#define FANOUT_HELP \
-  "\n\nSeveral hosts: every TARGET before '--' (ranges such as ssh:web[01-20] expand),\n" \
-  "-w HOSTS (a plain name is ssh:NAME), -g GROUP of the -i inventory, less -x HOSTS;\n" \
-  "with -w or -g and no '--', every argument belongs to the command. -f hosts at a\n" \
-  "time; output lines as \"HOST: line\" when each host ends, -b grouped, --json one\n" \
-  "object a host. Exits with the largest of the hosts' statuses (255: a host was\n" \
-  "not reached or was lost; 124: timed out), 128+N after signal N."
-
 static int
 cmd_run (int    argc,
          char **argv)
@@ -822,7 +803,7 @@ cmd_run (int    argc,
       "was lost). SIGINT, SIGTERM and\n"
       "SIGHUP kill COMMAND and exit 128+N. Its output is shown as it comes; standard\n"
       "input, unless it is a terminal (or with -t), is passed to COMMAND as it is read."
-      FANOUT_HELP);
+      CLI_FANOUT_HELP);
   const GOptionEntry *const tables[] = { common_entries, run_entries, cli_fanout_entries, NULL };
   int n_targets = cli_count_before_separator (argc, argv, tables);
   g_autoptr(GArray) hops = NULL;
@@ -832,7 +813,7 @@ cmd_run (int    argc,
   g_option_context_add_main_entries (options, run_entries, NULL);
   g_option_context_add_main_entries (options, cli_fanout_entries, NULL);
   parse_options (options, &argc, &argv);
-  if (wants_fanout (argc, argv, n_targets))
+  if (cli_wants_fanout (argc, argv, n_targets))
     {
       if (opt_tty)
         fail ("-t takes one host");
@@ -859,7 +840,7 @@ cmd_call (int    argc,
       "put ARGs that start with '-' after '--'. Exits 1 if the function failed, 124 if\n"
       "--command-timeout passed, 255 if the context could not be started or was lost.\n"
       "Several TARGETs come before a '--': mitogen call t1 t2 -- core.ping."
-      FANOUT_HELP);
+      CLI_FANOUT_HELP);
   const GOptionEntry *const tables[] = { common_entries, cli_fanout_entries, NULL };
   int n_targets = cli_count_before_separator (argc, argv, tables);
   g_autoptr(GArray) hops = NULL;
@@ -874,7 +855,7 @@ cmd_call (int    argc,
   if (n_targets >= 2 && !cli_fanout_requested () &&
       cli_looks_like_function (argv[2]) && !cli_target_is_many (argv[1]))
     n_targets = -1;
-  if (wants_fanout (argc, argv, n_targets))
+  if (cli_wants_fanout (argc, argv, n_targets))
     return cli_fanout_main (FALSE, argc - 1, argv + 1, n_targets);
   if (argc < 3)
     fail ("call needs a TARGET and a FUNCTION (see mitogen call --help)");

@@ -20,7 +20,7 @@ cd "$tmp" || exit 1
 for i in $(seq 1 30); do mkdir "d$i"; done
 m() { timeout 120 "$MITOGEN" "$@"; }
 
-echo "1..26"
+echo "1..28"
 
 # ---- many hosts, lines prefixed ---------------------------------------------
 m run 'local,cwd=d[1-30]' -- sh -c 'echo "in $PWD"; echo "err $PWD" >&2' >out 2>err </dev/null
@@ -33,6 +33,19 @@ check "stderr lines go to stderr, prefixed" \
 m run 'local,cwd=d1' local -- printf 'a\nb' >out </dev/null
 check "a last line without its newline gets one" \
   test "$(grep -c '^local,cwd=d1: [ab]$' out) $(tail -c 1 out | od -An -c | tr -d ' ')" = "2 \\n"
+
+"$MITOGEN" run 'local,cwd=d[1-2]' -- sh -c 'echo first; while [ ! -e ../go ]; do sleep 0.1; done; echo second' \
+  >live </dev/null 2>&1 &
+cli=$!
+for i in $(seq 1 300); do
+  test "$(grep -c ': first$' live)" = 2 && break
+  sleep 0.1
+done
+check "lines are printed as they come, before the command ends" \
+  test "$(grep -c ': first$' live) $(grep -c second live)" = "2 0"
+touch go
+wait $cli
+check "and the rest when it does" test "$(grep -c ': second$' live)" = 2
 
 # ---- statuses --------------------------------------------------------------
 m run 'local,cwd=d[1-5]' -- sh -c 'exit ${PWD##*/d}' >out 2>err </dev/null

@@ -5,10 +5,11 @@
  *
  * Every host is driven from this one thread by the engine's asynchronous
  * calls (connect hop by hop, then one call, then shutdown), at most -f at
- * a time, so the tool's threads do not grow with the hosts. A command
- * runs with proc.run: its whole output comes in one reply, printed as
- * each host finishes (lines prefixed "LABEL: "), gathered (-b) or as one
- * JSON object per host (--json).
+ * a time, so the tool's threads do not grow with the hosts. By default a
+ * command runs with proc.start, its output read asynchronously (no thread
+ * per host: MitogenProcess's async reads wait on the broker's events) and
+ * printed a line at a time, each after "LABEL: ". For -b and --json it
+ * runs with proc.run, its whole output in one reply.
  *
  * The tool's status is the largest of the hosts' statuses, each as a
  * single-host run would give it: 0, the command's status, 128+N for
@@ -170,6 +171,7 @@ cli_wants_fanout (int    argc,
 /* ---- one host's run ---------------------------------------------------- */
 
 typedef struct _Fanout Fanout;
+typedef struct _HostPipe HostPipe;
 
 typedef struct
 {
@@ -191,11 +193,25 @@ typedef struct
   GBytes         *out;        /* owned: stdout, or the call's result */
   GBytes         *err;        /* owned: stderr */
   char           *error;      /* owned: why it failed, or NULL */
+  MitogenProcess *process;    /* owned: the command, when streamed */
+  HostPipe       *pipes[2];   /* owned: its stdout and stderr, when streamed */
+  int             pending;    /* streamed: the reads and the wait running */
 } HostRun;
+
+/* One output of a streamed command, printed line by line. */
+struct _HostPipe
+{
+  HostRun    *hr;        /* unowned: its host */
+  FILE       *to;        /* stdout or stderr */
+  GByteArray *partial;   /* owned: a line not yet ended */
+  guint8      buf[8192];
+};
 
 struct _Fanout
 {
   gboolean      is_run;
+  gboolean      streamed;   /* run with proc.start, lines printed as they come */
+  char        **argv;       /* unowned: the command */
   char         *function;   /* "proc.run" or the function called */
   GVariant     *args;       /* owned, not floating, or NULL */
   int           deadline;   /* the call's, in ms, or -1 */
@@ -212,6 +228,7 @@ struct _Fanout
 };
 
 static void host_connect_next (HostRun *hr);
+static void host_set_status (HostRun *hr, int status);
 static void host_finish (HostRun *hr);
 
 static void
@@ -229,6 +246,7 @@ host_run_clear (HostRun *hr)
   g_clear_pointer (&hr->out, g_bytes_unref);
   g_clear_pointer (&hr->err, g_bytes_unref);
   g_free (hr->error);
+  g_clear_object (&hr->process);
 }
 
 static gboolean
@@ -370,13 +388,7 @@ host_called (GObject      *source,
       g_variant_get_child (value, 0, "i", &status);
       hr->out = g_variant_get_data_as_bytes (out);
       hr->err = g_variant_get_data_as_bytes (err);
-      hr->exit_code = status >= 0 ? status : -1;
-      hr->signal = status >= 0 ? 0 : -status;
-      hr->status = status >= 0 ? status : 128 - status;
-      if (status > 0)
-        hr->error = g_strdup_printf ("exit status %d", status);
-      else if (status < 0)
-        hr->error = g_strdup_printf ("killed by signal %d", -status);
+      host_set_status (hr, status);
     }
   else if (hr->fanout->is_run)
     {
@@ -394,11 +406,166 @@ host_called (GObject      *source,
   host_stop (hr);
 }
 
+static void clear_progress (Fanout *fo);
+static void show_progress (Fanout *fo);
+static void print_prefixed (FILE *to, const char *label, const guint8 *data, gsize size);
+
+/* The host's status from a command's: its code, or -N for signal N. */
+static void
+host_set_status (HostRun *hr,
+                 int      status)
+{
+  hr->exit_code = status >= 0 ? status : -1;
+  hr->signal = status >= 0 ? 0 : -status;
+  hr->status = status >= 0 ? status : 128 - status;
+  if (status > 0)
+    hr->error = g_strdup_printf ("exit status %d", status);
+  else if (status < 0)
+    hr->error = g_strdup_printf ("killed by signal %d", -status);
+}
+
+/* A streamed command's reads and wait are over: stop its contexts. */
+static void
+host_streamed_op_done (HostRun *hr)
+{
+  if (--hr->pending > 0)
+    return;
+  for (int i = 0; i < 2; i++)
+    {
+      g_byte_array_unref (hr->pipes[i]->partial);
+      g_clear_pointer (&hr->pipes[i], g_free);
+    }
+  g_clear_object (&hr->process);
+  host_stop (hr);
+}
+
+/* Prints the ended lines of @pipe's output (all of it at @eof). */
+static void
+pipe_print (HostPipe *pipe,
+            gboolean  eof)
+{
+  Fanout *fo = pipe->hr->fanout;
+  gsize size = pipe->partial->len;
+
+  /* Up to the last newline; the rest waits for its end. */
+  while (!eof && size > 0 && pipe->partial->data[size - 1] != '\n')
+    size--;
+
+  if (size == 0 || interrupted_status () >= 0)
+    return;
+  clear_progress (fo);
+  print_prefixed (pipe->to, pipe->hr->label, pipe->partial->data, size);
+  show_progress (fo);
+  g_byte_array_remove_range (pipe->partial, 0, size);
+}
+
+static void pipe_read (HostPipe *pipe);
+
+static void
+pipe_got_output (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  HostPipe *pipe = data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n > 0)
+    {
+      g_byte_array_append (pipe->partial, pipe->buf, n);
+      pipe_print (pipe, FALSE);
+      pipe_read (pipe);
+      return;
+    }
+  /* The end, or the context's loss, which the wait reports. */
+  pipe_print (pipe, TRUE);
+  host_streamed_op_done (pipe->hr);
+}
+
+static void
+pipe_read (HostPipe *pipe)
+{
+  GInputStream *from = pipe->to == stdout ? mitogen_process_get_stdout (pipe->hr->process)
+                                          : mitogen_process_get_stderr (pipe->hr->process);
+
+  g_input_stream_read_async (from, pipe->buf, sizeof pipe->buf, G_PRIORITY_DEFAULT, NULL,
+                             pipe_got_output, pipe);
+}
+
+static void
+host_waited (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+
+  if (mitogen_process_wait_finish (MITOGEN_PROCESS (source), result, &error))
+    host_set_status (hr, mitogen_process_get_if_exited (hr->process)
+                         ? mitogen_process_get_exit_status (hr->process)
+                         : -mitogen_process_get_term_sig (hr->process));
+  else
+    {
+      host_fail (hr, error, failure_status (error, TRUE));
+      /* A host past its time may not answer: cut it off, which ends the
+       * reads too. Cancelled otherwise, the agent kills the command. */
+      if (hr->timed_out)
+        mitogen_router_disconnect_context (hr->fanout->router, hr->first);
+    }
+  host_streamed_op_done (hr);
+}
+
+static void
+host_spawned (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+
+  hr->process = mitogen_context_spawn_finish (MITOGEN_CONTEXT (source), result, &error);
+  if (hr->process == NULL)
+    {
+      host_fail (hr, error, failure_status (error, TRUE));
+      host_stop (hr);
+      return;
+    }
+  hr->pending = 3;
+  for (int i = 0; i < 2; i++)
+    {
+      hr->pipes[i] = g_new0 (HostPipe, 1);
+      hr->pipes[i]->hr = hr;
+      hr->pipes[i]->to = i == 0 ? stdout : stderr;
+      hr->pipes[i]->partial = g_byte_array_new ();
+      pipe_read (hr->pipes[i]);
+    }
+  mitogen_process_wait_async (hr->process, hr->cancel, host_waited, hr);
+}
+
+/* proc.start's options: no stdin, and --command-timeout. */
+static GVariant *
+streamed_options (void)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "stdin", "b", FALSE);
+  if (cli_command_timeout () > 0)
+    g_variant_dict_insert (&dict, "timeout", "d", cli_command_timeout ());
+  return g_variant_dict_end (&dict);
+}
+
 static void
 host_call (HostRun *hr)
 {
   Fanout *fo = hr->fanout;
 
+  if (fo->streamed)
+    {
+      mitogen_context_spawn_async (hr->last, (const char *const *) fo->argv, streamed_options (),
+                                   hr->cancel, host_spawned, hr);
+      return;
+    }
   mitogen_context_call_with_timeout_async (hr->last, fo->function, fo->args, fo->deadline,
                                            hr->cancel, host_called, hr);
 }
@@ -460,18 +627,18 @@ show_progress (Fanout *fo)
   fflush (stderr);
 }
 
-/* Writes @bytes line by line, each after "LABEL: "; a last line without
- * its newline gets one. */
+/* Writes @size bytes at @data line by line, each after "LABEL: "; a last
+ * line without its newline gets one. */
 static void
-print_prefixed (FILE       *to,
-                const char *label,
-                GBytes     *bytes)
+print_prefixed (FILE         *to,
+                const char   *label,
+                const guint8 *data,
+                gsize         size)
 {
-  gsize size;
-  const char *p = bytes != NULL ? g_bytes_get_data (bytes, &size) : NULL;
-  const char *end = p != NULL ? p + size : NULL;
+  const char *p = (const char *) data;
+  const char *end = p + size;
 
-  while (p != NULL && p < end)
+  while (p < end)
     {
       const char *nl = memchr (p, '\n', end - p);
       const char *stop = nl != NULL ? nl : end;
@@ -482,6 +649,18 @@ print_prefixed (FILE       *to,
       p = stop + 1;
     }
   fflush (to);
+}
+
+static void
+print_prefixed_bytes (FILE       *to,
+                      const char *label,
+                      GBytes     *bytes)
+{
+  gsize size = 0;
+  const guint8 *data = bytes != NULL ? g_bytes_get_data (bytes, &size) : NULL;
+
+  if (size > 0)
+    print_prefixed (to, label, data, size);
 }
 
 /* A JSON string of @size bytes at @data: bytes that are not UTF-8 become
@@ -564,8 +743,8 @@ print_host (HostRun *hr)
     print_json (hr);
   else if (!opt_gather)
     {
-      print_prefixed (stdout, hr->label, hr->out);
-      print_prefixed (stderr, hr->label, hr->err);
+      print_prefixed_bytes (stdout, hr->label, hr->out);
+      print_prefixed_bytes (stderr, hr->label, hr->err);
     }
   if (!opt_json && hr->status != 0 && hr->error != NULL)
     fprintf (stderr, "mitogen: %s: %s\n", hr->label, hr->error);
@@ -799,6 +978,8 @@ cli_fanout_main (gboolean  is_run,
       if (cli_command_timeout () > 0)
         g_variant_dict_insert (&options, "timeout", "d", cli_command_timeout ());
       fo.function = g_strdup ("proc.run");
+      fo.streamed = !opt_gather && !opt_json;
+      fo.argv = argv + n_targets;
       fo.args = g_variant_ref_sink (g_variant_new ("(^as@a{sv})", argv + n_targets,
                                                    g_variant_dict_end (&options)));
     }

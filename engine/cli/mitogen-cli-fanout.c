@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "mitogen-cli.h"
+#include "mitogen-cli-fanout.h"
 #include "mitogen-cli-hosts.h"
 #include "mitogen-cli-target.h"
 
@@ -169,63 +170,6 @@ cli_wants_fanout (int    argc,
 }
 
 /* ---- one host's run ---------------------------------------------------- */
-
-typedef struct _Fanout Fanout;
-typedef struct _HostPipe HostPipe;
-
-typedef struct
-{
-  Fanout         *fanout;     /* unowned: outlives every host */
-  char           *label;      /* owned */
-  char           *target;     /* owned */
-  GArray         *hops;       /* owned, CliHop */
-  guint           next_hop;   /* the hop to connect next */
-  MitogenContext *first;      /* owned: the first hop; stopping it stops all */
-  MitogenContext *last;       /* owned: where the call runs */
-  GCancellable   *cancel;     /* owned: --host-timeout and signals */
-  GSource        *timer;      /* owned: --host-timeout, or NULL */
-  gint64          started;    /* monotonic µs */
-  double          seconds;    /* how long it took */
-  gboolean        timed_out;
-  int             status;     /* as a single-host run would exit */
-  int             exit_code;  /* the command's, or -1 */
-  int             signal;     /* the signal that killed it, or 0 */
-  GBytes         *out;        /* owned: stdout, or the call's result */
-  GBytes         *err;        /* owned: stderr */
-  char           *error;      /* owned: why it failed, or NULL */
-  MitogenProcess *process;    /* owned: the command, when streamed */
-  HostPipe       *pipes[2];   /* owned: its stdout and stderr, when streamed */
-  int             pending;    /* streamed: the reads and the wait running */
-} HostRun;
-
-/* One output of a streamed command, printed line by line. */
-struct _HostPipe
-{
-  HostRun    *hr;        /* unowned: its host */
-  FILE       *to;        /* stdout or stderr */
-  GByteArray *partial;   /* owned: a line not yet ended */
-  guint8      buf[8192];
-};
-
-struct _Fanout
-{
-  gboolean      is_run;
-  gboolean      streamed;   /* run with proc.start, lines printed as they come */
-  char        **argv;       /* unowned: the command */
-  char         *function;   /* "proc.run" or the function called */
-  GVariant     *args;       /* owned, not floating, or NULL */
-  int           deadline;   /* the call's, in ms, or -1 */
-  MitogenRouter *router;    /* unowned */
-  GMainLoop    *loop;       /* owned */
-  HostRun      *hosts;      /* owned, n_hosts of them */
-  guint         n_hosts;
-  guint         next;       /* the next host to start */
-  guint         running;    /* started and not done */
-  guint         done;
-  guint         failed;
-  gboolean      stopping;   /* a signal came: start nothing more */
-  gboolean      progress;   /* a progress line on stderr (a terminal) */
-};
 
 static void host_connect_next (HostRun *hr);
 static void host_set_status (HostRun *hr, int status);
@@ -406,9 +350,6 @@ host_called (GObject      *source,
   host_stop (hr);
 }
 
-static void clear_progress (Fanout *fo);
-static void show_progress (Fanout *fo);
-static void print_prefixed (FILE *to, const char *label, const guint8 *data, gsize size);
 
 /* The host's status from a command's: its code, or -N for signal N. */
 static void
@@ -453,9 +394,9 @@ pipe_print (HostPipe *pipe,
 
   if (size == 0 || interrupted_status () >= 0)
     return;
-  clear_progress (fo);
-  print_prefixed (pipe->to, pipe->hr->label, pipe->partial->data, size);
-  show_progress (fo);
+  fanout_clear_progress (fo);
+  fanout_print_prefixed (pipe->to, pipe->hr->label, pipe->partial->data, size);
+  fanout_show_progress (fo);
   g_byte_array_remove_range (pipe->partial, 0, size);
 }
 
@@ -609,227 +550,6 @@ host_connect_next (HostRun *hr)
                                         hr->last, hr->cancel, host_connected, hr);
 }
 
-/* ---- output ------------------------------------------------------------- */
-
-static void
-clear_progress (Fanout *fo)
-{
-  if (fo->progress)
-    fputs ("\r\033[K", stderr);
-}
-
-static void
-show_progress (Fanout *fo)
-{
-  if (!fo->progress)
-    return;
-  fprintf (stderr, "\r\033[K%u/%u, %u failed", fo->done, fo->n_hosts, fo->failed);
-  fflush (stderr);
-}
-
-/* Writes @size bytes at @data line by line, each after "LABEL: "; a last
- * line without its newline gets one. */
-static void
-print_prefixed (FILE         *to,
-                const char   *label,
-                const guint8 *data,
-                gsize         size)
-{
-  const char *p = (const char *) data;
-  const char *end = p + size;
-
-  while (p < end)
-    {
-      const char *nl = memchr (p, '\n', end - p);
-      const char *stop = nl != NULL ? nl : end;
-
-      fprintf (to, "%s: ", label);
-      fwrite (p, 1, stop - p, to);
-      fputc ('\n', to);
-      p = stop + 1;
-    }
-  fflush (to);
-}
-
-static void
-print_prefixed_bytes (FILE       *to,
-                      const char *label,
-                      GBytes     *bytes)
-{
-  gsize size = 0;
-  const guint8 *data = bytes != NULL ? g_bytes_get_data (bytes, &size) : NULL;
-
-  if (size > 0)
-    print_prefixed (to, label, data, size);
-}
-
-/* A JSON string of @size bytes at @data: bytes that are not UTF-8 become
- * U+FFFD, so that the line is always valid JSON. */
-static void
-json_string (GString    *json,
-             const char *data,
-             gssize      size)
-{
-  g_autofree char *valid = g_utf8_make_valid (data != NULL ? data : "", data != NULL ? size : 0);
-
-  g_string_append_c (json, '"');
-  for (const char *p = valid; *p != '\0'; p++)
-    {
-      unsigned char c = *p;
-
-      if (c == '"' || c == '\\')
-        g_string_append_printf (json, "\\%c", c);
-      else if (c == '\n')
-        g_string_append (json, "\\n");
-      else if (c == '\t')
-        g_string_append (json, "\\t");
-      else if (c == '\r')
-        g_string_append (json, "\\r");
-      else if (c < 0x20)
-        g_string_append_printf (json, "\\u%04x", c);
-      else
-        g_string_append_c (json, c);
-    }
-  g_string_append_c (json, '"');
-}
-
-static void
-json_bytes (GString *json,
-            GBytes  *bytes)
-{
-  gsize size = 0;
-  const char *data = bytes != NULL ? g_bytes_get_data (bytes, &size) : NULL;
-
-  json_string (json, data, size);
-}
-
-static void
-print_json (HostRun *hr)
-{
-  g_autoptr(GString) json = g_string_new ("{\"host\":");
-
-  json_string (json, hr->label, -1);
-  g_string_append (json, ",\"target\":");
-  json_string (json, hr->target, -1);
-  if (hr->exit_code >= 0)
-    g_string_append_printf (json, ",\"exit_status\":%d", hr->exit_code);
-  else
-    g_string_append (json, ",\"exit_status\":null");
-  if (hr->signal > 0)
-    g_string_append_printf (json, ",\"signal\":%d", hr->signal);
-  else
-    g_string_append (json, ",\"signal\":null");
-  g_string_append (json, ",\"stdout\":");
-  json_bytes (json, hr->out);
-  g_string_append (json, ",\"stderr\":");
-  json_bytes (json, hr->err);
-  g_string_append (json, ",\"error\":");
-  if (hr->error != NULL && hr->status != 0)
-    json_string (json, hr->error, -1);
-  else
-    g_string_append (json, "null");
-  /* %g would follow the locale's decimal separator. */
-  g_string_append_printf (json, ",\"seconds\":%" G_GINT64_FORMAT ".%03d}\n",
-                          (gint64) hr->seconds, (int) ((hr->seconds - (gint64) hr->seconds) * 1000));
-  fwrite (json->str, 1, json->len, stdout);
-  fflush (stdout);
-}
-
-/* As a host finishes: its output, unless -b gathers it for the end. */
-static void
-print_host (HostRun *hr)
-{
-  if (opt_json)
-    print_json (hr);
-  else if (!opt_gather)
-    {
-      print_prefixed_bytes (stdout, hr->label, hr->out);
-      print_prefixed_bytes (stderr, hr->label, hr->err);
-    }
-  if (!opt_json && hr->status != 0 && hr->error != NULL)
-    fprintf (stderr, "mitogen: %s: %s\n", hr->label, hr->error);
-}
-
-/* -b: each distinct output once, under the folded set of its hosts, in
- * the order the outputs first came in the host list. */
-static void
-print_gathered (Fanout *fo,
-                FILE   *to,
-                gboolean errors)
-{
-  g_autoptr(GHashTable) groups = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, NULL,
-                                                        (GDestroyNotify) g_ptr_array_unref);
-  g_autoptr(GPtrArray) order = g_ptr_array_new ();
-
-  for (guint i = 0; i < fo->n_hosts; i++)
-    {
-      GBytes *out = errors ? fo->hosts[i].err : fo->hosts[i].out;
-      GPtrArray *labels;
-
-      if (out == NULL || g_bytes_get_size (out) == 0)
-        continue;
-      labels = g_hash_table_lookup (groups, out);
-      if (labels == NULL)
-        {
-          labels = g_ptr_array_new ();
-          g_hash_table_insert (groups, out, labels);
-          g_ptr_array_add (order, out);
-        }
-      g_ptr_array_add (labels, fo->hosts[i].label);
-    }
-  for (guint i = 0; i < order->len; i++)
-    {
-      GBytes *out = order->pdata[i];
-      GPtrArray *labels = g_hash_table_lookup (groups, out);
-      g_autofree char *folded = cli_hostlist_fold ((const char *const *) labels->pdata, labels->len);
-      gsize size;
-      const char *data = g_bytes_get_data (out, &size);
-
-      fprintf (to, "---------------\n%s\n---------------\n", folded);
-      fwrite (data, 1, size, to);
-      if (data[size - 1] != '\n')
-        fputc ('\n', to);
-    }
-  fflush (to);
-}
-
-/* The failed hosts, those with the same reason together. */
-static void
-print_summary (Fanout *fo)
-{
-  g_autoptr(GHashTable) reasons = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                         (GDestroyNotify) g_ptr_array_unref);
-  g_autoptr(GPtrArray) order = g_ptr_array_new ();
-
-  if (fo->failed == 0)
-    return;
-  for (guint i = 0; i < fo->n_hosts; i++)
-    {
-      HostRun *hr = &fo->hosts[i];
-      const char *reason = hr->error != NULL ? hr->error : "not run";
-      GPtrArray *labels;
-
-      if (hr->status == 0)
-        continue;
-      labels = g_hash_table_lookup (reasons, reason);
-      if (labels == NULL)
-        {
-          labels = g_ptr_array_new ();
-          g_hash_table_insert (reasons, (gpointer) reason, labels);
-          g_ptr_array_add (order, (gpointer) reason);
-        }
-      g_ptr_array_add (labels, hr->label);
-    }
-  fprintf (stderr, "mitogen: %u of %u hosts failed:\n", fo->failed, fo->n_hosts);
-  for (guint i = 0; i < order->len; i++)
-    {
-      GPtrArray *labels = g_hash_table_lookup (reasons, order->pdata[i]);
-      g_autofree char *folded = cli_hostlist_fold ((const char *const *) labels->pdata, labels->len);
-
-      fprintf (stderr, "  %s: %s\n", folded, (const char *) order->pdata[i]);
-    }
-}
-
 /* ---- the run as a whole ------------------------------------------------- */
 
 static void
@@ -858,10 +578,10 @@ host_finish (HostRun *hr)
   fo->done++;
   if (hr->status != 0)
     fo->failed++;
-  clear_progress (fo);
+  fanout_clear_progress (fo);
   if (interrupted_status () < 0)
-    print_host (hr);
-  show_progress (fo);
+    fanout_print_host (hr);
+  fanout_show_progress (fo);
   start_more (fo);
 }
 
@@ -911,14 +631,14 @@ fanout_job (MitogenRouter *router,
   if (fo->running > 0)
     g_main_loop_run (fo->loop);
   g_source_destroy (signals);
-  clear_progress (fo);
+  fanout_clear_progress (fo);
   if (opt_gather && interrupted_status () < 0)
     {
-      print_gathered (fo, stdout, FALSE);
-      print_gathered (fo, stderr, TRUE);
+      fanout_print_gathered (fo, stdout, FALSE);
+      fanout_print_gathered (fo, stderr, TRUE);
     }
   if (interrupted_status () < 0)
-    print_summary (fo);
+    fanout_print_summary (fo);
   /* Let the callbacks still queued (shutdowns cut short) run out. */
   while (g_main_context_iteration (context, FALSE))
     ;
@@ -995,6 +715,8 @@ cli_fanout_main (gboolean  is_run,
   fo.n_hosts = hosts->len;
   fo.hosts = g_new0 (HostRun, fo.n_hosts);
   fo.progress = isatty (2) && !opt_json;
+  fo.gather = opt_gather;
+  fo.json = opt_json;
   for (guint i = 0; i < hosts->len; i++)
     {
       CliHost *host = &g_array_index (hosts, CliHost, i);

@@ -13,8 +13,14 @@ G_BEGIN_DECLS
 /* The largest stdin message: a quarter of the default window. */
 #define MITOGEN_PROCESS_STDIN_CHUNK ((gsize) 256 * 1024)
 
-/* Which output stream. */
-enum { PROCESS_STDOUT, PROCESS_STDERR };
+/* Which output stream; and the other things an asynchronous caller can
+ * wait for (see ProcessWatch). */
+enum { PROCESS_STDOUT, PROCESS_STDERR, PROCESS_STARTED, PROCESS_DONE };
+
+/* One asynchronous operation waiting for the state to change: a read of
+ * stdout or stderr, the start, or the end. The broker thread completes it
+ * from on_event(), so that no thread waits for it. */
+typedef struct _ProcessWatch ProcessWatch;
 
 /* One output stream's end of the state. */
 typedef struct
@@ -46,6 +52,7 @@ typedef struct
   OutputState     out[2];    /* guarded by @lock */
   guint64         stdin_sent;    /* guarded by @lock */
   guint64         stdin_acked;   /* guarded by @lock */
+  GList          *watches;   /* guarded by @lock: ProcessWatch, oldest first */
 } ProcessState;
 
 void           _mitogen_process_state_unref (gpointer       state);
@@ -61,6 +68,17 @@ gboolean       _mitogen_process_state_wait  (ProcessState  *state,
 /* Makes @cancellable wake the waiters; 0 without one. */
 gulong         _mitogen_process_state_watch (ProcessState  *state,
                                              GCancellable  *cancellable);
+/* Waits for @kind without a thread: completes @task (taking it) when the
+ * state allows, now or from on_event(). */
+void           _mitogen_process_state_watch_async (ProcessState *state,
+                                                   GTask        *task,
+                                                   int           kind,
+                                                   void         *buffer,
+                                                   gsize         count);
+/* From on_event(), not under the lock: completes the watches that can. */
+void           _mitogen_process_state_run_watches (ProcessState *state);
+/* mitogen-process.c: a process object over a started @state. */
+MitogenProcess *_mitogen_process_new        (ProcessState  *state);
 GInputStream  *_mitogen_process_input_new   (ProcessState  *state,
                                              int            stream);
 GOutputStream *_mitogen_process_output_new  (ProcessState  *state);

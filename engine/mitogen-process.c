@@ -156,6 +156,7 @@ on_event (MitogenMessage *msg,
     if (acks[i] != 0)
       _mitogen_process_state_send (state, i == PROCESS_STDOUT ? "stdout-ack" : "stderr-ack",
                                    g_variant_new_uint64 (acks[i]), NULL);
+  _mitogen_process_state_run_watches (state);
   /* Last: it may drop the last reference to @state. */
   if (done)
     mitogen_router_del_handler (state->router, state->events);
@@ -239,8 +240,8 @@ mitogen_process_init (MitogenProcess *self)
 {
 }
 
-static MitogenProcess *
-process_new (ProcessState *state)
+MitogenProcess *
+_mitogen_process_new (ProcessState *state)
 {
   MitogenProcess *self = g_object_new (MITOGEN_TYPE_PROCESS, NULL);
 
@@ -260,6 +261,48 @@ window_from_options (GVariant *options)
   if (options != NULL)
     g_variant_lookup (options, "window", "t", &window);
   return CLAMP (window, 128 * 1024, (guint64) 64 * 1024 * 1024);
+}
+
+/* Sends proc.start for @argv: the state its events will update, with
+ * the caller's reference; NULL with @error when @context has no router
+ * (or, with @check_thread, this is its broker thread). */
+static ProcessState *
+state_start (MitogenContext     *context,
+             const char * const *argv,
+             GVariant           *options,
+             gboolean            check_thread,
+             GError            **error)
+{
+  g_autoptr(GVariant) sunk = options != NULL ? g_variant_ref_sink (options) : NULL;
+  g_autoptr(GVariant) dict = sunk != NULL ? g_variant_ref (sunk) : g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  g_autoptr(MitogenMessage) msg = NULL;
+  ProcessState *state;
+
+  g_return_val_if_fail (g_variant_is_of_type (dict, G_VARIANT_TYPE_VARDICT), NULL);
+  state = g_atomic_rc_box_new0 (ProcessState);
+  g_mutex_init (&state->lock);
+  g_cond_init (&state->cond);
+  state->context = g_object_ref (context);
+  state->router = mitogen_context_dup_router (context);
+  state->window = window_from_options (dict);
+  if (state->router == NULL ||
+      (check_thread && !_mitogen_check_not_broker (mitogen_router_get_broker (state->router),
+                                                   "mitogen_context_spawn()", error)))
+    {
+      if (state->router == NULL)
+        g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, "the router of context %s is gone",
+                     mitogen_context_get_name (context));
+      _mitogen_process_state_unref (state);
+      return NULL;
+    }
+  state->events = mitogen_router_add_handler (state->router, 0, context, on_event,
+                                              g_atomic_rc_box_acquire (state), _mitogen_process_state_unref);
+  msg = mitogen_message_new (mitogen_context_get_id (context), MITOGEN_HANDLE_CALL_FUNCTION,
+                             g_variant_new ("(sv)", "proc.start",
+                                            g_variant_new ("(^as@a{sv})", argv, dict)));
+  msg->reply_to = state->events;
+  mitogen_router_route (state->router, msg, NULL);
+  return state;
 }
 
 /**
@@ -288,48 +331,23 @@ mitogen_context_spawn (MitogenContext      *context,
                        GCancellable        *cancellable,
                        GError             **error)
 {
-  g_autoptr(GVariant) sunk = options != NULL ? g_variant_ref_sink (options) : NULL;
-  g_autoptr(GVariant) dict = sunk != NULL ? g_variant_ref (sunk) : g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
-  g_autoptr(MitogenMessage) msg = NULL;
   ProcessState *state;
   MitogenProcess *process = NULL;
   gulong watch;
 
   g_return_val_if_fail (MITOGEN_IS_CONTEXT (context), NULL);
   g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
-  g_return_val_if_fail (g_variant_is_of_type (dict, G_VARIANT_TYPE_VARDICT), NULL);
 
-  state = g_atomic_rc_box_new0 (ProcessState);
-  g_mutex_init (&state->lock);
-  g_cond_init (&state->cond);
-  state->context = g_object_ref (context);
-  state->router = mitogen_context_dup_router (context);
-  state->window = window_from_options (dict);
-  if (state->router == NULL ||
-      !_mitogen_check_not_broker (mitogen_router_get_broker (state->router),
-                                  "mitogen_context_spawn()", error))
-    {
-      if (state->router == NULL)
-        g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED, "the router of context %s is gone",
-                     mitogen_context_get_name (context));
-      _mitogen_process_state_unref (state);
-      return NULL;
-    }
-  state->events = mitogen_router_add_handler (state->router, 0, context, on_event,
-                                              g_atomic_rc_box_acquire (state), _mitogen_process_state_unref);
-  msg = mitogen_message_new (mitogen_context_get_id (context), MITOGEN_HANDLE_CALL_FUNCTION,
-                             g_variant_new ("(sv)", "proc.start",
-                                            g_variant_new ("(^as@a{sv})", argv, dict)));
-  msg->reply_to = state->events;
-  mitogen_router_route (state->router, msg, NULL);
-
+  state = state_start (context, argv, options, TRUE, error);
+  if (state == NULL)
+    return NULL;
   watch = _mitogen_process_state_watch (state, cancellable);
   g_mutex_lock (&state->lock);
   while (!state->started && !state->done)
     if (!_mitogen_process_state_wait (state, cancellable, error))
       break;
   if (state->started)
-    process = process_new (state);
+    process = _mitogen_process_new (state);
   else if (state->done)
     g_propagate_error (error, g_error_copy (state->error));
   g_mutex_unlock (&state->lock);
@@ -343,37 +361,6 @@ mitogen_context_spawn (MitogenContext      *context,
   return process;
 }
 
-typedef struct
-{
-  GStrv     argv;     /* owned */
-  GVariant *options;  /* owned, nullable */
-} SpawnData;
-
-static void
-spawn_data_free (SpawnData *data)
-{
-  g_strfreev (data->argv);
-  g_clear_pointer (&data->options, g_variant_unref);
-  g_free (data);
-}
-
-static void
-spawn_in_thread (GTask        *task,
-                 gpointer      source,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
-{
-  SpawnData *data = task_data;
-  GError *error = NULL;
-  MitogenProcess *process = mitogen_context_spawn (source, (const char * const *) data->argv,
-                                                   data->options, cancellable, &error);
-
-  if (process == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, process, g_object_unref);
-}
-
 /**
  * mitogen_context_spawn_async:
  * @context: a context
@@ -383,7 +370,8 @@ spawn_in_thread (GTask        *task,
  * @callback: (scope async): called once the process runs or failed to start
  * @user_data: data for @callback
  *
- * Starts a process in @context without blocking; see mitogen_context_spawn().
+ * Starts a process in @context without blocking, and without a thread:
+ * the broker thread completes it; see mitogen_context_spawn().
  */
 void
 mitogen_context_spawn_async (MitogenContext      *context,
@@ -393,19 +381,24 @@ mitogen_context_spawn_async (MitogenContext      *context,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  SpawnData *data;
+  GError *error = NULL;
+  ProcessState *state;
+  GTask *task;
 
   g_return_if_fail (MITOGEN_IS_CONTEXT (context));
   g_return_if_fail (argv != NULL && argv[0] != NULL);
 
-  data = g_new0 (SpawnData, 1);
-  data->argv = g_strdupv ((char **) argv);
-  data->options = options != NULL ? g_variant_ref_sink (options) : NULL;
   task = g_task_new (context, cancellable, callback, user_data);
   g_task_set_source_tag (task, mitogen_context_spawn_async);
-  g_task_set_task_data (task, data, (GDestroyNotify) spawn_data_free);
-  g_task_run_in_thread (task, spawn_in_thread);
+  state = state_start (context, argv, options, FALSE, &error);
+  if (state == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  _mitogen_process_state_watch_async (state, task, PROCESS_STARTED, NULL, 0);
+  _mitogen_process_state_unref (state);
 }
 
 /**
@@ -539,20 +532,6 @@ mitogen_process_wait (MitogenProcess  *process,
   return ok;
 }
 
-static void
-wait_in_thread (GTask        *task,
-                gpointer      source,
-                gpointer      task_data,
-                GCancellable *cancellable)
-{
-  GError *error = NULL;
-
-  if (mitogen_process_wait (source, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
 /**
  * mitogen_process_wait_async:
  * @process: a process
@@ -560,8 +539,8 @@ wait_in_thread (GTask        *task,
  * @callback: (scope async): called once it ended
  * @user_data: data for @callback
  *
- * Waits for the process to end without blocking; see
- * mitogen_process_wait().
+ * Waits for the process to end without blocking, and without a thread;
+ * see mitogen_process_wait().
  */
 void
 mitogen_process_wait_async (MitogenProcess      *process,
@@ -569,12 +548,12 @@ mitogen_process_wait_async (MitogenProcess      *process,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  GTask *task;
 
   g_return_if_fail (MITOGEN_IS_PROCESS (process));
   task = g_task_new (process, cancellable, callback, user_data);
   g_task_set_source_tag (task, mitogen_process_wait_async);
-  g_task_run_in_thread (task, wait_in_thread);
+  _mitogen_process_state_watch_async (process->state, task, PROCESS_DONE, NULL, 0);
 }
 
 /**

@@ -588,6 +588,157 @@ test_run_too_big (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "proc.start"));
 }
 
+/* ---- asynchronous, without a thread per operation ---- */
+
+typedef struct
+{
+  MitogenProcess *process;   /* owned */
+  GByteArray     *out;       /* owned: stdout as read */
+  guint8          buf[4096];
+  int             pending;   /* the start, or the read and the wait */
+} AsyncRun;
+
+static guint
+thread_count (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static void async_read_next (AsyncRun *run);
+
+static void
+async_got_output (GObject *source, GAsyncResult *result, gpointer data)
+{
+  AsyncRun *run = data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  g_assert_no_error (error);
+  if (n > 0)
+    {
+      g_byte_array_append (run->out, run->buf, n);
+      async_read_next (run);
+    }
+  else
+    run->pending--;
+}
+
+static void
+async_read_next (AsyncRun *run)
+{
+  g_input_stream_read_async (mitogen_process_get_stdout (run->process), run->buf, sizeof run->buf,
+                             G_PRIORITY_DEFAULT, NULL, async_got_output, run);
+}
+
+static void
+async_waited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  AsyncRun *run = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mitogen_process_wait_finish (MITOGEN_PROCESS (source), result, &error));
+  g_assert_no_error (error);
+  run->pending--;
+}
+
+static void
+async_spawned (GObject *source, GAsyncResult *result, gpointer data)
+{
+  AsyncRun *run = data;
+  g_autoptr(GError) error = NULL;
+
+  run->process = mitogen_context_spawn_finish (MITOGEN_CONTEXT (source), result, &error);
+  g_assert_no_error (error);
+  run->pending = 2;
+  async_read_next (run);
+  mitogen_process_wait_async (run->process, NULL, async_waited, run);
+}
+
+static gboolean
+tick (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+#define N_ASYNC 24
+
+/* Many processes started, read and waited for asynchronously from one
+ * thread: their output and statuses come back, and no thread waits for
+ * any of them (GIO's default async read and a threaded start and wait
+ * would each hold one of its pool's threads). */
+static void
+test_async_no_threads (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  AsyncRun runs[N_ASYNC] = { { 0, } };
+  gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * G_TIME_SPAN_MILLISECOND;
+  guint before = thread_count (), peak = before;
+  guint ticker = g_timeout_add (10, tick, NULL);
+  gboolean busy = TRUE;
+
+  for (int i = 0; i < N_ASYNC; i++)
+    {
+      g_autofree char *script = g_strdup_printf ("sleep 0.5; echo run %d", i);
+
+      runs[i].out = g_byte_array_new ();
+      runs[i].pending = 1;
+      mitogen_context_spawn_async (ctx, (const char *[]) { "sh", "-c", script, NULL }, NULL, NULL,
+                                   async_spawned, &runs[i]);
+    }
+  while (busy)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+      peak = MAX (peak, thread_count ());
+      busy = FALSE;
+      for (int i = 0; i < N_ASYNC; i++)
+        busy |= runs[i].pending > 0;
+    }
+  g_source_remove (ticker);
+  for (int i = 0; i < N_ASYNC; i++)
+    {
+      g_autofree char *expected = g_strdup_printf ("run %d\n", i);
+
+      g_assert_cmpmem (runs[i].out->data, runs[i].out->len, expected, strlen (expected));
+      g_assert_cmpint (mitogen_process_get_exit_status (runs[i].process), ==, 0);
+      g_object_unref (runs[i].process);
+      g_byte_array_unref (runs[i].out);
+    }
+  g_assert_cmpuint (peak, <=, before + 2);
+}
+
+static void
+async_wait_cancelled (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GError **error = data;
+
+  g_assert_false (mitogen_process_wait_finish (MITOGEN_PROCESS (source), result, error));
+}
+
+/* Cancelling an asynchronous wait kills the group, as the blocking one. */
+static void
+test_async_cancel_kills_group (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+  g_autoptr(MitogenProcess) process = spawn_sh (ctx, "sleep 63 & sleep 64");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  int pid = mitogen_process_get_pid (process);
+
+  g_assert_true (group_alive (pid));
+  mitogen_process_wait_async (process, cancellable, async_wait_cancelled, &error);
+  g_cancellable_cancel (cancellable);
+  while (error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (group_gone (pid));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -608,5 +759,7 @@ main (int argc, char **argv)
   TEST ("/process/stdin-window", test_stdin_window);
   TEST ("/process/closed-stdout-drops", test_closed_stdout_drops);
   TEST ("/process/run-too-big", test_run_too_big);
+  TEST ("/process/async-no-threads", test_async_no_threads);
+  TEST ("/process/async-cancel-kills-group", test_async_cancel_kills_group);
   return g_test_run ();
 }

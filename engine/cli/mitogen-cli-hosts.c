@@ -400,7 +400,7 @@ excluded_names (const char *const  *lists,
 
   for (guint i = 0; lists != NULL && lists[i] != NULL; i++)
     {
-      g_autoptr(GPtrArray) items = cli_hostlist_expand (lists[i], FALSE, error);
+      g_autoptr(GPtrArray) items = cli_hostlist_expand (lists[i], TRUE, error);
 
       if (items == NULL)
         return NULL;
@@ -436,7 +436,7 @@ add_lists (HostSet            *set,
 {
   for (guint i = 0; lists != NULL && lists[i] != NULL; i++)
     {
-      g_autoptr(GPtrArray) items = cli_hostlist_expand (lists[i], targets, error);
+      g_autoptr(GPtrArray) items = cli_hostlist_expand (lists[i], TRUE, error);
 
       if (items == NULL)
         return FALSE;

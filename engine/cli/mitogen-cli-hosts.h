@@ -31,7 +31,9 @@ typedef struct
                                  * "ssh:HOST", @GROUP names an inventory
                                  * group, a full target stays one */
   const char *const *exclude;   /* -x: host lists and @GROUPs to leave out,
-                                 * matched against labels and targets */
+                                 * matched against labels and targets; in
+                                 * both, a comma before KEY=VALUE does not
+                                 * split ("local,cwd=d1" is one item) */
   const char *const *groups;    /* -g: inventory groups ("all" for all) */
   const char        *inventory; /* -i: an Ansible INI inventory file */
 } CliHostSelection;

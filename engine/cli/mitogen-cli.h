@@ -12,6 +12,19 @@ G_BEGIN_DECLS
 extern GCancellable *interrupted;
 extern gint forwarding_signals;
 
+/* Exit statuses as ssh and the shells have them. */
+enum
+{
+  EXIT_FAILED = 1,          /* the function failed */
+  EXIT_CANNOT_EXECUTE = 126,
+  EXIT_NOT_FOUND = 127,
+  EXIT_TIMED_OUT = 124,     /* --command-timeout passed, as timeout(1) says */
+  EXIT_CONNECTION = 255,    /* no context, or it was lost */
+};
+
+/* The options every command that starts contexts takes. */
+extern const GOptionEntry common_entries[];
+
 /* Prints "mitogen: MESSAGE" and exits 1. */
 void            fail                 (const char     *format,
                                       ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
@@ -29,6 +42,39 @@ MitogenContext *connect_chain        (MitogenRouter  *router,
                                       GArray         *hops);
 void            shut_down            (MitogenContext *context);
 void            wait_for_children    (void);
+/* The status for a call that failed with @error. */
+int             failure_status       (const GError   *error,
+                                      gboolean        is_run);
+/* --command-timeout as a call's deadline in ms (-1 for none), and as is. */
+int             cli_call_deadline    (gboolean        is_run);
+double          cli_command_timeout  (void);
+
+/* mitogen-cli-fanout.c: run and call on many hosts */
+#define CLI_FANOUT_HELP \
+  "\n\nSeveral hosts: every TARGET before '--' (ranges such as ssh:web[01-20] expand),\n" \
+  "-w HOSTS (a plain name is ssh:NAME), -g GROUP of the -i inventory, less -x HOSTS;\n" \
+  "with -w or -g and no '--', every argument belongs to the command. -f hosts at a\n" \
+  "time; output lines as \"HOST: line\" as they come, -b grouped, --json one\n" \
+  "object a host. Exits with the largest of the hosts' statuses (255: a host was\n" \
+  "not reached or was lost; 124: timed out), 128+N after signal N."
+
+extern const GOptionEntry cli_fanout_entries[];
+int             cli_count_before_separator  (int                        argc,
+                                             char                     **argv,
+                                             const GOptionEntry *const *tables);
+gboolean        cli_fanout_requested        (void);
+/* Whether run or call goes to several hosts (or asked for a fan-out's
+ * options): otherwise it takes the single-host path, live and streamed. */
+gboolean        cli_wants_fanout            (int             argc,
+                                             char          **argv,
+                                             int             n_targets);
+gboolean        cli_fanout_has_host_options (void);
+gboolean        cli_target_is_many          (const char     *target);
+gboolean        cli_looks_like_function     (const char     *arg);
+int             cli_fanout_main             (gboolean        is_run,
+                                             int             argc,
+                                             char          **argv,
+                                             int             n_targets);
 
 /* mitogen-cli-cp.c */
 int             cmd_cp               (int             argc,

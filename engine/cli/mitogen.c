@@ -47,7 +47,7 @@ static gboolean opt_ask_become_pass;
 static char *opt_password_file;
 static char *opt_become_password_file;
 
-static const GOptionEntry common_entries[] = {
+const GOptionEntry common_entries[] = {
   { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &opt_options,
     "Transport option for every hop (repeatable); VALUE is GVariant text or a string", "KEY=VALUE" },
   { "agent", 0, 0, G_OPTION_ARG_FILENAME, &opt_agent, "Agent program to start", "PATH" },
@@ -282,18 +282,8 @@ typedef struct
   gboolean    is_run;
 } Job;
 
-/* Exit statuses as ssh and the shells have them. */
-enum
-{
-  EXIT_FAILED = 1,          /* the function failed */
-  EXIT_CANNOT_EXECUTE = 126,
-  EXIT_NOT_FOUND = 127,
-  EXIT_TIMED_OUT = 124,     /* --command-timeout passed, as timeout(1) says */
-  EXIT_CONNECTION = 255,    /* no context, or it was lost */
-};
-
 /* The status for a call that failed with @error. */
-static int
+int
 failure_status (const GError *error,
                 gboolean      is_run)
 {
@@ -317,16 +307,22 @@ failure_status (const GError *error,
 #define COMMAND_TIMEOUT_GRACE_SEC 5
 
 /* The call's deadline in milliseconds, or -1 for none. */
-static int
-call_deadline (const Job *job)
+int
+cli_call_deadline (gboolean is_run)
 {
   double seconds = opt_command_timeout;
 
   if (seconds <= 0)
     return -1;
-  if (job->is_run)
+  if (is_run)
     seconds += COMMAND_TIMEOUT_GRACE_SEC;
   return (int) MIN (seconds * 1000, G_MAXINT);
+}
+
+double
+cli_command_timeout (void)
+{
+  return opt_command_timeout;
 }
 
 /* ---- run: a process streamed both ways -------------------------------- */
@@ -658,7 +654,7 @@ run_job (MitogenRouter *router,
         shut_down (ctx);
       return status;
     }
-  result = mitogen_context_call_with_timeout (ctx, job->function, job->args, call_deadline (job),
+  result = mitogen_context_call_with_timeout (ctx, job->function, job->args, cli_call_deadline (job->is_run),
                                               interrupted, &error);
   if (result == NULL && interrupted_status () >= 0)
     status = interrupted_status ();
@@ -800,19 +796,29 @@ static int
 cmd_run (int    argc,
          char **argv)
 {
-  g_autoptr(GOptionContext) options = new_option_context ("TARGET -- COMMAND [ARG...]",
+  g_autoptr(GOptionContext) options = new_option_context ("TARGET... -- COMMAND [ARG...]",
       "Run COMMAND in a fresh context at TARGET and exit with its status (128+N if\n"
       "signal N killed it, 127 if it was not found, 126 if it could not be executed,\n"
       "124 if --command-timeout passed, 255 if the context could not be started or\n"
       "was lost). SIGINT, SIGTERM and\n"
       "SIGHUP kill COMMAND and exit 128+N. Its output is shown as it comes; standard\n"
-      "input, unless it is a terminal (or with -t), is passed to COMMAND as it is read.");
+      "input, unless it is a terminal (or with -t), is passed to COMMAND as it is read."
+      CLI_FANOUT_HELP);
+  const GOptionEntry *const tables[] = { common_entries, run_entries, cli_fanout_entries, NULL };
+  int n_targets = cli_count_before_separator (argc, argv, tables);
   g_autoptr(GArray) hops = NULL;
   Job job = { NULL, "proc.start", NULL, TRUE };
 
   g_set_prgname ("mitogen run");
   g_option_context_add_main_entries (options, run_entries, NULL);
+  g_option_context_add_main_entries (options, cli_fanout_entries, NULL);
   parse_options (options, &argc, &argv);
+  if (cli_wants_fanout (argc, argv, n_targets))
+    {
+      if (opt_tty)
+        fail ("-t takes one host");
+      return cli_fanout_main (TRUE, argc - 1, argv + 1, n_targets);
+    }
   if (argc < 2)
     fail ("run needs a TARGET and a COMMAND (see mitogen run --help)");
   if (argc < 3)
@@ -828,17 +834,29 @@ static int
 cmd_call (int    argc,
           char **argv)
 {
-  g_autoptr(GOptionContext) options = new_option_context ("TARGET FUNCTION [ARG...]",
+  g_autoptr(GOptionContext) options = new_option_context ("TARGET... [--] FUNCTION [ARG...]",
       "Call FUNCTION (\"module.name\") in a fresh context at TARGET and print its result.\n"
       "Each ARG is GVariant text (42, 'text', [1, 2], <'boxed'>) or else a plain string;\n"
       "put ARGs that start with '-' after '--'. Exits 1 if the function failed, 124 if\n"
-      "--command-timeout passed, 255 if the context could not be started or was lost.");
+      "--command-timeout passed, 255 if the context could not be started or was lost.\n"
+      "Several TARGETs come before a '--': mitogen call t1 t2 -- core.ping."
+      CLI_FANOUT_HELP);
+  const GOptionEntry *const tables[] = { common_entries, cli_fanout_entries, NULL };
+  int n_targets = cli_count_before_separator (argc, argv, tables);
   g_autoptr(GArray) hops = NULL;
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   Job job = { NULL, NULL, NULL, FALSE };
 
   g_set_prgname ("mitogen call");
+  g_option_context_add_main_entries (options, cli_fanout_entries, NULL);
   parse_options (options, &argc, &argv);
+  /* One TARGET then '--' is today's "call TARGET -- FUNCTION -ARG": a
+   * '--' after the function only guards its arguments. */
+  if (n_targets >= 2 && !cli_fanout_requested () &&
+      cli_looks_like_function (argv[2]) && !cli_target_is_many (argv[1]))
+    n_targets = -1;
+  if (cli_wants_fanout (argc, argv, n_targets))
+    return cli_fanout_main (FALSE, argc - 1, argv + 1, n_targets);
   if (argc < 3)
     fail ("call needs a TARGET and a FUNCTION (see mitogen call --help)");
   hops = parse_target_or_fail (argv[1]);
@@ -921,8 +939,9 @@ usage (FILE *out)
   fprintf (out,
            "Usage: mitogen COMMAND [OPTION...] ...\n\n"
            "Commands:\n"
-           "  run TARGET -- CMD [ARG...]     run a command in a fresh context\n"
+           "  run TARGET... -- CMD [ARG...]  run a command in a fresh context\n"
            "  call TARGET FUNCTION [ARG...]  call a function and print its result\n"
+           "  call TARGET... -- FUNCTION [ARG...]      (on each of several hosts)\n"
            "  cp [-r] [-p] SRC... DEST       copy files to or from TARGET:/PATH\n"
            "  list-transports                list the transports that can be used\n"
            "  list-serializers               list the serializers that can be used\n"
@@ -931,7 +950,8 @@ usage (FILE *out)
            "sudo:postgres, ssh:user@host:port,compression=yes, ssh:web1/sudo:postgres.\n"
            "Passwords: -k/--ask-pass (ssh hops), -K/--ask-become-pass (sudo, su, doas),\n"
            "their --*-password-file FILE, or HOP,password_file=FILE; $MITOGEN_ASKPASS asks\n"
-           "instead of the terminal. `mitogen COMMAND --help` for more.\n");
+           "instead of the terminal. Many hosts: -w 'web[01-20]', -g GROUP -i INVENTORY,\n"
+           "-f N at a time, -b to group outputs, --json. `mitogen COMMAND --help` for more.\n");
 }
 
 int

@@ -1,0 +1,742 @@
+/* mitogen-cli-fanout.c: `mitogen run` and `mitogen call` on many hosts.
+ *
+ *   mitogen run [-w HOSTS] [-g GROUP] [TARGET...] -- COMMAND [ARG...]
+ *   mitogen call [-w HOSTS] [-g GROUP] [TARGET...] -- FUNCTION [ARG...]
+ *
+ * Every host is driven from this one thread by the engine's asynchronous
+ * calls (connect hop by hop, then one call, then shutdown), at most -f at
+ * a time, so the tool's threads do not grow with the hosts. By default a
+ * command runs with proc.start, its output read asynchronously (no thread
+ * per host: MitogenProcess's async reads wait on the broker's events) and
+ * printed a line at a time, each after "LABEL: ". For -b and --json it
+ * runs with proc.run, its whole output in one reply.
+ *
+ * The tool's status is the largest of the hosts' statuses, each as a
+ * single-host run would give it: 0, the command's status, 128+N for
+ * signal N, 124 for a timeout, 1 for a failed call, 255 for a host that
+ * could not be reached or was lost; 128+N when signal N interrupted it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mitogen-cli.h"
+#include "mitogen-cli-fanout.h"
+#include "mitogen-cli-hosts.h"
+#include "mitogen-cli-target.h"
+
+#define DEFAULT_PARALLEL 32
+/* How long a host's context has to stop before it is cut off. */
+#define FANOUT_SHUTDOWN_MSEC 10000
+
+static char **opt_include;
+static char **opt_exclude;
+static char **opt_groups;
+static char *opt_inventory;
+static int opt_parallel = DEFAULT_PARALLEL;
+static double opt_host_timeout;
+static gboolean opt_gather;
+static gboolean opt_json;
+
+const GOptionEntry cli_fanout_entries[] = {
+  { "hosts", 'w', 0, G_OPTION_ARG_STRING_ARRAY, &opt_include,
+    "Run on these hosts too (repeatable): web[01-20,30],db1 (ssh), @GROUP, full targets", "HOSTS" },
+  { "exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &opt_exclude,
+    "Leave out these hosts or @GROUPs (repeatable)", "HOSTS" },
+  { "group", 'g', 0, G_OPTION_ARG_STRING_ARRAY, &opt_groups,
+    "Run on the hosts of an inventory group (repeatable; \"all\" for all)", "GROUP" },
+  { "inventory", 'i', 0, G_OPTION_ARG_FILENAME, &opt_inventory,
+    "An Ansible INI inventory for -g and @GROUP", "FILE" },
+  { "fanout", 'f', 0, G_OPTION_ARG_INT, &opt_parallel,
+    "Hosts worked on at once (default 32)", "N" },
+  { "host-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_host_timeout,
+    "Seconds each host may take, connecting included; then it fails as timed out", "SECONDS" },
+  { "gather", 'b', 0, G_OPTION_ARG_NONE, &opt_gather,
+    "Print each distinct output once, under the hosts that gave it", NULL },
+  { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+    "Print one JSON object per host, a line each, as hosts finish", NULL },
+  G_OPTION_ENTRY_NULL
+};
+
+/* ---- choosing the hosts ------------------------------------------------ */
+
+static const GOptionEntry *
+find_entry (const GOptionEntry *const *tables,
+            const char               *long_name,
+            gsize                     long_len,
+            char                      short_name)
+{
+  for (guint t = 0; tables[t] != NULL; t++)
+    for (const GOptionEntry *e = tables[t]; e->long_name != NULL; e++)
+      if (long_name != NULL ? strlen (e->long_name) == long_len &&
+                              strncmp (e->long_name, long_name, long_len) == 0
+                            : e->short_name == short_name)
+        return e;
+  return NULL;
+}
+
+static gboolean
+takes_value (const GOptionEntry *entry)
+{
+  return entry != NULL && entry->arg != G_OPTION_ARG_NONE;
+}
+
+/* GOption drops the '--' separator (and parse_options() the one it
+ * keeps), so where it was is read from the raw arguments: the number of
+ * positional arguments before the first '--' that is not an option's
+ * value, or -1 without one. */
+int
+cli_count_before_separator (int                        argc,
+                            char                     **argv,
+                            const GOptionEntry *const *tables)
+{
+  int count = 0;
+
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+
+      if (g_str_equal (arg, "--"))
+        return count;
+      if (g_str_has_prefix (arg, "--"))
+        {
+          if (strchr (arg, '=') == NULL &&
+              takes_value (find_entry (tables, arg + 2, strlen (arg + 2), 0)))
+            i++;
+        }
+      else if (arg[0] == '-' && arg[1] != '\0')
+        {
+          for (const char *c = arg + 1; *c != '\0'; c++)
+            if (takes_value (find_entry (tables, NULL, 0, *c)))
+              {
+                if (c[1] == '\0')
+                  i++;
+                break;
+              }
+        }
+      else
+        count++;
+    }
+  return -1;
+}
+
+/* Whether an option asked for a fan-out. */
+gboolean
+cli_fanout_requested (void)
+{
+  return opt_include != NULL || opt_exclude != NULL || opt_groups != NULL ||
+         opt_inventory != NULL || opt_parallel != DEFAULT_PARALLEL ||
+         opt_host_timeout != 0 || opt_gather || opt_json;
+}
+
+/* Whether the hosts are named by -w or -g rather than TARGET arguments. */
+gboolean
+cli_fanout_has_host_options (void)
+{
+  return opt_include != NULL || opt_groups != NULL;
+}
+
+/* Whether @target names more than one host ("ssh:web[1-3]", "a,b"). */
+gboolean
+cli_target_is_many (const char *target)
+{
+  g_autoptr(GPtrArray) names = cli_hostlist_expand (target, TRUE, NULL);
+
+  return names != NULL && names->len > 1;
+}
+
+/* Whether @arg reads as "module.name" rather than a target: targets
+ * start with a transport, which has no '.', and a function has no ':',
+ * ',' or '/'. */
+gboolean
+cli_looks_like_function (const char *arg)
+{
+  const char *dot = strchr (arg, '.');
+
+  return dot != NULL && dot > arg && dot[1] != '\0' && strpbrk (arg, ":,/[") == NULL;
+}
+
+gboolean
+cli_wants_fanout (int    argc,
+                  char **argv,
+                  int    n_targets)
+{
+  return cli_fanout_requested () || n_targets > 1 ||
+         (argc > 1 && n_targets != 0 && cli_target_is_many (argv[1]));
+}
+
+/* ---- one host's run ---------------------------------------------------- */
+
+static void host_connect_next (HostRun *hr);
+static void host_set_status (HostRun *hr, int status);
+static void host_finish (HostRun *hr);
+
+static void
+host_run_clear (HostRun *hr)
+{
+  g_free (hr->label);
+  g_free (hr->target);
+  g_clear_pointer (&hr->hops, g_array_unref);
+  g_clear_object (&hr->first);
+  g_clear_object (&hr->last);
+  g_clear_object (&hr->cancel);
+  if (hr->timer != NULL)
+    g_source_destroy (hr->timer);
+  g_clear_pointer (&hr->timer, g_source_unref);
+  g_clear_pointer (&hr->out, g_bytes_unref);
+  g_clear_pointer (&hr->err, g_bytes_unref);
+  g_free (hr->error);
+  g_clear_object (&hr->process);
+}
+
+static gboolean
+host_timed_out (gpointer data)
+{
+  HostRun *hr = data;
+
+  hr->timed_out = TRUE;
+  g_cancellable_cancel (hr->cancel);
+  g_clear_pointer (&hr->timer, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* Records why @hr failed, from @error unless the timeout or a signal
+ * explains it better. */
+static void
+host_fail (HostRun *hr,
+           GError  *error,
+           int      status)
+{
+  if (hr->timed_out)
+    {
+      hr->status = 124;
+      hr->error = g_strdup_printf ("timed out after %g s", opt_host_timeout);
+    }
+  else if (interrupted_status () >= 0)
+    {
+      hr->status = interrupted_status ();
+      hr->error = g_strdup ("interrupted");
+    }
+  else
+    {
+      hr->status = status;
+      hr->error = g_strdup (error->message);
+    }
+}
+
+static void
+host_start (HostRun *hr)
+{
+  Fanout *fo = hr->fanout;
+
+  fo->running++;
+  hr->started = g_get_monotonic_time ();
+  hr->cancel = g_cancellable_new ();
+  if (opt_host_timeout > 0)
+    {
+      hr->timer = g_timeout_source_new ((guint) MIN (opt_host_timeout * 1000, G_MAXUINT));
+      g_source_set_callback (hr->timer, host_timed_out, hr, NULL);
+      g_source_attach (hr->timer, g_main_loop_get_context (fo->loop));
+    }
+  host_connect_next (hr);
+}
+
+/* ---- stopping a host's contexts ---------------------------------------- */
+
+typedef struct
+{
+  HostRun      *hr;
+  GCancellable *give_up;  /* owned: cancelled when the wait is too long */
+  GSource      *timer;    /* owned */
+} Stopping;
+
+static gboolean
+stopping_too_long (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+host_stopped (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Stopping *st = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!mitogen_context_shutdown_finish (MITOGEN_CONTEXT (source), result, &error))
+    {
+      /* Wedged or stopped: cut it off, so that nothing waits for it. */
+      g_debug ("%s: %s", st->hr->label, error->message);
+      mitogen_router_disconnect_context (st->hr->fanout->router, st->hr->first);
+    }
+  g_source_destroy (st->timer);
+  g_source_unref (st->timer);
+  g_object_unref (st->give_up);
+  host_finish (st->hr);
+  g_free (st);
+}
+
+/* Stops the host's contexts (the first hop takes the others along), then
+ * finishes it. A host that timed out may not answer: it is cut off. */
+static void
+host_stop (HostRun *hr)
+{
+  Stopping *st;
+
+  if (hr->first == NULL)
+    {
+      host_finish (hr);
+      return;
+    }
+  if (hr->timed_out)
+    {
+      mitogen_router_disconnect_context (hr->fanout->router, hr->first);
+      host_finish (hr);
+      return;
+    }
+  st = g_new0 (Stopping, 1);
+  st->hr = hr;
+  st->give_up = g_cancellable_new ();
+  st->timer = g_timeout_source_new (FANOUT_SHUTDOWN_MSEC);
+  g_source_set_callback (st->timer, stopping_too_long, st->give_up, NULL);
+  g_source_attach (st->timer, g_main_loop_get_context (hr->fanout->loop));
+  mitogen_context_shutdown_async (hr->first, st->give_up, host_stopped, st);
+}
+
+/* ---- connecting and calling -------------------------------------------- */
+
+static void
+host_called (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  value = mitogen_context_call_with_timeout_finish (MITOGEN_CONTEXT (source), result, &error);
+  if (value == NULL)
+    host_fail (hr, error, failure_status (error, hr->fanout->is_run));
+  else if (hr->fanout->is_run && g_variant_is_of_type (value, G_VARIANT_TYPE ("(iayay)")))
+    {
+      g_autoptr(GVariant) out = g_variant_get_child_value (value, 1);
+      g_autoptr(GVariant) err = g_variant_get_child_value (value, 2);
+      int status;
+
+      g_variant_get_child (value, 0, "i", &status);
+      hr->out = g_variant_get_data_as_bytes (out);
+      hr->err = g_variant_get_data_as_bytes (err);
+      host_set_status (hr, status);
+    }
+  else if (hr->fanout->is_run)
+    {
+      hr->status = 1;
+      hr->error = g_strdup ("proc.run gave a reply of an unknown type");
+    }
+  else
+    {
+      g_autofree char *text = g_variant_print (value, FALSE);
+      g_autofree char *line = g_strconcat (text, "\n", NULL);
+
+      hr->exit_code = 0;
+      hr->out = g_bytes_new_take (g_steal_pointer (&line), strlen (text) + 1);
+    }
+  host_stop (hr);
+}
+
+
+/* The host's status from a command's: its code, or -N for signal N. */
+static void
+host_set_status (HostRun *hr,
+                 int      status)
+{
+  hr->exit_code = status >= 0 ? status : -1;
+  hr->signal = status >= 0 ? 0 : -status;
+  hr->status = status >= 0 ? status : 128 - status;
+  if (status > 0)
+    hr->error = g_strdup_printf ("exit status %d", status);
+  else if (status < 0)
+    hr->error = g_strdup_printf ("killed by signal %d", -status);
+}
+
+/* A streamed command's reads and wait are over: stop its contexts. */
+static void
+host_streamed_op_done (HostRun *hr)
+{
+  if (--hr->pending > 0)
+    return;
+  for (int i = 0; i < 2; i++)
+    {
+      g_byte_array_unref (hr->pipes[i]->partial);
+      g_clear_pointer (&hr->pipes[i], g_free);
+    }
+  g_clear_object (&hr->process);
+  host_stop (hr);
+}
+
+/* Prints the ended lines of @pipe's output (all of it at @eof). */
+static void
+pipe_print (HostPipe *pipe,
+            gboolean  eof)
+{
+  Fanout *fo = pipe->hr->fanout;
+  gsize size = pipe->partial->len;
+
+  /* Up to the last newline; the rest waits for its end. */
+  while (!eof && size > 0 && pipe->partial->data[size - 1] != '\n')
+    size--;
+
+  if (size == 0 || interrupted_status () >= 0)
+    return;
+  fanout_clear_progress (fo);
+  fanout_print_prefixed (pipe->to, pipe->hr->label, pipe->partial->data, size);
+  fanout_show_progress (fo);
+  g_byte_array_remove_range (pipe->partial, 0, size);
+}
+
+static void pipe_read (HostPipe *pipe);
+
+static void
+pipe_got_output (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  HostPipe *pipe = data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n > 0)
+    {
+      g_byte_array_append (pipe->partial, pipe->buf, n);
+      pipe_print (pipe, FALSE);
+      pipe_read (pipe);
+      return;
+    }
+  /* The end, or the context's loss, which the wait reports. */
+  pipe_print (pipe, TRUE);
+  host_streamed_op_done (pipe->hr);
+}
+
+static void
+pipe_read (HostPipe *pipe)
+{
+  GInputStream *from = pipe->to == stdout ? mitogen_process_get_stdout (pipe->hr->process)
+                                          : mitogen_process_get_stderr (pipe->hr->process);
+
+  g_input_stream_read_async (from, pipe->buf, sizeof pipe->buf, G_PRIORITY_DEFAULT, NULL,
+                             pipe_got_output, pipe);
+}
+
+static void
+host_waited (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+
+  if (mitogen_process_wait_finish (MITOGEN_PROCESS (source), result, &error))
+    host_set_status (hr, mitogen_process_get_if_exited (hr->process)
+                         ? mitogen_process_get_exit_status (hr->process)
+                         : -mitogen_process_get_term_sig (hr->process));
+  else
+    {
+      host_fail (hr, error, failure_status (error, TRUE));
+      /* A host past its time may not answer: cut it off, which ends the
+       * reads too. Cancelled otherwise, the agent kills the command. */
+      if (hr->timed_out)
+        mitogen_router_disconnect_context (hr->fanout->router, hr->first);
+    }
+  host_streamed_op_done (hr);
+}
+
+static void
+host_spawned (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+
+  hr->process = mitogen_context_spawn_finish (MITOGEN_CONTEXT (source), result, &error);
+  if (hr->process == NULL)
+    {
+      host_fail (hr, error, failure_status (error, TRUE));
+      host_stop (hr);
+      return;
+    }
+  hr->pending = 3;
+  for (int i = 0; i < 2; i++)
+    {
+      hr->pipes[i] = g_new0 (HostPipe, 1);
+      hr->pipes[i]->hr = hr;
+      hr->pipes[i]->to = i == 0 ? stdout : stderr;
+      hr->pipes[i]->partial = g_byte_array_new ();
+      pipe_read (hr->pipes[i]);
+    }
+  mitogen_process_wait_async (hr->process, hr->cancel, host_waited, hr);
+}
+
+/* proc.start's options: no stdin, and --command-timeout. */
+static GVariant *
+streamed_options (void)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "stdin", "b", FALSE);
+  if (cli_command_timeout () > 0)
+    g_variant_dict_insert (&dict, "timeout", "d", cli_command_timeout ());
+  return g_variant_dict_end (&dict);
+}
+
+static void
+host_call (HostRun *hr)
+{
+  Fanout *fo = hr->fanout;
+
+  if (fo->streamed)
+    {
+      mitogen_context_spawn_async (hr->last, (const char *const *) fo->argv, streamed_options (),
+                                   hr->cancel, host_spawned, hr);
+      return;
+    }
+  mitogen_context_call_with_timeout_async (hr->last, fo->function, fo->args, fo->deadline,
+                                           hr->cancel, host_called, hr);
+}
+
+static void
+host_connected (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx;
+
+  ctx = mitogen_router_connect_context_finish (MITOGEN_ROUTER (source), result, &error);
+  if (ctx == NULL)
+    {
+      host_fail (hr, error, 255);
+      host_stop (hr);
+      return;
+    }
+  if (hr->first == NULL)
+    hr->first = g_object_ref (ctx);
+  g_clear_object (&hr->last);
+  hr->last = ctx;
+  if (hr->next_hop < hr->hops->len)
+    host_connect_next (hr);
+  else
+    {
+      /* The passwords have been used (or refused): clear our copies. */
+      cli_hops_wipe_secrets (hr->hops);
+      host_call (hr);
+    }
+}
+
+static void
+host_connect_next (HostRun *hr)
+{
+  CliHop *hop = &g_array_index (hr->hops, CliHop, hr->next_hop++);
+
+  mitogen_router_connect_context_async (hr->fanout->router, hop->transport, hop->options,
+                                        hr->last, hr->cancel, host_connected, hr);
+}
+
+/* ---- the run as a whole ------------------------------------------------- */
+
+static void
+start_more (Fanout *fo)
+{
+  while (!fo->stopping && fo->next < fo->n_hosts && fo->running < (guint) opt_parallel)
+    host_start (&fo->hosts[fo->next++]);
+  if (fo->running == 0 && (fo->stopping || fo->next == fo->n_hosts))
+    g_main_loop_quit (fo->loop);
+}
+
+static void
+host_finish (HostRun *hr)
+{
+  Fanout *fo = hr->fanout;
+
+  hr->seconds = (g_get_monotonic_time () - hr->started) / (double) G_USEC_PER_SEC;
+  if (hr->timer != NULL)
+    g_source_destroy (hr->timer);
+  g_clear_pointer (&hr->timer, g_source_unref);
+  /* The contexts are gone: let them go here too, so that memory does not
+   * grow with the hosts already done. */
+  g_clear_object (&hr->first);
+  g_clear_object (&hr->last);
+  fo->running--;
+  fo->done++;
+  if (hr->status != 0)
+    fo->failed++;
+  fanout_clear_progress (fo);
+  if (interrupted_status () < 0)
+    fanout_print_host (hr);
+  fanout_show_progress (fo);
+  start_more (fo);
+}
+
+/* A signal: every host's connect or call is cancelled (the agent kills a
+ * cancelled call's process group), their contexts stopped, and nothing
+ * more started. */
+static gboolean
+on_interrupted (GCancellable *cancellable,
+                gpointer      data)
+{
+  Fanout *fo = data;
+
+  fo->stopping = TRUE;
+  for (guint i = 0; i < fo->next; i++)
+    if (fo->hosts[i].cancel != NULL)
+      g_cancellable_cancel (fo->hosts[i].cancel);
+  start_more (fo);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+overall_status (Fanout *fo)
+{
+  int status = 0;
+
+  if (interrupted_status () >= 0)
+    return interrupted_status ();
+  for (guint i = 0; i < fo->n_hosts; i++)
+    status = MAX (status, fo->hosts[i].status);
+  return status;
+}
+
+static int
+fanout_job (MitogenRouter *router,
+            gpointer       data)
+{
+  Fanout *fo = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSource) signals = g_cancellable_source_new (interrupted);
+
+  g_main_context_push_thread_default (context);
+  fo->router = router;
+  fo->loop = g_main_loop_new (context, FALSE);
+  g_source_set_callback (signals, (GSourceFunc) (void (*) (void)) on_interrupted, fo, NULL);
+  g_source_attach (signals, context);
+  start_more (fo);
+  if (fo->running > 0)
+    g_main_loop_run (fo->loop);
+  g_source_destroy (signals);
+  fanout_clear_progress (fo);
+  if (opt_gather && interrupted_status () < 0)
+    {
+      fanout_print_gathered (fo, stdout, FALSE);
+      fanout_print_gathered (fo, stderr, TRUE);
+    }
+  if (interrupted_status () < 0)
+    fanout_print_summary (fo);
+  /* Let the callbacks still queued (shutdowns cut short) run out. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_loop_unref (fo->loop);
+  g_main_context_pop_thread_default (context);
+  return overall_status (fo);
+}
+
+/* Runs a command (@is_run) or calls a function on every host that the
+ * targets and the options name. @argv holds the positional arguments:
+ * @n_targets targets (-1: none after -w or -g, else the first), then the
+ * command, or the function and its arguments. */
+int
+cli_fanout_main (gboolean  is_run,
+                 int       argc,
+                 char    **argv,
+                 int       n_targets)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) targets = NULL;
+  g_autoptr(GArray) hosts = NULL;
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  CliHostSelection selection = { NULL, };
+  Fanout fo = { .is_run = is_run, .deadline = cli_call_deadline (is_run) };
+  int status;
+
+  if (n_targets < 0)
+    n_targets = cli_fanout_has_host_options () ? 0 : 1;
+  if (n_targets > argc)
+    n_targets = argc;
+  if (opt_parallel < 1)
+    fail ("-f takes a number of hosts above 0");
+  if (opt_host_timeout < 0)
+    fail ("--host-timeout takes a number of seconds above 0");
+  if (opt_gather && opt_json)
+    fail ("-b and --json do not go together");
+  if (argc - n_targets < 1)
+    fail (is_run ? "run needs a COMMAND after the hosts (see mitogen run --help)"
+                 : "call needs a FUNCTION after the hosts (see mitogen call --help)");
+  targets = g_new0 (char *, n_targets + 1);
+  for (int i = 0; i < n_targets; i++)
+    targets[i] = g_strdup (argv[i]);
+  selection.targets = (const char *const *) targets;
+  selection.include = (const char *const *) opt_include;
+  selection.exclude = (const char *const *) opt_exclude;
+  selection.groups = (const char *const *) opt_groups;
+  selection.inventory = opt_inventory;
+  hosts = cli_hosts_resolve (&selection, &error);
+  if (hosts == NULL)
+    fail ("%s", error->message);
+
+  if (is_run)
+    {
+      GVariantDict options;
+
+      g_variant_dict_init (&options, NULL);
+      if (cli_command_timeout () > 0)
+        g_variant_dict_insert (&options, "timeout", "d", cli_command_timeout ());
+      fo.function = g_strdup ("proc.run");
+      fo.streamed = !opt_gather && !opt_json;
+      fo.argv = argv + n_targets;
+      fo.args = g_variant_ref_sink (g_variant_new ("(^as@a{sv})", argv + n_targets,
+                                                   g_variant_dict_end (&options)));
+    }
+  else
+    {
+      fo.function = g_strdup (argv[n_targets]);
+      for (int i = n_targets + 1; i < argc; i++)
+        g_ptr_array_add (args, cli_parse_value (argv[i]));
+      if (args->len > 0)
+        fo.args = g_variant_ref_sink (g_variant_new_tuple ((GVariant **) args->pdata, args->len));
+    }
+
+  fo.n_hosts = hosts->len;
+  fo.hosts = g_new0 (HostRun, fo.n_hosts);
+  fo.progress = isatty (2) && !opt_json;
+  fo.gather = opt_gather;
+  fo.json = opt_json;
+  for (guint i = 0; i < hosts->len; i++)
+    {
+      CliHost *host = &g_array_index (hosts, CliHost, i);
+      HostRun *hr = &fo.hosts[i];
+
+      hr->fanout = &fo;
+      hr->label = g_strdup (host->label);
+      hr->target = g_strdup (host->target);
+      hr->hops = parse_target_or_fail (host->target);
+      hr->exit_code = -1;
+    }
+
+  g_atomic_int_set (&forwarding_signals, TRUE);
+  status = mitogen_run_with_router (fanout_job, &fo);
+  wait_for_children ();
+
+  for (guint i = 0; i < fo.n_hosts; i++)
+    host_run_clear (&fo.hosts[i]);
+  g_free (fo.hosts);
+  g_free (fo.function);
+  g_clear_pointer (&fo.args, g_variant_unref);
+  return status;
+}

@@ -1,0 +1,91 @@
+/* mitogen-cli-fanout.h: what the fan-out (mitogen-cli-fanout.c) and its
+ * output (mitogen-cli-fanout-output.c) share.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include "mitogen-cli.h"
+
+G_BEGIN_DECLS
+
+typedef struct _Fanout Fanout;
+typedef struct _HostPipe HostPipe;
+
+typedef struct
+{
+  Fanout         *fanout;     /* unowned: outlives every host */
+  char           *label;      /* owned */
+  char           *target;     /* owned */
+  GArray         *hops;       /* owned, CliHop */
+  guint           next_hop;   /* the hop to connect next */
+  MitogenContext *first;      /* owned: the first hop; stopping it stops all */
+  MitogenContext *last;       /* owned: where the call runs */
+  GCancellable   *cancel;     /* owned: --host-timeout and signals */
+  GSource        *timer;      /* owned: --host-timeout, or NULL */
+  gint64          started;    /* monotonic µs */
+  double          seconds;    /* how long it took */
+  gboolean        timed_out;
+  int             status;     /* as a single-host run would exit */
+  int             exit_code;  /* the command's, or -1 */
+  int             signal;     /* the signal that killed it, or 0 */
+  GBytes         *out;        /* owned: stdout, or the call's result */
+  GBytes         *err;        /* owned: stderr */
+  char           *error;      /* owned: why it failed, or NULL */
+  MitogenProcess *process;    /* owned: the command, when streamed */
+  HostPipe       *pipes[2];   /* owned: its stdout and stderr, when streamed */
+  int             pending;    /* streamed: the reads and the wait running */
+} HostRun;
+
+/* One output of a streamed command, printed line by line. */
+struct _HostPipe
+{
+  HostRun    *hr;        /* unowned: its host */
+  FILE       *to;        /* stdout or stderr */
+  GByteArray *partial;   /* owned: a line not yet ended */
+  guint8      buf[8192];
+};
+
+struct _Fanout
+{
+  gboolean      is_run;
+  gboolean      streamed;   /* run with proc.start, lines printed as they come */
+  char        **argv;       /* unowned: the command */
+  char         *function;   /* "proc.run" or the function called */
+  GVariant     *args;       /* owned, not floating, or NULL */
+  int           deadline;   /* the call's, in ms, or -1 */
+  MitogenRouter *router;    /* unowned */
+  GMainLoop    *loop;       /* owned */
+  HostRun      *hosts;      /* owned, n_hosts of them */
+  guint         n_hosts;
+  guint         next;       /* the next host to start */
+  guint         running;    /* started and not done */
+  guint         done;
+  guint         failed;
+  gboolean      stopping;   /* a signal came: start nothing more */
+  gboolean      progress;   /* a progress line on stderr (a terminal) */
+  gboolean      gather;     /* -b */
+  gboolean      json;       /* --json */
+};
+
+/* Clears the progress line before other output, and draws it again. */
+void fanout_clear_progress (Fanout       *fo);
+void fanout_show_progress  (Fanout       *fo);
+/* Writes @size bytes at @data line by line, each after "LABEL: "; a last
+ * line without its newline gets one. */
+void fanout_print_prefixed (FILE         *to,
+                            const char   *label,
+                            const guint8 *data,
+                            gsize         size);
+/* As a host finishes: its output, unless -b gathers it for the end. */
+void fanout_print_host     (HostRun      *hr);
+/* -b, at the end: each distinct output once, under its hosts. */
+void fanout_print_gathered (Fanout       *fo,
+                            FILE         *to,
+                            gboolean      errors);
+/* At the end: the failed hosts, those with the same reason together. */
+void fanout_print_summary  (Fanout       *fo);
+
+G_END_DECLS

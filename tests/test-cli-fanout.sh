@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# test-cli-fanout.sh MITOGEN: `mitogen run` and `mitogen call` on many
+# hosts, end to end, as TAP. Distinct local hosts are local contexts with
+# distinct working directories: "local,cwd=d[1-30]" is thirty of them,
+# and a command tells them apart by $PWD.
+set -u
+MITOGEN=$1
+n=0
+failed=0
+
+check() {  # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
+  local what=$1; shift
+  n=$((n + 1))
+  if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; failed=1; fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+for i in $(seq 1 30); do mkdir "d$i"; done
+m() { timeout 120 "$MITOGEN" "$@"; }
+
+echo "1..28"
+
+# ---- many hosts, lines prefixed ---------------------------------------------
+m run 'local,cwd=d[1-30]' -- sh -c 'echo "in $PWD"; echo "err $PWD" >&2' >out 2>err </dev/null
+status=$?
+check "run on 30 hosts exits 0 when all succeed" test $status = 0
+check "each host's stdout line is prefixed with its label, once" \
+  test "$(sort out)" = "$(for i in $(seq 1 30); do echo "local,cwd=d$i: in $tmp/d$i"; done | sort)"
+check "stderr lines go to stderr, prefixed" \
+  test "$(grep -c '^local,cwd=d[0-9]*: err ' err)" = 30
+m run 'local,cwd=d1' local -- printf 'a\nb' >out </dev/null
+check "a last line without its newline gets one" \
+  test "$(grep -c '^local,cwd=d1: [ab]$' out) $(tail -c 1 out | od -An -c | tr -d ' ')" = "2 \\n"
+
+"$MITOGEN" run 'local,cwd=d[1-2]' -- sh -c 'echo first; while [ ! -e ../go ]; do sleep 0.1; done; echo second' \
+  >live </dev/null 2>&1 &
+cli=$!
+for i in $(seq 1 300); do
+  test "$(grep -c ': first$' live)" = 2 && break
+  sleep 0.1
+done
+check "lines are printed as they come, before the command ends" \
+  test "$(grep -c ': first$' live) $(grep -c second live)" = "2 0"
+touch go
+wait $cli
+check "and the rest when it does" test "$(grep -c ': second$' live)" = 2
+
+# ---- statuses --------------------------------------------------------------
+m run 'local,cwd=d[1-5]' -- sh -c 'exit ${PWD##*/d}' >out 2>err </dev/null
+status=$?
+check "the status is the largest of the hosts' (5)" test $status = 5
+check "the summary names the failed hosts with their reasons" \
+  bash -c "grep -q '^mitogen: 5 of 5 hosts failed' err && grep -q '^  local,cwd=d3: exit status 3$' err"
+m run 'local,cwd=d[1-3]' nosuch:host -- echo ok >out 2>err </dev/null
+status=$?
+check "a host that cannot be reached makes the status 255" test $status = 255
+check "the others still ran" test "$(grep -c ': ok$' out)" = 3
+check "the unreachable host is in the summary, with why" \
+  grep -q "^  nosuch:host: .*nosuch" err
+m run -x 'local,cwd=d2' 'local,cwd=d[1-3]' -- pwd >out </dev/null
+check "-x leaves a host out" test "$(sort out | tr '\n' ' ')" = "local,cwd=d1: $tmp/d1 local,cwd=d3: $tmp/d3 "
+m run -f 1 'local,cwd=d[1-6]' -- sh -c 'ls ../running.* 2>/dev/null | wc -l; touch ../running.$$; sleep 0.2; rm ../running.$$' >out </dev/null
+check "-f 1 runs one host at a time" test "$(grep -c ': 0$' out)" = 6
+
+# ---- per-host timeout -------------------------------------------------------
+start=$(date +%s)
+m run --host-timeout 3 'local,cwd=d[1-4]' -- sh -c 'test "$PWD" = "'"$tmp"'/d2" && exec sleep 271.5; echo done' \
+  >out 2>err </dev/null
+status=$?
+took=$(( $(date +%s) - start ))
+check "a host past --host-timeout fails with 124 (took $took s)" test $status = 124 -a $took -lt 60
+check "the other hosts carried on" test "$(grep -c ': done$' out)" = 3
+check "the slow host is reported as timed out" grep -q "^  local,cwd=d2: timed out after 3 s$" err
+sleep 1
+check "no command is left of the host that timed out" bash -c "! pgrep -f '^sleep 271.5' >/dev/null"
+
+# ---- -b and --json ------------------------------------------------------------
+m run -b 'local,cwd=d[1-5]' -- sh -c 'echo same; test "$PWD" = "'"$tmp"'/d3" && echo other; true' >out </dev/null
+check "-b prints each distinct output once, under the folded host set" \
+  test "$(cat out)" = "$(printf -- '---------------\nlocal,cwd=d[1-2,4-5]\n---------------\nsame\n---------------\nlocal,cwd=d3\n---------------\nsame\nother')"
+printf 'bin\377\376 "q"\t\001\n' >bin
+m run --json 'local,cwd=d[1-3]' nosuch:host -- sh -c 'cat ../bin; echo e >&2; exit ${PWD##*/d}' >out 2>/dev/null </dev/null
+check "--json: one valid JSON object per host, every field there" python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open("out")]
+assert len(rows) == 4, rows
+keys = {"host", "target", "exit_status", "signal", "stdout", "stderr", "error", "seconds"}
+assert all(set(r) == keys for r in rows), rows
+by = {r["host"]: r for r in rows}
+for i in (1, 2, 3):
+    r = by["local,cwd=d%d" % i]
+    assert r["exit_status"] == i and r["stderr"] == "e\n", r
+    assert r["stdout"] == "bin\ufffd\ufffd \"q\"\t\x01\n", r
+    assert (r["error"] is None) == (i == 0) and r["seconds"] >= 0, r
+u = by["nosuch:host"]
+assert u["exit_status"] is None and "nosuch" in u["error"], u
+'
+
+# ---- call --------------------------------------------------------------------
+m call 'local,cwd=d[1-3]' -- core.echo "(1, 'a')" >out </dev/null
+check "call on many hosts prints each result after its host" \
+  test "$(sort out)" = "$(printf "local,cwd=d1: (1, 'a')\nlocal,cwd=d2: (1, 'a')\nlocal,cwd=d3: (1, 'a')")"
+m call -w 'local,local/local' core.ping >out </dev/null
+check "call -w HOSTS FUNCTION: hosts from -w, then the function without '--'" \
+  test "$(sort out | tr '\n' ' ')" = "local/local: () local: () "
+m call local core.echo -- -1 >out </dev/null
+check "one TARGET, a FUNCTION and '--' still make a single-host call" test "$(cat out)" = "-1"
+printf '[web]\nw[1:2] ansible_connection=local\n[db]\ndb1 ansible_connection=local ansible_become=false\n' >inv
+m call -i inv -g web core.ping >out </dev/null
+check "-i INVENTORY -g GROUP picks the group's hosts" test "$(cat out)" = "w1: ()"
+
+# ---- threads ------------------------------------------------------------------
+# The tool's peak thread count while N hosts start and run a command. Hosts
+# are driven from one thread; the transports' connection step runs in GIO's
+# worker pool, which is bounded (10 workers) whatever the number of hosts.
+for i in $(seq 31 60); do mkdir "d$i"; done
+peak_threads() {  # peak_threads N
+  "$MITOGEN" run -f 100 "local,cwd=d[1-$1]" -- sleep 4.25 </dev/null >/dev/null &
+  local pid=$! peak=0 now i
+  for i in $(seq 1 400); do
+    now=$(ls /proc/$pid/task 2>/dev/null | wc -l)
+    test "$now" -gt "$peak" && peak=$now
+    test "$(pgrep -fx 'sleep 4.25' | wc -l)" -ge "$1" && break
+    sleep 0.02
+  done
+  echo $peak
+  wait $pid
+}
+one=$(peak_threads 1)
+sixty=$(peak_threads 60)
+check "the tool's threads do not grow with the hosts (peak with 1 host: $one, with 60: $sixty)" \
+  test "$sixty" -le 20   # a few of the tool's own, 10 of GIO's pool: not 60
+
+# ---- signals -----------------------------------------------------------------
+env --default-signal=INT "$MITOGEN" run 'local,cwd=d[1-10]' -- sleep 272.5 </dev/null >/dev/null 2>&1 &
+cli=$!
+for i in $(seq 1 200); do
+  test "$(pgrep -fx 'sleep 272.5' | wc -l)" -ge 10 && break
+  sleep 0.1
+done
+check "all 10 commands started" test "$(pgrep -fx 'sleep 272.5' | wc -l)" = 10
+kill -INT $cli
+wait $cli
+check "SIGINT exits 130" test $? = 130
+sleep 0.5
+check "SIGINT leaves no remote command" bash -c "! pgrep -fx 'sleep 272.5' >/dev/null"
+m run -b -x 'local,cwd=d1' 'local,cwd=d1' -- true 2>err </dev/null
+check "excluding every host is an error" test $? = 1 -a -s err
+
+exit $failed

@@ -400,6 +400,20 @@ send_keepalive (Session *s)
     ssh_send_keepalive (s->session);
 }
 
+/* TRUE, and the clock of silence restarted, if the host sent anything
+ * since we last looked. */
+static gboolean
+session_host_spoke (Session *s,
+                    gint64   now)
+{
+  if (s->received.in_packets == s->packets_seen)
+    return FALSE;
+  s->packets_seen = s->received.in_packets;
+  s->unanswered = 0;
+  s->last_activity = now;
+  return TRUE;
+}
+
 /* Returns FALSE once the host left keepalive_count_max keepalives in a row
  * unanswered: the TCP connection may look fine for many minutes more (a
  * cut cable, a frozen host), but nothing there is listening. Sets *@due to
@@ -414,13 +428,7 @@ session_host_alive (Session *s,
   *due = G_MAXINT64;
   if (s->keepalive == 0)
     return TRUE;
-  if (s->received.in_packets != s->packets_seen)
-    {
-      s->packets_seen = s->received.in_packets;
-      s->unanswered = 0;
-      s->last_activity = now;
-    }
-  else if (now - s->last_activity >= interval)
+  if (!session_host_spoke (s, now) && now - s->last_activity >= interval)
     {
       if (s->keepalive_count_max > 0 && s->unanswered >= s->keepalive_count_max)
         {
@@ -537,6 +545,24 @@ loop_check_stalled (Loop *loop)
     }
 }
 
+/* Whether each host spoke, after every poll (as the thread per session
+ * did), so that its interval of silence starts from its last packet: two
+ * counters compared per session, next to poll()'s own walk over them all.
+ * The sweep itself runs only when a keepalive may be due. */
+static void
+loop_note_activity (Loop *loop)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < loop->sessions->len; i++)
+    {
+      Session *s = loop->sessions->pdata[i];
+
+      if (s->keepalive > 0)
+        session_host_spoke (s, now);
+    }
+}
+
 static void
 loop_finish_closing (Loop *loop)
 {
@@ -617,6 +643,7 @@ pump_thread (gpointer data)
       loop_run_ready (loop);
       loop_poll (loop);
       loop_check_stalled (loop);
+      loop_note_activity (loop);
       loop_run_ready (loop);
       loop_sweep_keepalives (loop);
       loop_finish_closing (loop);

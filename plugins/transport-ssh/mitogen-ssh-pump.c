@@ -51,8 +51,8 @@
 /* The most a session holds for the engine before leaving the rest to
  * libssh, whose buffer shuts the channel's window. */
 #define TO_ENGINE_MAX (1024 * 1024)
-/* The most read from the engine for one session in one turn. */
-#define FROM_ENGINE_CHUNK (64 * 1024)
+/* The most one read takes: from the socketpair, or from libssh's buffer. */
+#define READ_CHUNK (64 * 1024)
 /* How long a closing session may take to send its last bytes. */
 #define CLOSE_GRACE (5 * G_USEC_PER_SEC)
 
@@ -241,7 +241,7 @@ static gboolean
 pump_from_engine (Session *s,
                   short    revents)
 {
-  char buf[FROM_ENGINE_CHUNK];
+  char buf[READ_CHUNK];
 
   /* Gone, and nothing can be read now to see what it left: gone. */
   if ((revents & POLLERR) ||
@@ -295,14 +295,15 @@ pump_to_engine (Session *s)
     }
   while (s->libssh_holds && s->to_engine->len < TO_ENGINE_MAX)
     {
-      guint room = TO_ENGINE_MAX - s->to_engine->len;
-      guint len = s->to_engine->len;
-      int n;
+      char buf[READ_CHUNK];
+      guint want = MIN (sizeof buf, TO_ENGINE_MAX - s->to_engine->len);
+      int n = ssh_channel_read_nonblocking (s->channel, buf, want, 0);
 
-      g_byte_array_set_size (s->to_engine, len + room);
-      n = ssh_channel_read_nonblocking (s->channel, s->to_engine->data + len, room, 0);
-      g_byte_array_set_size (s->to_engine, len + MAX (n, 0));
-      if (n < (int) room)
+      if (n > 0)
+        g_byte_array_append (s->to_engine, (const guint8 *) buf, n);
+      /* Less than asked for: libssh has nothing more (or an EOF, or an
+       * error, which the next look at the session sees). */
+      if (n < (int) want)
         s->libssh_holds = FALSE;
     }
   /* A whole buffer more: the next turn writes it. */

@@ -1212,6 +1212,66 @@ test_churn_leaves_nothing (MitogenTestFixture *fixture,
   g_assert_cmpuint (threads_after, <=, threads_before + 2);
 }
 
+/* The child of /ssh/exit-while-closing: connects, pings and exits at once,
+ * with the session still closing in the pump, as the CLI does. */
+static int
+ping_and_exit (const char *spec)
+{
+  g_auto(GStrv) fields = g_strsplit (spec, " ", 2);
+  g_autoptr(GError) error = NULL;
+  MitogenRouter *router;
+  MitogenContext *ctx;
+
+  sshd_port = atoi (fields[0]);
+  tmpdir = g_strdup (fields[1]);
+  router = mitogen_router_new (mitogen_broker_new ());
+  ctx = mitogen_router_connect_context (router, "ssh", options (), NULL, NULL, &error);
+  if (ctx == NULL || mitogen_context_call (ctx, "core.ping", NULL, NULL, &error) == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+  mitogen_context_shutdown (ctx, 0, NULL, NULL);
+  return 0;
+}
+
+/* A process that exits while its ssh session closes in the pump thread:
+ * the crypto library's exit handler must not pull its locks from under
+ * the pump (about one exit in ten died of SIGSEGV before the pump stopped
+ * its sessions first). */
+static void
+test_exit_while_closing (MitogenTestFixture *fixture,
+                         gconstpointer       data)
+{
+  g_autofree char *spec = NULL;
+  g_auto(GStrv) env = g_get_environ ();
+  const char *argv[] = { "/proc/self/exe", NULL };
+  int crashed = 0;
+
+  SKIP_WITHOUT_SSHD ();
+  argv[0] = g_file_read_link ("/proc/self/exe", NULL);
+  spec = g_strdup_printf ("%u %s", sshd_port, tmpdir);
+  env = g_environ_setenv (env, "MITOGEN_TEST_PING_AND_EXIT", spec, TRUE);
+  /* The child leaks its router on purpose, as a program may at exit. */
+  env = g_environ_setenv (env, "ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", TRUE);
+  for (int i = 0; i < 30; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *err = NULL;
+      int status = -1;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                   NULL, &err, &status, &error));
+      g_assert_no_error (error);
+      if (WIFSIGNALED (status))
+        crashed++;
+      else if (!g_spawn_check_wait_status (status, NULL))
+        g_error ("the child failed: %s", err);
+    }
+  g_free ((char *) argv[0]);
+  g_assert_cmpint (crashed, ==, 0);
+}
+
 /* The agent @ctx runs from, read from /proc on this (same) host. */
 static char *
 agent_exe (MitogenContext *ctx)
@@ -1813,6 +1873,8 @@ main (int    argc,
 {
   int status;
 
+  if (g_getenv ("MITOGEN_TEST_PING_AND_EXIT") != NULL)
+    return ping_and_exit (g_getenv ("MITOGEN_TEST_PING_AND_EXIT"));
   mitogen_test_init (&argc, &argv);
   start_sshd ();
 
@@ -1831,6 +1893,7 @@ main (int    argc,
   ADD ("/ssh/forty-one-pump", test_forty_one_pump);
   ADD ("/ssh/stopped-host-blocks-nobody", test_stopped_host_blocks_nobody);
   ADD ("/ssh/churn-leaves-nothing", test_churn_leaves_nothing);
+  ADD ("/ssh/exit-while-closing", test_exit_while_closing);
   ADD ("/ssh/keepalive", test_keepalive);
   ADD ("/ssh/hung-host-detected", test_hung_host_detected);
   ADD ("/ssh/network-cut", test_network_cut);

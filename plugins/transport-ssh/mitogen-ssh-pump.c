@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -102,6 +103,9 @@ struct _Loop
 static GMutex lock;
 static GPtrArray *arrivals;  /* Session*: handed over, not yet in the loop */
 static int running_wake_fd = -1;  /* the running pump's eventfd; -1: no pump runs */
+static guint pumps_alive;    /* pump threads not yet at their very end */
+static GCond pump_ended;     /* signalled as one gets there */
+static gboolean exiting;     /* exit() runs: pumps drop their sessions now */
 
 static void
 queue (Session *s,
@@ -491,6 +495,18 @@ loop_take_arrivals (Loop *loop)
   g_autoptr(GPtrArray) taken = NULL;
 
   g_mutex_lock (&lock);
+  if (exiting)
+    {
+      running_wake_fd = -1;
+      taken = g_steal_pointer (&arrivals);
+      arrivals = g_ptr_array_new ();
+      g_mutex_unlock (&lock);
+      for (guint i = 0; i < taken->len; i++)
+        session_free (taken->pdata[i]);
+      while (loop->sessions->len > 0)
+        loop_remove (loop, loop->sessions->pdata[0]);
+      return FALSE;
+    }
   if (arrivals->len == 0 && loop->sessions->len == 0)
     {
       running_wake_fd = -1;
@@ -657,7 +673,33 @@ pump_thread (gpointer data)
   g_ptr_array_unref (loop->stalled);
   g_ptr_array_unref (loop->closing);
   g_free (loop);
+
+  g_mutex_lock (&lock);
+  pumps_alive--;
+  g_cond_broadcast (&pump_ended);
+  g_mutex_unlock (&lock);
   return NULL;
+}
+
+/* An atexit() handler, registered with the first session, after a whole
+ * handshake: the crypto library has registered its own cleanup by then,
+ * and handlers run last-in first-out, so this one runs first. A pump still
+ * sending (a close, a keepalive) while OpenSSL tore down its locks crashed
+ * the process on its way out, now and then (the thread per session did
+ * too). Has the pump drop every session at once, and waits (a second at
+ * most) until it has. */
+static void
+stop_at_exit (void)
+{
+  gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+
+  g_mutex_lock (&lock);
+  exiting = TRUE;
+  if (running_wake_fd >= 0)
+    eventfd_write (running_wake_fd, 1);
+  while (pumps_alive > 0 && g_cond_wait_until (&pump_ended, &lock, deadline))
+    ;
+  g_mutex_unlock (&lock);
 }
 
 /**
@@ -697,10 +739,17 @@ mitogen_ssh_pump_adopt (ssh_session   session,
   s->keepalive_count_max = keepalive_count_max;
   if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) < 0)
     goto fail;
+  /* Room for a whole batch in the socket, so that a batch mostly goes in
+   * one write, not a part now and the rest after another poll. Only a
+   * wish: the kernel caps it (net.core.wmem_max). */
+  setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &(int) { 2 * PUMP_BATCH }, sizeof (int));
 
   g_mutex_lock (&lock);
   if (arrivals == NULL)
-    arrivals = g_ptr_array_new ();
+    {
+      arrivals = g_ptr_array_new ();
+      atexit (stop_at_exit);
+    }
   if (running_wake_fd < 0)
     {
       Loop *loop;
@@ -719,6 +768,7 @@ mitogen_ssh_pump_adopt (ssh_session   session,
       loop->closing = g_ptr_array_new ();
       loop->next_sweep = G_MAXINT64;
       g_ptr_array_add (arrivals, s);
+      pumps_alive++;
       g_thread_unref (g_thread_new (MITOGEN_SSH_PUMP_THREAD_NAME, pump_thread, loop));
     }
   else

@@ -127,8 +127,8 @@ start_sshd (void)
   config = g_strdup_printf ("Port %u\nListenAddress 127.0.0.1\nListenAddress ::1\n"
                             "HostKey %s\nPidFile %s\nAuthorizedKeysFile %s\nUsePAM no\nStrictModes no\n"
                             "PermitRootLogin yes\nPasswordAuthentication yes\n"
-                            "KbdInteractiveAuthentication no\nMaxStartups 50\n"
-                            "MaxSessions 50\nListenAddress 127.0.0.2\n"
+                            "KbdInteractiveAuthentication no\nMaxStartups 200\n"
+                            "MaxSessions 200\nListenAddress 127.0.0.2\n"
                             /* Sessions through 127.0.0.2 have no temporary directory. */
                             "Match LocalAddress 127.0.0.2\n  SetEnv TMPDIR=/proc/mitogen-no-tmp\n",
                             sshd_port, host_key, pid_file, authorized);
@@ -966,6 +966,312 @@ test_ten_at_once (MitogenTestFixture *fixture,
   g_assert_cmpuint (g_hash_table_size (pids), ==, 10);
 }
 
+/* ---- one pump thread for every session ---------------------------------- */
+
+/* Threads of this process, and how many of them are the ssh pump. */
+static guint
+count_threads (guint *pumps)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  *pumps = 0;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *file = g_strdup_printf ("/proc/self/task/%s/comm", name);
+      g_autofree char *comm = NULL;
+
+      n++;
+      if (g_file_get_contents (file, &comm, NULL, NULL) && g_str_has_prefix (comm, "mitogen-sshpump"))
+        (*pumps)++;
+    }
+  return n;
+}
+
+/* The thread count once GLib's pool threads, started by the connects,
+ * have ended: the same for 3 s running (or the last seen after 60 s). */
+static guint
+settled_threads (guint *pumps)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  guint last = count_threads (pumps), same = 0;
+
+  while (same < 30 && g_get_monotonic_time () < deadline)
+    {
+      guint now;
+
+      g_usleep (100 * 1000);
+      now = count_threads (pumps);
+      same = now == last ? same + 1 : 0;
+      last = now;
+    }
+  return last;
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* Connects @n more contexts to the test sshd at once into @contexts. */
+static void
+connect_many (MitogenRouter *router,
+              GPtrArray     *contexts,
+              guint          n)
+{
+  guint want = contexts->len + n;
+  gint64 deadline = g_get_monotonic_time () + 180 * G_USEC_PER_SEC;
+
+  for (guint i = 0; i < n; i++)
+    mitogen_router_connect_context_async (router, "ssh", options_full ("known_hosts", "enforce", "cache-many"),
+                                          NULL, NULL, connected, contexts);
+  while (contexts->len < want && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (contexts->len, ==, want);
+}
+
+/* Forty SSH contexts cost the master no more threads than two: one pump
+ * thread moves the bytes of every session. */
+static void
+test_forty_one_pump (MitogenTestFixture *fixture,
+                     gconstpointer       data)
+{
+  g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) pids = g_hash_table_new (NULL, NULL);
+  guint with_two, with_forty, pumps;
+
+  SKIP_WITHOUT_SSHD ();
+  connect_many (fixture->router, contexts, 2);
+  with_two = settled_threads (&pumps);
+  connect_many (fixture->router, contexts, 38);
+  for (guint i = 0; i < contexts->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mitogen_context_call (contexts->pdata[i], "core.getpid", NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_hash_table_add (pids, GINT_TO_POINTER (g_variant_get_int32 (v)));
+    }
+  g_assert_cmpuint (g_hash_table_size (pids), ==, 40);
+  with_forty = settled_threads (&pumps);
+  g_test_message ("master threads: %u with 2 ssh contexts, %u with 40", with_two, with_forty);
+  /* GLib keeps up to two idle pool threads around for a while. */
+  g_assert_cmpuint (with_forty, <=, with_two + 2);
+  g_assert_cmpuint (pumps, ==, 1);
+}
+
+/* Sends @data (a context) 16 MiB through core.echo and returns the echo's
+ * length, or 0. A thread of its own: the engine holds a sender back while
+ * the stream's queue is full, as it will be. */
+static gpointer
+push_sixteen_mib (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *payload = g_malloc0 (16 << 20);
+  g_autoptr(GVariant) echo = NULL;
+  GVariant *arg = g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, payload, 16 << 20, 1);
+
+  echo = mitogen_context_call (data, "core.echo", g_variant_new ("(@ay)", arg), NULL, &error);
+  g_assert_no_error (error);
+  return GSIZE_TO_POINTER (g_variant_get_size (echo));
+}
+
+/* A context whose agent stops while replies stream from it, and while the
+ * master has more for it than the channel's window takes, holds up no
+ * other context; once it goes on, its calls complete. */
+static void
+test_stopped_host_blocks_nobody (MitogenTestFixture *fixture,
+                                 gconstpointer       data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) stuck = NULL;
+  g_autoptr(MitogenContext) other = NULL;
+  g_autoptr(MitogenReceiver) flood = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  GThread *push;
+  gint64 start, slowest = 0;
+  int agent;
+
+  SKIP_WITHOUT_SSHD ();
+  stuck = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  other = mitogen_router_connect_context (fixture->router, "ssh", options (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  agent = mitogen_test_context_pid (stuck);
+
+  flood = mitogen_context_begin_call (stuck, "core.zeros", g_variant_new ("(t)", (guint64) 64 << 20));
+  g_usleep (100 * 1000);
+  g_assert_cmpint (kill (agent, SIGSTOP), ==, 0);
+  /* 16 MiB towards an agent that reads nothing: the window shuts. */
+  push = g_thread_new ("push", push_sixteen_mib, stuck);
+  g_usleep (500 * 1000);
+  for (int i = 0; i < 20; i++)
+    {
+      g_autoptr(GVariant) pong = NULL;
+
+      start = g_get_monotonic_time ();
+      pong = mitogen_context_call (other, "core.ping", NULL, NULL, &error);
+      g_assert_no_error (error);
+      slowest = MAX (slowest, g_get_monotonic_time () - start);
+    }
+  g_test_message ("slowest of 20 calls beside a stopped host: %.1f ms", slowest / 1000.0);
+  g_assert_cmpint (slowest, <, 2 * G_USEC_PER_SEC);
+
+  g_assert_cmpint (kill (agent, SIGCONT), ==, 0);
+  reply = mitogen_receiver_get (flood, 120000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (GPOINTER_TO_SIZE (g_thread_join (push)), ==, 16 << 20);
+}
+
+/* Asks @ctx to exit and waits until its stream closes. Not with
+ * mitogen_context_shutdown() and a timeout: its GMainContext (an eventfd)
+ * lives as long as the context object, which the router keeps. */
+static void
+close_context (MitogenContext *ctx)
+{
+  g_autoptr(GError) error = NULL;
+
+  mitogen_context_shutdown (ctx, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mitogen_test_wait_disconnected (ctx, 30000));
+}
+
+/* Contexts that come and go while others stream leave no fd and no
+ * thread behind, and the pump thread ends with the last session. */
+static void
+test_churn_leaves_nothing (MitogenTestFixture *fixture,
+                           gconstpointer       data)
+{
+  g_autoptr(GPtrArray) streaming = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) flows = g_ptr_array_new_with_free_func (g_object_unref);
+  guint fds_before, threads_before, fds_after, threads_after, pumps;
+
+  SKIP_WITHOUT_SSHD ();
+  /* What the process makes once and keeps: the default main context and
+   * GLib's worker thread, with their wake-up fds. */
+  connect_many (fixture->router, streaming, 1);
+  close_context (streaming->pdata[0]);
+  g_ptr_array_set_size (streaming, 0);
+  threads_before = settled_threads (&pumps);
+  g_assert_cmpuint (pumps, ==, 0);
+  fds_before = count_fds ();
+
+  connect_many (fixture->router, streaming, 2);
+  for (guint i = 0; i < streaming->len; i++)
+    g_ptr_array_add (flows, mitogen_context_begin_call (streaming->pdata[i], "core.zeros",
+                                                         g_variant_new ("(t)", (guint64) 4 << 20)));
+  for (int round = 0; round < 8; round++)
+    {
+      g_autoptr(GPtrArray) passing = g_ptr_array_new_with_free_func (g_object_unref);
+
+      connect_many (fixture->router, passing, 3);
+      for (guint i = 0; i < passing->len; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GVariant) pong = mitogen_context_call (passing->pdata[i], "core.ping", NULL, NULL, &error);
+
+          g_assert_no_error (error);
+          close_context (passing->pdata[i]);
+        }
+      /* Keep the streams busy: a new reply for every one that came. */
+      for (guint i = 0; i < flows->len; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(MitogenMessage) reply = mitogen_receiver_get (flows->pdata[i], 60000, NULL, &error);
+
+          g_assert_no_error (error);
+          g_object_unref (flows->pdata[i]);
+          flows->pdata[i] = mitogen_context_begin_call (streaming->pdata[i], "core.zeros",
+                                                        g_variant_new ("(t)", (guint64) 4 << 20));
+        }
+    }
+  for (guint i = 0; i < streaming->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MitogenMessage) reply = mitogen_receiver_get (flows->pdata[i], 60000, NULL, &error);
+
+      g_assert_no_error (error);
+      close_context (streaming->pdata[i]);
+    }
+  g_ptr_array_set_size (flows, 0);
+  g_ptr_array_set_size (streaming, 0);
+
+  /* The pump closes the last sessions, then ends. */
+  threads_after = settled_threads (&pumps);
+  g_assert_cmpuint (pumps, ==, 0);
+  fds_after = count_fds ();
+  g_test_message ("fds %u -> %u, threads %u -> %u", fds_before, fds_after, threads_before, threads_after);
+  g_assert_cmpuint (fds_after, ==, fds_before);
+  g_assert_cmpuint (threads_after, <=, threads_before + 2);
+}
+
+/* The child of /ssh/exit-while-closing: connects, pings and exits at once,
+ * with the session still closing in the pump, as the CLI does. */
+static int
+ping_and_exit (const char *spec)
+{
+  g_auto(GStrv) fields = g_strsplit (spec, " ", 2);
+  g_autoptr(GError) error = NULL;
+  MitogenRouter *router;
+  MitogenContext *ctx;
+
+  sshd_port = atoi (fields[0]);
+  tmpdir = g_strdup (fields[1]);
+  router = mitogen_router_new (mitogen_broker_new ());
+  ctx = mitogen_router_connect_context (router, "ssh", options (), NULL, NULL, &error);
+  if (ctx == NULL || mitogen_context_call (ctx, "core.ping", NULL, NULL, &error) == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+  mitogen_context_shutdown (ctx, 0, NULL, NULL);
+  return 0;
+}
+
+/* A process that exits while its ssh session closes in the pump thread:
+ * the crypto library's exit handler must not pull its locks from under
+ * the pump (about one exit in ten died of SIGSEGV before the pump stopped
+ * its sessions first). */
+static void
+test_exit_while_closing (MitogenTestFixture *fixture,
+                         gconstpointer       data)
+{
+  g_autofree char *spec = NULL;
+  g_auto(GStrv) env = g_get_environ ();
+  const char *argv[] = { "/proc/self/exe", NULL };
+  int crashed = 0;
+
+  SKIP_WITHOUT_SSHD ();
+  argv[0] = g_file_read_link ("/proc/self/exe", NULL);
+  spec = g_strdup_printf ("%u %s", sshd_port, tmpdir);
+  env = g_environ_setenv (env, "MITOGEN_TEST_PING_AND_EXIT", spec, TRUE);
+  /* The child leaks its router on purpose, as a program may at exit. */
+  env = g_environ_setenv (env, "ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", TRUE);
+  for (int i = 0; i < 30; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *err = NULL;
+      int status = -1;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                   NULL, &err, &status, &error));
+      g_assert_no_error (error);
+      if (WIFSIGNALED (status))
+        crashed++;
+      else if (!g_spawn_check_wait_status (status, NULL))
+        g_error ("the child failed: %s", err);
+    }
+  g_free ((char *) argv[0]);
+  g_assert_cmpint (crashed, ==, 0);
+}
+
 /* The agent @ctx runs from, read from /proc on this (same) host. */
 static char *
 agent_exe (MitogenContext *ctx)
@@ -1567,6 +1873,8 @@ main (int    argc,
 {
   int status;
 
+  if (g_getenv ("MITOGEN_TEST_PING_AND_EXIT") != NULL)
+    return ping_and_exit (g_getenv ("MITOGEN_TEST_PING_AND_EXIT"));
   mitogen_test_init (&argc, &argv);
   start_sshd ();
 
@@ -1582,6 +1890,10 @@ main (int    argc,
   ADD ("/ssh/killed-session-fails-calls", test_killed_session_fails_calls);
   ADD ("/ssh/ten-at-once", test_ten_at_once);
   ADD ("/ssh/bulk", test_bulk);
+  ADD ("/ssh/forty-one-pump", test_forty_one_pump);
+  ADD ("/ssh/stopped-host-blocks-nobody", test_stopped_host_blocks_nobody);
+  ADD ("/ssh/churn-leaves-nothing", test_churn_leaves_nothing);
+  ADD ("/ssh/exit-while-closing", test_exit_while_closing);
   ADD ("/ssh/keepalive", test_keepalive);
   ADD ("/ssh/hung-host-detected", test_hung_host_detected);
   ADD ("/ssh/network-cut", test_network_cut);

@@ -5,9 +5,10 @@
  * open_stream(), on the router's worker thread. One `sh` command then runs
  * an agent cached on the host under its content hash, or asks for the
  * agent's bytes, checks their hash, caches them atomically and runs them.
- * Once the agent announces itself, a pump thread owns the session and
- * moves bytes between the SSH channel and one end of a socketpair; the
- * engine gets the other end, like any local stream.
+ * Once the agent announces itself, the session goes to the process's one
+ * pump thread (mitogen-ssh-pump.c), which moves bytes between the SSH
+ * channel and one end of a socketpair for all sessions; the engine gets
+ * the other end, like any local stream.
  *
  * Options (a{sv}): hostname (required), port, username, identity_file (s or
  * as), password, check_host_keys ("enforce", "accept-new", "ignore"),
@@ -25,18 +26,16 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
-#include <libssh/callbacks.h>
-#include <libssh/server.h>  /* ssh_send_keepalive(), which clients may use too */
 
 #include <mitogen/mitogen.h>
 
 #include "mitogen-agent-target.h"
 #include "mitogen-first-stage.h"
+#include "mitogen-ssh-pump-private.h"
 
 #define MITOGEN_TYPE_TRANSPORT_SSH (mitogen_transport_ssh_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenTransportSsh, mitogen_transport_ssh,
@@ -322,236 +321,6 @@ bootstrap_command (const Options     *o,
   return mitogen_first_stage_script (&stage);
 }
 
-/* The most of the host's data the pump gathers before writing it on. */
-#define PUMP_BATCH (256 * 1024)
-
-/* Everything here belongs to the pump thread once it runs. */
-typedef struct
-{
-  ssh_session  session;
-  ssh_channel  channel;
-  int          fd;         /* our end of the socketpair */
-  GByteArray  *pending;    /* the host's data not yet written to @fd */
-  char        *host;       /* "host:port", for messages */
-  gboolean     done;
-  gboolean     probing;    /* inside send_keepalive(): leave the socket be */
-  guint        keepalive;  /* seconds of silence before a keepalive; 0: none */
-  guint        keepalive_count_max;  /* 0: no limit */
-  guint        unanswered; /* keepalives sent since the host last spoke */
-  guint64      packets_seen;         /* received.in_packets when last looked at */
-  gint64       last_activity;        /* monotonic: the host spoke or we asked */
-  struct ssh_counter_struct sent;    /* libssh counts the packets here */
-  struct ssh_counter_struct received;
-  struct ssh_channel_callbacks_struct callbacks;
-} Pump;
-
-static void
-pump_free (Pump *p)
-{
-  /* The engine learns first: closing the session may wait on the host. */
-  if (p->fd >= 0)
-    close (p->fd);
-  if (p->channel != NULL)
-    {
-      if (ssh_channel_is_open (p->channel))
-        {
-          ssh_channel_send_eof (p->channel);
-          ssh_channel_close (p->channel);
-        }
-      ssh_channel_free (p->channel);
-    }
-  if (p->session != NULL)
-    {
-      ssh_disconnect (p->session);
-      ssh_free (p->session);
-    }
-  g_byte_array_unref (p->pending);
-  g_free (p->host);
-  g_free (p);
-}
-
-static gboolean
-write_all (int         fd,
-           const char *buf,
-           gsize       len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, buf, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      buf += n;
-      len -= n;
-    }
-  return TRUE;
-}
-
-/* Data from the host: the agent's output to the engine, its stderr to ours. */
-static int
-pump_on_channel_data (ssh_session  session,
-                      ssh_channel  channel,
-                      void        *data,
-                      uint32_t     len,
-                      int          is_stderr,
-                      void        *userdata)
-{
-  Pump *p = userdata;
-
-  if (is_stderr)
-    write_all (2, data, len);
-  else
-    g_byte_array_append (p->pending, data, len);
-  return len;
-}
-
-/* Hands what the host sent to the engine. */
-static void
-pump_flush (Pump *p)
-{
-  if (p->pending->len > 0 && !write_all (p->fd, (const char *) p->pending->data, p->pending->len))
-    p->done = TRUE;
-  g_byte_array_set_size (p->pending, 0);
-}
-
-static void
-pump_on_channel_end (ssh_session  session,
-                     ssh_channel  channel,
-                     void        *userdata)
-{
-  ((Pump *) userdata)->done = TRUE;
-}
-
-/* Data from the engine: to the agent's standard input. */
-static int
-pump_on_socket (socket_t  fd,
-                int       revents,
-                void     *userdata)
-{
-  Pump *p = userdata;
-  char buf[64 * 1024];
-  ssize_t n;
-
-  /* The session is non-blocking while a keepalive goes out, and a write
-   * could then stop short: the bytes wait for the next turn of the loop. */
-  if (p->probing)
-    return 0;
-  n = read (fd, buf, sizeof buf);
-
-  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-    p->done = TRUE;
-  else if (n > 0 && ssh_channel_write (p->channel, buf, n) != n)
-    p->done = TRUE;
-  return 0;
-}
-
-/* Sends a global request that wants an answer ("keepalive@openssh.com":
- * OpenSSH refuses it, and the refusal is the answer). libssh's call waits
- * for the answer unless the session is non-blocking; then it leaves the
- * request outstanding, and the next call only collects a refusal that came
- * meanwhile, sending nothing. So: call again while nothing went out and the
- * first call may have collected an old refusal. An answer, like any other
- * packet from the host, shows up in the received counter. */
-static void
-send_keepalive (Pump *p)
-{
-  guint64 before = p->sent.out_packets;
-
-  p->probing = TRUE;
-  ssh_set_blocking (p->session, 0);
-  for (int i = 0; i < 2 && p->sent.out_packets == before; i++)
-    ssh_send_keepalive (p->session);
-  ssh_set_blocking (p->session, 1);
-  p->probing = FALSE;
-}
-
-/* Called after every turn of the loop. Returns FALSE once the host left
- * keepalive_count_max keepalives in a row unanswered: the TCP connection
- * may look fine for many minutes more (a cut cable, a frozen host), but
- * nothing there is listening. */
-static gboolean
-pump_host_alive (Pump *p)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  if (p->keepalive == 0)
-    return TRUE;
-  if (p->received.in_packets != p->packets_seen)
-    {
-      p->packets_seen = p->received.in_packets;
-      p->unanswered = 0;
-      p->last_activity = now;
-      return TRUE;
-    }
-  if (now - p->last_activity < (gint64) p->keepalive * G_USEC_PER_SEC)
-    return TRUE;
-  if (p->keepalive_count_max > 0 && p->unanswered >= p->keepalive_count_max)
-    {
-      g_message ("ssh %s: no answer to %u keepalives in a row, %u s apart: the host is "
-                 "unreachable or hung; closing the connection", p->host, p->unanswered,
-                 p->keepalive);
-      return FALSE;
-    }
-  send_keepalive (p);
-  p->unanswered++;
-  p->last_activity = now;
-  return TRUE;
-}
-
-/* One thread owns the session after the handshake: libssh's event loop
- * drives it (keeping the flow-control windows moving) together with our
- * end of the socketpair. When either side ends, both close, which the
- * engine sees as the stream closing. */
-static gpointer
-pump_thread (gpointer data)
-{
-  Pump *p = data;
-  ssh_event event = ssh_event_new ();
-
-  p->callbacks.userdata = p;
-  p->callbacks.channel_data_function = pump_on_channel_data;
-  p->callbacks.channel_eof_function = pump_on_channel_end;
-  p->callbacks.channel_close_function = pump_on_channel_end;
-  ssh_callbacks_init (&p->callbacks);
-  ssh_set_channel_callbacks (p->channel, &p->callbacks);
-  ssh_event_add_session (event, p->session);
-  ssh_event_add_fd (event, p->fd, POLLIN, pump_on_socket, p);
-  ssh_set_counters (p->session, &p->sent, &p->received);
-  p->packets_seen = p->received.in_packets;
-  p->last_activity = g_get_monotonic_time ();
-
-  /* Keepalives go out only after the host said nothing for a whole
-   * interval; they end the session when it stops answering them. */
-  while (!p->done && pump_host_alive (p))
-    {
-      int rc = ssh_event_dopoll (event, p->keepalive > 0 ? (int) p->keepalive * 1000 : -1);
-
-      /* libssh reads the socket 4 KiB at a time and hands over one SSH
-       * packet per callback: take whatever else is there already before
-       * waking the engine, so that a stream of output costs one write and
-       * one wake-up per PUMP_BATCH, not one per packet. */
-      while (rc != SSH_ERROR && !p->done && p->pending->len > 0 && p->pending->len < PUMP_BATCH)
-        {
-          guint before = p->pending->len;
-
-          rc = ssh_event_dopoll (event, 0);
-          if (p->pending->len == before)
-            break;
-        }
-      pump_flush (p);
-      if (rc == SSH_ERROR)
-        break;
-    }
-
-  ssh_event_remove_fd (event, p->fd);
-  ssh_event_remove_session (event, p->session);
-  ssh_event_free (event);
-  pump_free (p);
-  return NULL;
-}
-
 /* Reads the channel until the agent's marker, answering an upload request
  * on the way. Anything on stderr is kept for the error message. */
 static gboolean
@@ -660,7 +429,6 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   long timeout_sec;
   gint64 deadline, started;
   int sv[2] = { -1, -1 };
-  Pump *pump;
 
   if (!parse_options (options, &o, error))
     return NULL;
@@ -733,15 +501,10 @@ mitogen_transport_ssh_open_stream (MitogenTransport  *transport,
   if (socket == NULL)
     goto fail;
 
-  pump = g_new0 (Pump, 1);
-  pump->session = session;
-  pump->channel = channel;
-  pump->fd = sv[1];
-  pump->host = g_strdup (host);
-  pump->pending = g_byte_array_sized_new (PUMP_BATCH);
-  pump->keepalive = o.keepalive_interval;
-  pump->keepalive_count_max = o.keepalive_count_max;
-  g_thread_unref (g_thread_new ("mitogen-ssh-pump", pump_thread, pump));
+  /* From here on the pump owns the session, the channel and sv[1]. */
+  if (!mitogen_ssh_pump_adopt (session, channel, sv[1], host, o.keepalive_interval,
+                               o.keepalive_count_max, error))
+    return NULL;
   return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 
 fail:

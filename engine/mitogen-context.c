@@ -183,6 +183,10 @@ _mitogen_context_set_lost (MitogenContext *context)
 
   for (GSList *l = waiters; l != NULL; l = l->next)
     {
+      GSource *cancelled = g_task_get_task_data (l->data);
+
+      if (cancelled != NULL)
+        g_source_destroy (cancelled);
       g_task_return_boolean (l->data, TRUE);
       g_object_unref (l->data);
     }
@@ -543,7 +547,11 @@ send_shutdown (MitogenContext  *context,
   return mitogen_router_route (router, msg, error);
 }
 
-static void
+/* The wait's cancellable fired: fail the wait, unless the context's loss
+ * completed it first. Runs in the caller's main context, from a source
+ * that the loss destroys: a handler connected to the cancellable would
+ * keep the task, and the task its cancellable, for ever. */
+static gboolean
 shutdown_cancelled (GCancellable *cancellable,
                     gpointer      data)
 {
@@ -556,10 +564,12 @@ shutdown_cancelled (GCancellable *cancellable,
   waiting = g_slist_find (context->waiters, task) != NULL;
   context->waiters = g_slist_remove (context->waiters, task);
   g_mutex_unlock (&context->lock);
-  if (!waiting)
-    return;
-  g_task_return_error_if_cancelled (task);
-  g_object_unref (task);
+  if (waiting)
+    {
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
 }
 
 /**
@@ -587,6 +597,16 @@ mitogen_context_shutdown_async (MitogenContext      *context,
 
   task = g_task_new (context, cancellable, callback, user_data);
   g_task_set_source_tag (task, mitogen_context_shutdown_async);
+  /* Before the task is on the list, where the loss may find it at once. */
+  if (cancellable != NULL)
+    {
+      GSource *source = g_cancellable_source_new (cancellable);
+
+      g_source_set_callback (source, G_SOURCE_FUNC (shutdown_cancelled), g_object_ref (task),
+                             g_object_unref);
+      g_source_attach (source, g_task_get_context (task));
+      g_task_set_task_data (task, source, (GDestroyNotify) g_source_unref);
+    }
   g_mutex_lock (&context->lock);
   lost = context->lost;
   if (!lost)
@@ -595,6 +615,8 @@ mitogen_context_shutdown_async (MitogenContext      *context,
 
   if (lost)
     {
+      if (cancellable != NULL)
+        g_source_destroy (g_task_get_task_data (task));
       g_task_return_boolean (task, TRUE);
       return;
     }
@@ -603,9 +625,6 @@ mitogen_context_shutdown_async (MitogenContext      *context,
   if (!send_shutdown (context, &error))
     g_debug ("shutting down %s: %s", context->name, error->message);
   g_clear_error (&error);
-  if (cancellable != NULL)
-    g_cancellable_connect (cancellable, G_CALLBACK (shutdown_cancelled),
-                           g_object_ref (task), g_object_unref);
 }
 
 /**

@@ -468,6 +468,43 @@ test_shutdown_timeout (Fixture       *fixture,
   g_assert_true (mitogen_test_wait_disconnected (ctx, WAIT_MSEC));
 }
 
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* A blocking shutdown with a timeout leaves nothing behind: each once
+ * kept its GTask, its cancellable and its own GMainContext (an eventfd)
+ * alive in a reference cycle for as long as the router kept the context. */
+static void
+test_shutdown_leaves_no_fd (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func (g_object_unref);
+  guint before = 0;
+
+  for (guint i = 0; i < 12; i++)
+    {
+      MitogenContext *ctx = mitogen_test_local (fixture->router);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (mitogen_context_shutdown (ctx, WAIT_MSEC, NULL, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (done, ctx);   /* kept, as a program may keep them */
+      if (i == 1)
+        before = count_fds ();
+    }
+  mitogen_test_drain_default_context ();
+  g_assert_cmpuint (count_fds (), <=, before + 2);
+}
+
 static gboolean
 cancel_later (gpointer data)
 {
@@ -534,6 +571,7 @@ main (int    argc,
   TEST ("/lifecycle/disconnect-all", test_disconnect_all);
   g_test_add_func ("/lifecycle/router-unref-ends-contexts", test_router_unref_ends_contexts);
   TEST ("/lifecycle/shutdown/timeout", test_shutdown_timeout);
+  TEST ("/lifecycle/shutdown/leaves-no-fd", test_shutdown_leaves_no_fd);
   TEST ("/lifecycle/shutdown/cancelled", test_shutdown_cancelled);
   TEST ("/lifecycle/shutdown/async-cancelled", test_shutdown_async_cancelled);
   TEST ("/lifecycle/shutdown-async", test_shutdown_async);

@@ -72,6 +72,8 @@ _mitogen_call_result_new (MitogenContext *context,
  * mitogen_call_result_get_context:
  * @result: a #MitogenCallResult
  *
+ * The context the call was sent to.
+ *
  * Returns: (transfer none): the context the call ran in
  */
 MitogenContext *
@@ -85,6 +87,8 @@ mitogen_call_result_get_context (MitogenCallResult *result)
  * mitogen_call_result_get_function:
  * @result: a #MitogenCallResult
  *
+ * The function the call named.
+ *
  * Returns: the function called ("module.name")
  */
 const char *
@@ -97,6 +101,8 @@ mitogen_call_result_get_function (MitogenCallResult *result)
 /**
  * mitogen_call_result_get_index:
  * @result: a #MitogenCallResult
+ *
+ * Which call this answers, by the order the calls were added.
  *
  * Returns: what mitogen_fanout_add_call() returned for this call: 0 for
  *   the first call added, 1 for the next, and so on
@@ -112,6 +118,8 @@ mitogen_call_result_get_index (MitogenCallResult *result)
  * mitogen_call_result_get_seconds:
  * @result: a #MitogenCallResult
  *
+ * How long the answer took, from sending the call.
+ *
  * Returns: the seconds from sending the call to its answer
  */
 double
@@ -124,6 +132,8 @@ mitogen_call_result_get_seconds (MitogenCallResult *result)
 /**
  * mitogen_call_result_is_ok:
  * @result: a #MitogenCallResult
+ *
+ * Whether the call succeeded.
  *
  * Returns: whether the call returned a value (and did not fail)
  */
@@ -161,6 +171,8 @@ mitogen_call_result_get_value (MitogenCallResult  *result,
 /**
  * mitogen_call_result_get_error:
  * @result: a #MitogenCallResult
+ *
+ * Why the call failed, for looking at without raising it.
  *
  * Returns: (nullable) (transfer none): why the call failed, or %NULL
  */

@@ -152,6 +152,8 @@ mitogen_fanout_init (MitogenFanout *self)
  * mitogen_fanout_new:
  * @max_in_flight: the most calls unanswered at a time; 0 for no limit
  *
+ * Makes a fanout that keeps at most @max_in_flight calls unanswered.
+ *
  * Returns: (transfer full): a new, empty #MitogenFanout
  */
 MitogenFanout *
@@ -342,6 +344,8 @@ mitogen_fanout_next_async (MitogenFanout       *fanout,
  * @result: the #GAsyncResult given to the callback
  * @error: where to put an error
  *
+ * Finishes mitogen_fanout_next_async().
+ *
  * Returns: (transfer full) (nullable): the next result, or %NULL when
  *   every call was answered and taken (@error unset) or on cancellation
  */
@@ -358,6 +362,8 @@ mitogen_fanout_next_finish (MitogenFanout  *fanout,
  * mitogen_fanout_get_max_in_flight:
  * @fanout: a #MitogenFanout
  *
+ * The limit the fanout was made with.
+ *
  * Returns: the most calls unanswered at a time (0: no limit)
  */
 guint
@@ -371,6 +377,8 @@ mitogen_fanout_get_max_in_flight (MitogenFanout *fanout)
  * mitogen_fanout_get_in_flight:
  * @fanout: a #MitogenFanout
  *
+ * How many calls were sent and not yet taken with mitogen_fanout_next().
+ *
  * Returns: the calls sent whose results were not taken yet
  */
 guint
@@ -383,6 +391,8 @@ mitogen_fanout_get_in_flight (MitogenFanout *fanout)
 /**
  * mitogen_fanout_get_remaining:
  * @fanout: a #MitogenFanout
+ *
+ * How many results are still to take.
  *
  * Returns: the results still to take: calls waiting plus calls in flight
  */

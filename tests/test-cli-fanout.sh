@@ -226,7 +226,7 @@ print(r["via"], r["stdout"].split()[0][6:], *sorted(set(re.findall(r"pid=(\d+)",
     test "$(conn_owners 127.0.0.1 | cut -d' ' -f1,3-)" = "None $master"
   gw=$(conn_owners 127.0.0.1 | cut -d' ' -f2)
   check "the others' ssh connections are the gateway agent's ($gw), not the master's" \
-    test "$(for i in 2 3 4; do owners 127.0.0.$i | cut -d' ' -f1,3-; done | sort -u)" = "ssh:root@127.0.0.1 $gw"
+    test "$(for i in 2 3 4; do conn_owners 127.0.0.$i | cut -d' ' -f1,3-; done | sort -u)" = "ssh:root@127.0.0.1 $gw"
 fi
 
 # ---- threads ------------------------------------------------------------------

@@ -20,7 +20,7 @@ cd "$tmp" || exit 1
 for i in $(seq 1 30); do mkdir "d$i"; done
 m() { timeout 120 "$MITOGEN" "$@"; }
 
-echo "1..42"
+echo "1..43"
 
 # ---- many hosts, lines prefixed ---------------------------------------------
 m run 'local,cwd=d[1-30]' -- sh -c 'echo "in $PWD"; echo "err $PWD" >&2' >out 2>err </dev/null
@@ -148,6 +148,16 @@ check "its hosts connect from the master instead, and it says so" bash -c "
   grep -q '^mitogen: local,cwd=nosuch: not a gateway (.*nosuch.*); its 3 hosts connect directly\$' err"
 check "the summary names only the gateway" \
   bash -c "grep -q '^mitogen: 1 of 8 hosts failed' err && grep -q '^  local,cwd=nosuch: ' err"
+# A gateway's agent runs calls one at a time: its own command (proc.run
+# with --json) must not hold up the connects of its hosts.
+m run --json --fanout-via 1 local 'local,cwd=d[1-3]' -- \
+  sh -c 'test "$PWD" = "'"$tmp"'" && sleep 10; true' >out 2>/dev/null </dev/null
+check "a gateway's own command waits until its hosts are started" python3 -c '
+import json
+rows = {r["host"]: r for r in map(json.loads, open("out"))}
+assert rows["local"]["seconds"] >= 10, rows
+assert all(rows["local,cwd=d%d" % i]["seconds"] < 7 for i in (1, 2, 3)), rows
+'
 m run -f 2 --fanout-via 1 local 'local,cwd=d[1-6]' -- \
   sh -c 'test "$PWD" = "'"$tmp"'" && exit; ls ../running.* 2>/dev/null | wc -l; touch ../running.$$; sleep 0.3; rm ../running.$$' \
   >out </dev/null

@@ -589,10 +589,12 @@ host_connected (GObject      *source,
     {
       /* The passwords have been used (or refused): clear our copies. */
       cli_hops_wipe_secrets (hr->hops);
-      host_call (hr);
-      if (hr->serves != NULL)
+      if (hr->serves == NULL)
+        host_call (hr);
+      else
         {
           hr->serves->ready = TRUE;
+          hr->serves->call_waits = TRUE;
           start_more (hr->fanout);
         }
     }
@@ -668,6 +670,11 @@ start_more (Fanout *fo)
       while (!fo->stopping && parent->ready && parent->running < (guint) opt_parallel &&
              !g_queue_is_empty (&parent->queue))
         host_start (g_queue_pop_head (&parent->queue));
+      if (parent->call_waits && (g_queue_is_empty (&parent->queue) || fo->stopping))
+        {
+          parent->call_waits = FALSE;
+          host_call (parent->gateway);
+        }
       gateway_maybe_release (fo, parent);
     }
   if (fo->running == 0 && fo->held == 0 && fo->releasing == 0 &&

@@ -53,6 +53,10 @@ struct _FanoutParent
   GQueue    queue;    /* HostRun *, unowned: waiting to start */
   guint     running;  /* started through it and not done */
   gboolean  ready;    /* connected: it can start hosts */
+  gboolean  call_waits;  /* the gateway's own call waits until it has
+                          * started all its hosts: its agent runs calls
+                          * one at a time, so a command would hold up
+                          * their connects */
   gboolean  gone;     /* could not connect or was lost: its hosts went
                        * to the master */
 };

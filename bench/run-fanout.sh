@@ -7,7 +7,8 @@
 #   - Python Mitogen (python3-mitogen): router.ssh() + call from a pool of
 #     FANOUT threads;
 #   - mitogen run -f FANOUT, cold (new SSH sessions; the agent already
-#     cached on the host) and warm (through `mitogen serve`, when this
+#     cached on the host), the same as a tree (--fanout-via 4: four
+#     gateways start the other hosts' sessions) and warm (through `mitogen serve`, when this
 #     build has it).
 # The "hosts" are 127.0.X.Y: one private sshd listens on a free port of
 # 0.0.0.0 (root, throwaway keys, logins only from 127.0.0.0/8), which every
@@ -171,6 +172,9 @@ if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
     "$port" "$tmp/id" "$tmp/known_hosts" "$fanout" "${hosts[@]}"
 fi
 row "mitogen run -f $fanout, cold" "$mitogen" run "${mitogen_args[@]}" "$mitogen_target" -- uname -r
+# A tree: 4 gateways connected from here start the others (-f per parent).
+row "mitogen run -f $fanout --fanout-via 4, cold" "$mitogen" run "${mitogen_args[@]}" --fanout-via 4 \
+  "$mitogen_target" -- uname -r
 if "$mitogen" serve --help >/dev/null 2>&1; then
   "$mitogen" serve >/dev/null 2>&1
   "$mitogen" run "${mitogen_args[@]}" "$mitogen_target" -- true >/dev/null 2>&1 || true

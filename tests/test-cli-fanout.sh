@@ -20,7 +20,7 @@ cd "$tmp" || exit 1
 for i in $(seq 1 30); do mkdir "d$i"; done
 m() { timeout 120 "$MITOGEN" "$@"; }
 
-echo "1..28"
+echo "1..43"
 
 # ---- many hosts, lines prefixed ---------------------------------------------
 m run 'local,cwd=d[1-30]' -- sh -c 'echo "in $PWD"; echo "err $PWD" >&2' >out 2>err </dev/null
@@ -86,7 +86,7 @@ check "--json: one valid JSON object per host, every field there" python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open("out")]
 assert len(rows) == 4, rows
-keys = {"host", "target", "exit_status", "signal", "stdout", "stderr", "error", "seconds"}
+keys = {"host", "target", "via", "exit_status", "signal", "stdout", "stderr", "error", "seconds"}
 assert all(set(r) == keys for r in rows), rows
 by = {r["host"]: r for r in rows}
 for i in (1, 2, 3):
@@ -110,6 +110,134 @@ check "one TARGET, a FUNCTION and '--' still make a single-host call" test "$(ca
 printf '[web]\nw[1:2] ansible_connection=local\n[db]\ndb1 ansible_connection=local ansible_become=false\n' >inv
 m call -i inv -g web core.ping >out </dev/null
 check "-i INVENTORY -g GROUP picks the group's hosts" test "$(cat out)" = "w1: ()"
+
+# ---- a tree: --fanout-via, --gateway -----------------------------------------
+# Each command prints its agent's pid ($PPID) and that agent's parent's.
+agent_and_parent='echo "agent=$PPID parent=$(cut -d" " -f4 /proc/$PPID/stat)"'
+m run --fanout-via 1 local 'local,cwd=d[1-6]' -- sh -c "$agent_and_parent" >out 2>err </dev/null
+status=$?
+gw=$(sed -n 's/^local: agent=\([0-9]*\) .*/\1/p' out)
+check "--fanout-via 1: all 7 hosts ran (status $status)" \
+  test "$status $(grep -c ': agent=' out)" = "0 7"
+check "the other hosts' agents were started by the gateway's agent ($gw)" \
+  test -n "$gw" -a "$(grep -c "^local,cwd=d[1-6]: agent=[0-9]* parent=$gw\$" out)" = 6
+# The second gateway has two hops: hosts start from its last.
+m run --json --fanout-via 2 local local/local 'local,cwd=d[1-3]' -- sh -c "$agent_and_parent" \
+  >out 2>/dev/null </dev/null
+check "--json names the gateway each host went through (round-robin over 2)" python3 -c '
+import json
+rows = {r["host"]: r for r in map(json.loads, open("out"))}
+assert len(rows) == 5, rows
+via = {h: r["via"] for h, r in rows.items()}
+assert via == {"local": None, "local/local": None, "local,cwd=d1": "local",
+               "local,cwd=d2": "local/local", "local,cwd=d3": "local"}, via
+agent = {h: r["stdout"].split()[0][6:] for h, r in rows.items()}
+for h, r in rows.items():
+    if r["via"]:
+        assert r["stdout"].split()[1] == "parent=" + agent[r["via"]], (h, r, agent)
+'
+"$MITOGEN" run -f 1 --gateway local --gateway 'local,cwd=nosuch' 'local,cwd=d[1-6]' -- \
+  sh -c "$agent_and_parent" >out 2>err </dev/null &
+master=$!
+wait $master
+status=$?
+check "a gateway that cannot be reached fails (255), the 7 other hosts run" \
+  test "$status $(grep -c ': agent=' out)" = "255 7"
+check "its hosts connect from the master instead, and it says so" bash -c "
+  test \"\$(grep -c 'parent=$master\$' out)\" = 4 &&
+  grep -q '^mitogen: local,cwd=nosuch: not a gateway (.*nosuch.*); its 3 hosts connect directly\$' err"
+check "the summary names only the gateway" \
+  bash -c "grep -q '^mitogen: 1 of 8 hosts failed' err && grep -q '^  local,cwd=nosuch: ' err"
+# A gateway's agent runs calls one at a time: its own command (proc.run
+# with --json) must not hold up the connects of its hosts.
+m run --json --fanout-via 1 local 'local,cwd=d[1-3]' -- \
+  sh -c 'test "$PWD" = "'"$tmp"'" && sleep 10; true' >out 2>/dev/null </dev/null
+check "a gateway's own command waits until its hosts are started" python3 -c '
+import json
+rows = {r["host"]: r for r in map(json.loads, open("out"))}
+assert rows["local"]["seconds"] >= 10, rows
+assert all(rows["local,cwd=d%d" % i]["seconds"] < 7 for i in (1, 2, 3)), rows
+'
+m run -f 2 --fanout-via 1 local 'local,cwd=d[1-6]' -- \
+  sh -c 'test "$PWD" = "'"$tmp"'" && exit; ls ../running.* 2>/dev/null | wc -l; touch ../running.$$; sleep 0.3; rm ../running.$$' \
+  >out </dev/null
+check "-f 2 applies to the gateway's hosts: at most 2 ran at once" \
+  test "$(grep -c ': [01]$' out)" = 6
+m run --fanout-via 1 nosuch:gw 'local,cwd=d[1-2]' -- echo ok >out 2>err </dev/null
+status=$?
+check "a gateway with an unknown transport fails alone; its hosts run from here" \
+  bash -c "test '$status $(grep -c ': ok$' out)' = '255 2' && grep -q '^  nosuch:gw: ' err"
+env --default-signal=INT "$MITOGEN" run --fanout-via 1 local 'local,cwd=d[1-6]' -- sleep 273.5 \
+  </dev/null >/dev/null 2>&1 &
+cli=$!
+for i in $(seq 1 200); do
+  test "$(pgrep -fx 'sleep 273.5' | wc -l)" -ge 7 && break
+  sleep 0.1
+done
+kill -INT $cli
+wait $cli
+status=$?
+sleep 0.5
+check "SIGINT in a tree exits 130 and leaves no command ($status)" \
+  bash -c "test $status = 130 && ! pgrep -fx 'sleep 273.5' >/dev/null"
+m run --fanout-via -1 local -- true 2>err </dev/null
+status=$?
+check "--fanout-via takes 0 or more" bash -c "test $status = 1 && grep -q 'fanout-via' err"
+m run --gateway local -x local 'local,cwd=d1' -- true 2>err </dev/null
+check "a --gateway that -x leaves out is an error" grep -q -- '--gateway local: -x leaves it out' err
+
+# ---- a tree over ssh -------------------------------------------------------------
+# A private sshd on 127.0.0.[1-4] (distinct hosts), as in bench/run-fanout.sh.
+# Each command prints the pids holding its ssh connection's client end: the
+# master for the gateway, the gateway's agent for the others.
+ssh_checks=3
+if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/sshd ]; then
+  for i in $(seq 1 $ssh_checks); do
+    n=$((n + 1)); echo "ok $n # SKIP the test sshd needs root and /usr/sbin/sshd"
+  done
+else
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
+  ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
+  cp "$tmp/id.pub" "$tmp/authorized_keys"
+  { echo "Port $port"; for i in 1 2 3 4; do echo "ListenAddress 127.0.0.$i"; done
+    echo "HostKey $tmp/host_key"; echo "PidFile $tmp/sshd.pid"
+    echo "AuthorizedKeysFile $tmp/authorized_keys"
+    printf 'UsePAM no\nUseDNS no\nStrictModes no\nPermitRootLogin prohibit-password\n'
+  } >"$tmp/sshd_config"
+  key=$(cut -d' ' -f1,2 "$tmp/host_key.pub")
+  for i in 1 2 3 4; do echo "[127.0.0.$i]:$port $key"; done >"$tmp/known_hosts"
+  mkdir -p /run/sshd
+  /usr/sbin/sshd -f "$tmp/sshd_config"
+  for i in $(seq 1 100); do [ -s "$tmp/sshd.pid" ] && break; sleep 0.1; done
+  trap 'kill $(cat "$tmp/sshd.pid") 2>/dev/null; rm -rf "$tmp"' EXIT
+  owners='cport=${SSH_CLIENT#* }; cport=${cport%% *}
+    echo "agent=$PPID owners=$(ss -Htnp state established "( sport = :$cport )" | grep -o "pid=[0-9]*" | sort -u | tr "\n" " ")"'
+  "$MITOGEN" run --json --fanout-via 1 -o port="$port" -o identity_file="$tmp/id" \
+    -o known_hosts_file="$tmp/known_hosts" -o remote_cache_dir="$tmp/cache" \
+    'ssh:root@127.0.0.[1-4]' -- sh -c "$owners" >out 2>err </dev/null &
+  master=$!
+  wait $master
+  status=$?
+  check "ssh hosts through an ssh gateway: all 4 ran (status $status)" python3 -c '
+import json
+rows = {r["host"]: r for r in map(json.loads, open("out"))}
+assert len(rows) == 4 and all(r["exit_status"] == 0 for r in rows.values()), rows
+'
+  conn_owners() {  # conn_owners HOST: the pids holding HOST's ssh connection, and its agent's
+    python3 -c '
+import json, re, sys
+rows = {r["host"]: r for r in map(json.loads, open("out"))}
+r = rows["ssh:root@" + sys.argv[1]]
+print(r["via"], r["stdout"].split()[0][6:], *sorted(set(re.findall(r"pid=(\d+)", r["stdout"]))))
+' "$1"
+  }
+  check "the gateway's connection is the master's ($master)" \
+    test "$(conn_owners 127.0.0.1 | cut -d' ' -f1,3-)" = "None $master"
+  gw=$(conn_owners 127.0.0.1 | cut -d' ' -f2)
+  check "the others' ssh connections are the gateway agent's ($gw), not the master's" \
+    test "$(for i in 2 3 4; do conn_owners 127.0.0.$i | cut -d' ' -f1,3-; done | sort -u)" = "ssh:root@127.0.0.1 $gw"
+fi
 
 # ---- threads ------------------------------------------------------------------
 # The tool's peak thread count while N hosts start and run a command. Hosts

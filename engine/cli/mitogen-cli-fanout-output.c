@@ -111,6 +111,12 @@ print_json (HostRun *hr)
   json_string (json, hr->label, -1);
   g_string_append (json, ",\"target\":");
   json_string (json, hr->target, -1);
+  /* The gateway it was started through (--fanout-via), or null. */
+  g_string_append (json, ",\"via\":");
+  if (hr->via != NULL)
+    json_string (json, hr->via, -1);
+  else
+    g_string_append (json, "null");
   if (hr->exit_code >= 0)
     g_string_append_printf (json, ",\"exit_status\":%d", hr->exit_code);
   else

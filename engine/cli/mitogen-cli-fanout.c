@@ -11,6 +11,15 @@
  * printed a line at a time, each after "LABEL: ". For -b and --json it
  * runs with proc.run, its whole output in one reply.
  *
+ * A tree (--fanout-via K, --gateway HOSTS), as Mitogen's via= and clush's
+ * gateways: the master connects to K gateway hosts, and every other host's
+ * first hop is started by a gateway's context (round-robin over them), so
+ * the gateways do the SSH handshakes and first stages of the rest. Each
+ * gateway runs the command too, and is kept until its hosts are done; -f
+ * applies to each parent (the master, each gateway) on its own. A gateway
+ * that cannot be reached hands its hosts, those not started yet, back to
+ * the master, which connects them directly.
+ *
  * The tool's status is the largest of the hosts' statuses, each as a
  * single-host run would give it: 0, the command's status, 128+N for
  * signal N, 124 for a timeout, 1 for a failed call, 255 for a host that
@@ -41,6 +50,8 @@ static int opt_parallel = DEFAULT_PARALLEL;
 static double opt_host_timeout;
 static gboolean opt_gather;
 static gboolean opt_json;
+static int opt_via_count;
+static char **opt_gateways;
 
 const GOptionEntry cli_fanout_entries[] = {
   { "hosts", 'w', 0, G_OPTION_ARG_STRING_ARRAY, &opt_include,
@@ -59,6 +70,10 @@ const GOptionEntry cli_fanout_entries[] = {
     "Print each distinct output once, under the hosts that gave it", NULL },
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
     "Print one JSON object per host, a line each, as hosts finish", NULL },
+  { "fanout-via", 0, 0, G_OPTION_ARG_INT, &opt_via_count,
+    "Tree: connect to the first K hosts, then start the others through them", "K" },
+  { "gateway", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_gateways,
+    "Tree: these hosts (added to the run) start the others (repeatable)", "HOSTS" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -130,14 +145,15 @@ cli_fanout_requested (void)
 {
   return opt_include != NULL || opt_exclude != NULL || opt_groups != NULL ||
          opt_inventory != NULL || opt_parallel != DEFAULT_PARALLEL ||
-         opt_host_timeout != 0 || opt_gather || opt_json;
+         opt_host_timeout != 0 || opt_gather || opt_json ||
+         opt_via_count != 0 || opt_gateways != NULL;
 }
 
 /* Whether the hosts are named by -w or -g rather than TARGET arguments. */
 gboolean
 cli_fanout_has_host_options (void)
 {
-  return opt_include != NULL || opt_groups != NULL;
+  return opt_include != NULL || opt_groups != NULL || opt_gateways != NULL;
 }
 
 /* Whether @target names more than one host ("ssh:web[1-3]", "a,b"). */
@@ -172,8 +188,10 @@ cli_wants_fanout (int    argc,
 /* ---- one host's run ---------------------------------------------------- */
 
 static void host_connect_next (HostRun *hr);
+static void start_more (Fanout *fo);
 static void host_set_status (HostRun *hr, int status);
 static void host_finish (HostRun *hr);
+static void gateway_released (HostRun *gateway);
 
 static void
 host_run_clear (HostRun *hr)
@@ -190,6 +208,7 @@ host_run_clear (HostRun *hr)
   g_clear_pointer (&hr->out, g_bytes_unref);
   g_clear_pointer (&hr->err, g_bytes_unref);
   g_free (hr->error);
+  g_free (hr->via);
   g_clear_object (&hr->process);
 }
 
@@ -224,7 +243,10 @@ host_fail (HostRun *hr,
   else
     {
       hr->status = status;
-      hr->error = g_strdup (error->message);
+      /* Not reached or lost: the gateway may be why. */
+      hr->error = hr->via != NULL && status == EXIT_CONNECTION
+                  ? g_strdup_printf ("%s (through %s)", error->message, hr->via)
+                  : g_strdup (error->message);
     }
 }
 
@@ -232,8 +254,17 @@ static void
 host_start (HostRun *hr)
 {
   Fanout *fo = hr->fanout;
+  HostRun *gateway = hr->parent->gateway;
 
+  fo->queued--;
   fo->running++;
+  hr->parent->running++;
+  if (gateway != NULL)
+    {
+      /* Its first hop starts from the gateway's context. */
+      hr->last = g_object_ref (gateway->last);
+      hr->via = g_strdup (gateway->label);
+    }
   hr->started = g_get_monotonic_time ();
   hr->cancel = g_cancellable_new ();
   if (opt_host_timeout > 0)
@@ -250,6 +281,7 @@ host_start (HostRun *hr)
 typedef struct
 {
   HostRun      *hr;
+  gboolean      release;  /* a held gateway, its run already finished */
   GCancellable *give_up;  /* owned: cancelled when the wait is too long */
   GSource      *timer;    /* owned */
 } Stopping;
@@ -278,8 +310,28 @@ host_stopped (GObject      *source,
   g_source_destroy (st->timer);
   g_source_unref (st->timer);
   g_object_unref (st->give_up);
-  host_finish (st->hr);
+  if (st->release)
+    gateway_released (st->hr);
+  else
+    host_finish (st->hr);
   g_free (st);
+}
+
+/* Asks the host's first hop to stop (it takes the others along); cut off
+ * after FANOUT_SHUTDOWN_MSEC. */
+static void
+stop_contexts (HostRun  *hr,
+               gboolean  release)
+{
+  Stopping *st = g_new0 (Stopping, 1);
+
+  st->hr = hr;
+  st->release = release;
+  st->give_up = g_cancellable_new ();
+  st->timer = g_timeout_source_new (FANOUT_SHUTDOWN_MSEC);
+  g_source_set_callback (st->timer, stopping_too_long, st->give_up, NULL);
+  g_source_attach (st->timer, g_main_loop_get_context (hr->fanout->loop));
+  mitogen_context_shutdown_async (hr->first, st->give_up, host_stopped, st);
 }
 
 /* Stops the host's contexts (the first hop takes the others along), then
@@ -287,8 +339,6 @@ host_stopped (GObject      *source,
 static void
 host_stop (HostRun *hr)
 {
-  Stopping *st;
-
   if (hr->first == NULL)
     {
       host_finish (hr);
@@ -300,13 +350,15 @@ host_stop (HostRun *hr)
       host_finish (hr);
       return;
     }
-  st = g_new0 (Stopping, 1);
-  st->hr = hr;
-  st->give_up = g_cancellable_new ();
-  st->timer = g_timeout_source_new (FANOUT_SHUTDOWN_MSEC);
-  g_source_set_callback (st->timer, stopping_too_long, st->give_up, NULL);
-  g_source_attach (st->timer, g_main_loop_get_context (hr->fanout->loop));
-  mitogen_context_shutdown_async (hr->first, st->give_up, host_stopped, st);
+  if (hr->serves != NULL && hr->status != EXIT_CONNECTION)
+    {
+      /* A gateway: its own run is over, but its hosts need it. */
+      hr->held = TRUE;
+      hr->fanout->held++;
+      host_finish (hr);
+      return;
+    }
+  stop_contexts (hr, FALSE);
 }
 
 /* ---- connecting and calling -------------------------------------------- */
@@ -537,7 +589,14 @@ host_connected (GObject      *source,
     {
       /* The passwords have been used (or refused): clear our copies. */
       cli_hops_wipe_secrets (hr->hops);
-      host_call (hr);
+      if (hr->serves == NULL)
+        host_call (hr);
+      else
+        {
+          hr->serves->ready = TRUE;
+          hr->serves->call_waits = TRUE;
+          start_more (hr->fanout);
+        }
     }
 }
 
@@ -552,12 +611,74 @@ host_connect_next (HostRun *hr)
 
 /* ---- the run as a whole ------------------------------------------------- */
 
+/* A held gateway whose hosts are all done is stopped. */
+static void
+gateway_maybe_release (Fanout       *fo,
+                       FanoutParent *parent)
+{
+  HostRun *gateway = parent->gateway;
+
+  if (gateway == NULL || !gateway->held || parent->running > 0 ||
+      (!g_queue_is_empty (&parent->queue) && !fo->stopping))
+    return;
+  gateway->held = FALSE;
+  fo->held--;
+  fo->releasing++;
+  stop_contexts (gateway, TRUE);
+}
+
+static void
+gateway_released (HostRun *gateway)
+{
+  Fanout *fo = gateway->fanout;
+
+  g_clear_object (&gateway->first);
+  g_clear_object (&gateway->last);
+  fo->releasing--;
+  start_more (fo);
+}
+
+/* A gateway that could not be reached, or was lost: the master connects
+ * its hosts not started yet itself. */
+static void
+gateway_abandon (Fanout       *fo,
+                 FanoutParent *parent)
+{
+  FanoutParent *master = &fo->parents[0];
+  guint n = g_queue_get_length (&parent->queue);
+  HostRun *hr;
+
+  parent->ready = FALSE;
+  parent->gone = TRUE;
+  if (n > 0 && !fo->stopping && interrupted_status () < 0)
+    fprintf (stderr, "mitogen: %s: not a gateway (%s); its %u hosts connect directly\n",
+             parent->gateway->label, parent->gateway->error, n);
+  while ((hr = g_queue_pop_head (&parent->queue)) != NULL)
+    {
+      hr->parent = master;
+      g_queue_push_tail (&master->queue, hr);
+    }
+}
+
 static void
 start_more (Fanout *fo)
 {
-  while (!fo->stopping && fo->next < fo->n_hosts && fo->running < (guint) opt_parallel)
-    host_start (&fo->hosts[fo->next++]);
-  if (fo->running == 0 && (fo->stopping || fo->next == fo->n_hosts))
+  for (guint i = 0; i < fo->n_parents; i++)
+    {
+      FanoutParent *parent = &fo->parents[i];
+
+      while (!fo->stopping && parent->ready && parent->running < (guint) opt_parallel &&
+             !g_queue_is_empty (&parent->queue))
+        host_start (g_queue_pop_head (&parent->queue));
+      if (parent->call_waits && (g_queue_is_empty (&parent->queue) || fo->stopping))
+        {
+          parent->call_waits = FALSE;
+          host_call (parent->gateway);
+        }
+      gateway_maybe_release (fo, parent);
+    }
+  if (fo->running == 0 && fo->held == 0 && fo->releasing == 0 &&
+      (fo->stopping || fo->queued == 0))
     g_main_loop_quit (fo->loop);
 }
 
@@ -571,10 +692,16 @@ host_finish (HostRun *hr)
     g_source_destroy (hr->timer);
   g_clear_pointer (&hr->timer, g_source_unref);
   /* The contexts are gone: let them go here too, so that memory does not
-   * grow with the hosts already done. */
-  g_clear_object (&hr->first);
-  g_clear_object (&hr->last);
+   * grow with the hosts already done. A held gateway keeps its own. */
+  if (!hr->held)
+    {
+      g_clear_object (&hr->first);
+      g_clear_object (&hr->last);
+      if (hr->serves != NULL)
+        gateway_abandon (fo, hr->serves);
+    }
   fo->running--;
+  hr->parent->running--;
   fo->done++;
   if (hr->status != 0)
     fo->failed++;
@@ -595,7 +722,7 @@ on_interrupted (GCancellable *cancellable,
   Fanout *fo = data;
 
   fo->stopping = TRUE;
-  for (guint i = 0; i < fo->next; i++)
+  for (guint i = 0; i < fo->n_hosts; i++)
     if (fo->hosts[i].cancel != NULL)
       g_cancellable_cancel (fo->hosts[i].cancel);
   start_more (fo);
@@ -647,6 +774,69 @@ fanout_job (MitogenRouter *router,
   return overall_status (fo);
 }
 
+/* With --gateway, the hosts it names (added to -w's) come first, in its
+ * order; returns how many (as --fanout-via's K). */
+static guint
+put_gateways_first (GArray                 *hosts,
+                    const CliHostSelection *selection)
+{
+  CliHostSelection named = { .include = (const char *const *) opt_gateways,
+                             .inventory = selection->inventory };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) gateways = cli_hosts_resolve (&named, &error);
+  guint n = 0;
+
+  if (gateways == NULL)
+    fail ("--gateway: %s", error->message);
+  for (guint g = 0; g < gateways->len; g++)
+    {
+      const char *target = g_array_index (gateways, CliHost, g).target;
+      guint i = n;
+
+      while (i < hosts->len && !g_str_equal (g_array_index (hosts, CliHost, i).target, target))
+        i++;
+      if (i == hosts->len)
+        fail ("--gateway %s: -x leaves it out", g_array_index (gateways, CliHost, g).label);
+      if (i != n)
+        {
+          /* Moved by hand: removing would clear it. */
+          CliHost *all = (CliHost *) (gpointer) hosts->data;
+          CliHost host = all[i];
+
+          memmove (&all[n + 1], &all[n], (i - n) * sizeof *all);
+          all[n] = host;
+        }
+      n++;
+    }
+  return n;
+}
+
+/* The first @n_gateways hosts are gateways, started by the master; the
+ * others are spread round-robin over them. */
+static void
+plan_tree (Fanout *fo,
+           guint   n_gateways)
+{
+  fo->n_parents = 1 + n_gateways;
+  fo->parents = g_new0 (FanoutParent, fo->n_parents);
+  fo->parents[0].ready = TRUE;
+  for (guint i = 0; i < fo->n_hosts; i++)
+    {
+      HostRun *hr = &fo->hosts[i];
+
+      if (i < n_gateways)
+        {
+          hr->serves = &fo->parents[1 + i];
+          hr->serves->gateway = hr;
+          hr->parent = &fo->parents[0];
+        }
+      else
+        hr->parent = &fo->parents[n_gateways == 0 ? 0 : 1 + (i - n_gateways) % n_gateways];
+      g_queue_push_tail (&hr->parent->queue, hr);
+    }
+  fo->queued = fo->n_hosts;
+}
+
 /* Runs a command (@is_run) or calls a function on every host that the
  * targets and the options name. @argv holds the positional arguments:
  * @n_targets targets (-1: none after -w or -g, else the first), then the
@@ -663,6 +853,8 @@ cli_fanout_main (gboolean  is_run,
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   CliHostSelection selection = { NULL, };
   Fanout fo = { .is_run = is_run, .deadline = cli_call_deadline (is_run) };
+  g_autoptr(GPtrArray) include = g_ptr_array_new ();
+  guint n_gateways = opt_via_count;
   int status;
 
   if (n_targets < 0)
@@ -675,6 +867,10 @@ cli_fanout_main (gboolean  is_run,
     fail ("--host-timeout takes a number of seconds above 0");
   if (opt_gather && opt_json)
     fail ("-b and --json do not go together");
+  if (opt_via_count < 0)
+    fail ("--fanout-via takes a number of gateways, 0 or more");
+  if (opt_via_count > 0 && opt_gateways != NULL)
+    fail ("--fanout-via and --gateway do not go together (--gateway names the gateways)");
   if (argc - n_targets < 1)
     fail (is_run ? "run needs a COMMAND after the hosts (see mitogen run --help)"
                  : "call needs a FUNCTION after the hosts (see mitogen call --help)");
@@ -682,13 +878,20 @@ cli_fanout_main (gboolean  is_run,
   for (int i = 0; i < n_targets; i++)
     targets[i] = g_strdup (argv[i]);
   selection.targets = (const char *const *) targets;
-  selection.include = (const char *const *) opt_include;
+  for (char **h = opt_include; h != NULL && *h != NULL; h++)
+    g_ptr_array_add (include, *h);
+  for (char **h = opt_gateways; h != NULL && *h != NULL; h++)
+    g_ptr_array_add (include, *h);
+  g_ptr_array_add (include, NULL);
+  selection.include = include->len > 1 ? (const char *const *) include->pdata : NULL;
   selection.exclude = (const char *const *) opt_exclude;
   selection.groups = (const char *const *) opt_groups;
   selection.inventory = opt_inventory;
   hosts = cli_hosts_resolve (&selection, &error);
   if (hosts == NULL)
     fail ("%s", error->message);
+  if (opt_gateways != NULL)
+    n_gateways = put_gateways_first (hosts, &selection);
 
   if (is_run)
     {
@@ -728,6 +931,7 @@ cli_fanout_main (gboolean  is_run,
       hr->hops = parse_target_or_fail (host->target);
       hr->exit_code = -1;
     }
+  plan_tree (&fo, MIN (n_gateways, fo.n_hosts));
 
   g_atomic_int_set (&forwarding_signals, TRUE);
   status = mitogen_run_with_router (fanout_job, &fo);
@@ -736,6 +940,9 @@ cli_fanout_main (gboolean  is_run,
   for (guint i = 0; i < fo.n_hosts; i++)
     host_run_clear (&fo.hosts[i]);
   g_free (fo.hosts);
+  for (guint i = 0; i < fo.n_parents; i++)
+    g_queue_clear (&fo.parents[i].queue);
+  g_free (fo.parents);
   g_free (fo.function);
   g_clear_pointer (&fo.args, g_variant_unref);
   return status;

@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 
 typedef struct _Fanout Fanout;
 typedef struct _HostPipe HostPipe;
+typedef struct _FanoutParent FanoutParent;
 
 typedef struct
 {
@@ -37,7 +38,28 @@ typedef struct
   MitogenProcess *process;    /* owned: the command, when streamed */
   HostPipe       *pipes[2];   /* owned: its stdout and stderr, when streamed */
   int             pending;    /* streamed: the reads and the wait running */
+  FanoutParent   *parent;     /* unowned: who starts it, the master or a gateway */
+  FanoutParent   *serves;     /* unowned: as a gateway, the hosts it starts */
+  char           *via;        /* owned: the gateway's label it went through */
+  gboolean        held;       /* a gateway done with its own run, its
+                               * contexts kept for the hosts it starts */
 } HostRun;
+
+/* Who starts hosts: the master (no gateway), or a gateway's context with
+ * --fanout-via. Each starts at most -f of its hosts at once. */
+struct _FanoutParent
+{
+  HostRun  *gateway;  /* unowned: NULL for the master */
+  GQueue    queue;    /* HostRun *, unowned: waiting to start */
+  guint     running;  /* started through it and not done */
+  gboolean  ready;    /* connected: it can start hosts */
+  gboolean  call_waits;  /* the gateway's own call waits until it has
+                          * started all its hosts: its agent runs calls
+                          * one at a time, so a command would hold up
+                          * their connects */
+  gboolean  gone;     /* could not connect or was lost: its hosts went
+                       * to the master */
+};
 
 /* One output of a streamed command, printed line by line. */
 struct _HostPipe
@@ -60,8 +82,12 @@ struct _Fanout
   GMainLoop    *loop;       /* owned */
   HostRun      *hosts;      /* owned, n_hosts of them */
   guint         n_hosts;
-  guint         next;       /* the next host to start */
+  FanoutParent *parents;    /* owned: the master first, then each gateway */
+  guint         n_parents;
+  guint         queued;     /* hosts not started yet */
   guint         running;    /* started and not done */
+  guint         held;       /* gateways done, kept for their hosts */
+  guint         releasing;  /* gateways being stopped */
   guint         done;
   guint         failed;
   gboolean      stopping;   /* a signal came: start nothing more */

@@ -55,7 +55,8 @@ double          cli_command_timeout  (void);
   "-w HOSTS (a plain name is ssh:NAME), -g GROUP of the -i inventory, less -x HOSTS;\n" \
   "with -w or -g and no '--', every argument belongs to the command. -f hosts at a\n" \
   "time; output lines as \"HOST: line\" as they come, -b grouped, --json one\n" \
-  "object a host. Exits with the largest of the hosts' statuses (255: a host was\n" \
+  "object a host; --fanout-via K starts the others through the first K hosts.\n" \
+  "Exits with the largest of the hosts' statuses (255: a host was\n" \
   "not reached or was lost; 124: timed out), 128+N after signal N."
 
 extern const GOptionEntry cli_fanout_entries[];

@@ -23,7 +23,7 @@ gone() {  # gone PID: PID names no process, not even a zombie
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..108"
+echo "1..109"
 
 # ---- contexts, in both environments --------------------------------------
 for mode in env no-env; do
@@ -100,6 +100,11 @@ check "run exits 126 when the command cannot be executed" test $? = 126
 "$MITOGEN" call 'Bad Target' core.getpid 2>"$tmp/err"
 status=$?
 check "a bad target fails clearly" bash -c "test $status = 1 && grep -q 'bad target' '$tmp/err'"
+
+"$MITOGEN" call "$(printf 'local/%.0s' $(seq 64))local" core.getpid 2>"$tmp/err"
+status=$?
+check "a target of more than 64 hops is refused before anything starts" \
+  bash -c "test $status = 1 && grep -q '65 hops, more than 64' '$tmp/err'"
 
 "$MITOGEN" call 'sudo:' core.getpid 2>"$tmp/err"
 status=$?

@@ -497,14 +497,25 @@ is_transport_name (const char *name)
   return TRUE;
 }
 
+/* No real chain comes near this; every hop's options are checked against
+ * every other hop's, so a thousand would cost a million checks. */
+#define MAX_HOPS 64
+
 /* Each hop's text and transport; checks the names. */
 static GArray *
 plan_hops (const char  *target,
            GError     **error)
 {
   g_auto(GStrv) hops = split_top_level (target, '/');
-  GArray *plans = g_array_new (FALSE, TRUE, sizeof (HopPlan));
+  GArray *plans;
 
+  if (g_strv_length (hops) > MAX_HOPS)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "bad target: %u hops, more than %d", g_strv_length (hops), MAX_HOPS);
+      return NULL;
+    }
+  plans = g_array_new (FALSE, TRUE, sizeof (HopPlan));
   g_array_set_clear_func (plans, hop_plan_clear);
   for (guint i = 0; hops[i] != NULL; i++)
     {

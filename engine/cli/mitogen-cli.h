@@ -30,6 +30,27 @@ MitogenContext *connect_chain        (MitogenRouter  *router,
 void            shut_down            (MitogenContext *context);
 void            wait_for_children    (void);
 
+/* mitogen-cli-serve.c */
+/* --no-serve, for the commands that may use a running `mitogen serve`. */
+extern const GOptionEntry cli_serve_entries[];
+int             cmd_serve            (int             argc,
+                                      char          **argv);
+/* The context at the end of @hops (@target as written) from the running
+ * `mitogen serve`, @client attaching to it (a fresh router). NULL without
+ * an error when no server runs; NULL with one when it failed. */
+MitogenContext *cli_serve_connect    (MitogenRouter  *client,
+                                      const char     *target,
+                                      GArray         *hops,
+                                      GError        **error);
+/* cli_serve_connect() unless @target is NULL, --no-serve was given, a hop
+ * holds a password or no server runs; else connect_chain(). NULL
+ * (reported) on failure. */
+MitogenContext *cli_connect_target   (MitogenRouter  *router,
+                                      const char     *target,
+                                      GArray         *hops);
+/* A context the server keeps: a command leaves it running. */
+gboolean        cli_serve_is_kept    (MitogenContext *context);
+
 /* mitogen-cli-cp.c */
 int             cmd_cp               (int             argc,
                                       char          **argv);

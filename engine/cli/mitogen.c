@@ -229,6 +229,8 @@ shut_down (MitogenContext *context)
 {
   g_autoptr(GError) error = NULL;
 
+  if (cli_serve_is_kept (context))
+    return;
   if (!mitogen_context_shutdown (context, SHUTDOWN_TIMEOUT_MSEC, NULL, &error))
     {
       g_debug ("shutting down %s: %s", mitogen_context_get_name (context), error->message);
@@ -280,6 +282,7 @@ typedef struct
   const char *function;
   GVariant   *args;       /* floating or NULL */
   gboolean    is_run;
+  const char *target;     /* as written, for a kept connection; NULL: none */
 } Job;
 
 /* Exit statuses as ssh and the shells have them. */
@@ -633,7 +636,7 @@ run_job (MitogenRouter *router,
          gpointer       user_data)
 {
   Job *job = user_data;
-  g_autoptr(MitogenContext) ctx = connect_chain (router, job->hops);
+  g_autoptr(MitogenContext) ctx = cli_connect_target (router, job->target, job->hops);
   g_autoptr(GVariant) result = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
@@ -812,6 +815,7 @@ cmd_run (int    argc,
 
   g_set_prgname ("mitogen run");
   g_option_context_add_main_entries (options, run_entries, NULL);
+  g_option_context_add_main_entries (options, cli_serve_entries, NULL);
   parse_options (options, &argc, &argv);
   if (argc < 2)
     fail ("run needs a TARGET and a COMMAND (see mitogen run --help)");
@@ -820,6 +824,7 @@ cmd_run (int    argc,
   hops = parse_target_or_fail (argv[1]);
 
   job.hops = hops;
+  job.target = argv[1];
   job.args = g_variant_new ("(^as)", (const char * const *) argv + 2);
   return run_and_wait (&job);
 }
@@ -838,6 +843,7 @@ cmd_call (int    argc,
   Job job = { NULL, NULL, NULL, FALSE };
 
   g_set_prgname ("mitogen call");
+  g_option_context_add_main_entries (options, cli_serve_entries, NULL);
   parse_options (options, &argc, &argv);
   if (argc < 3)
     fail ("call needs a TARGET and a FUNCTION (see mitogen call --help)");
@@ -846,6 +852,7 @@ cmd_call (int    argc,
     g_ptr_array_add (args, cli_parse_value (argv[i]));
 
   job.hops = hops;
+  job.target = argv[1];
   job.function = argv[2];
   if (args->len > 0)
     job.args = g_variant_new_tuple ((GVariant **) args->pdata, args->len);
@@ -924,6 +931,7 @@ usage (FILE *out)
            "  run TARGET -- CMD [ARG...]     run a command in a fresh context\n"
            "  call TARGET FUNCTION [ARG...]  call a function and print its result\n"
            "  cp [-r] [-p] SRC... DEST       copy files to or from TARGET:/PATH\n"
+           "  serve [--stop|--status]        keep contexts for later commands\n"
            "  list-transports                list the transports that can be used\n"
            "  list-serializers               list the serializers that can be used\n"
            "  list-options TRANSPORT         list the -o options a transport accepts\n\n"
@@ -961,6 +969,8 @@ main (int    argc,
     return cmd_call (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "cp"))
     return cmd_cp (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "serve"))
+    return cmd_serve (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "list-transports"))
     return cmd_list (argc - 1, argv + 1, "List the transports that can start contexts, one a line.",
                      mitogen_list_transports);

@@ -40,7 +40,7 @@ wait_gone() {  # wait_gone PID SECONDS
   return 1
 }
 
-echo "1..21"
+echo "1..23"
 
 m serve --status >/dev/null
 check "--status with no server says so (exit 3)" test $? = 3
@@ -86,5 +86,18 @@ spid=$(server_pid)
 p5=$(m call local core.getpid)
 check "an idle context is shut down after the idle timeout" wait_gone "$p5" 30
 check "then the server exits, having nothing and nobody" wait_gone "$spid" 30
+
+# A directory of the wrong mode: the command says so and goes without it.
+m serve --idle-timeout 30 >/dev/null
+spid=$(server_pid)
+chmod 0755 "$(dirname "$sock")"
+out=$(m call local core.getpid 2>"$tmp/err")
+check "a socket directory others may enter is not used, and the command still runs" \
+  bash -c "[[ '$out' =~ ^[0-9]+\$ ]] && grep -q 'not using mitogen serve.*0700 needed' '$tmp/err' && test '$(agents "$spid")' = 0"
+chmod 0700 "$(dirname "$sock")"
+m serve --stop
+
+check "the server's log holds no sanitizer report" \
+  bash -c "! grep -E 'ERROR: (Leak|Address)Sanitizer|runtime error' '$(dirname "$sock")/serve.log'"
 
 exit $failed

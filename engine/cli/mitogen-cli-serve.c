@@ -436,14 +436,21 @@ cli_serve_connect (MitogenRouter  *client,
                    GArray         *hops,
                    GError        **error)
 {
-  g_autoptr(MitogenContext) server_ctx = attach (client, error);
+  g_autoptr(GError) attach_error = NULL;
+  g_autoptr(MitogenContext) server_ctx = attach (client, &attach_error);
   g_autoptr(GVariant) reply = NULL;
   GVariantBuilder list;
   const char *name;
   guint32 id;
 
+  /* A server we may not trust (a directory or socket of someone else's)
+   * is worth a word, not the command: it goes without the server. */
   if (server_ctx == NULL)
-    return NULL;
+    {
+      if (attach_error != NULL)
+        fprintf (stderr, "mitogen: not using mitogen serve: %s\n", attach_error->message);
+      return NULL;
+    }
   g_variant_builder_init (&list, G_VARIANT_TYPE ("a(sa{sv})"));
   for (guint i = 0; i < hops->len; i++)
     {

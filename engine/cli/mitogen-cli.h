@@ -37,7 +37,9 @@ int             cmd_serve            (int             argc,
                                       char          **argv);
 /* The context at the end of @hops (@target as written) from the running
  * `mitogen serve`, @client attaching to it (a fresh router). NULL without
- * an error when no server runs; NULL with one when it failed. */
+ * an error when no server can be used (none runs, or its socket fails the
+ * checks: said on stderr), and @client is still fresh; NULL with one when
+ * the server failed to connect the target. */
 MitogenContext *cli_serve_connect    (MitogenRouter  *client,
                                       const char     *target,
                                       GArray         *hops,

@@ -243,6 +243,8 @@ mitogen_router_connect_server_async (MitogenRouter       *router,
  * @result: the result given to the callback
  * @error: return location for an error
  *
+ * Finishes mitogen_router_connect_server_async().
+ *
  * Returns: (transfer full): the listening master's context
  */
 MitogenContext *

@@ -464,6 +464,8 @@ mitogen_router_listen (MitogenRouter  *router,
  * mitogen_listener_get_path:
  * @listener: a listener
  *
+ * Gets the path the listener was made on.
+ *
  * Returns: the socket's path
  */
 const char *
@@ -513,6 +515,8 @@ mitogen_listener_list_clients (MitogenListener *listener)
  * mitogen_listener_get_n_clients:
  * @listener: a listener
  *
+ * Counts the clients connected now; one whose stream closed is not.
+ *
  * Returns: how many clients are connected now
  */
 guint
@@ -527,8 +531,10 @@ mitogen_listener_get_n_clients (MitogenListener *listener)
  * mitogen_listener_get_n_refused:
  * @listener: a listener
  *
- * Returns: how many connections were refused because their peer ran as
- *   another user
+ * Counts the connections closed at once because their peer credentials
+ * named another user (neither this process's effective uid nor root).
+ *
+ * Returns: how many connections were refused so far
  */
 guint
 mitogen_listener_get_n_refused (MitogenListener *listener)

@@ -200,6 +200,9 @@ serve_connect (MitogenCall  *call,
       for (gsize j = 0; j <= i; j++)
         items[j] = g_variant_get_child_value (hops, j);
       prefix = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(sa{sv})"), items, i + 1));
+      /* The array took references of its own to the children. */
+      for (gsize j = 0; j <= i; j++)
+        g_variant_unref (items[j]);
       key = g_variant_print (prefix, FALSE);
       g_variant_get_child (hops, i, "(s@a{sv})", &transport, &options);
       hop.transport = transport;
@@ -256,14 +259,23 @@ quit_loop (gpointer data)
 
 static GMainLoop *server_loop;
 
+/* The loop ends a little after the answer, which is sent once this
+ * returns: closing the clients at once would often beat it. The client
+ * waits for the process to go either way. */
+#define STOP_GRACE_MSEC 100
+
 static GVariant *
 serve_stop (MitogenCall  *call,
             GVariant     *args,
             gpointer      user_data,
             GError      **error)
 {
+  g_autoptr(GSource) later = g_timeout_source_new (STOP_GRACE_MSEC);
+
   g_message ("stop asked by client %u", mitogen_message_get_src_id (mitogen_call_get_message (call)));
-  g_main_context_invoke (server.main_context, quit_loop, server_loop);
+  g_source_set_callback (later, quit_loop, g_main_loop_ref (server_loop),
+                         (GDestroyNotify) g_main_loop_unref);
+  g_source_attach (later, server.main_context);
   return g_variant_new ("()");
 }
 
@@ -577,7 +589,9 @@ stop_server (MitogenRouter *router,
   status = mitogen_context_call (server_ctx, "serve.status", NULL, interrupted, &error);
   if (status != NULL)
     reply = mitogen_context_call (server_ctx, "serve.stop", NULL, interrupted, &error);
-  if (reply == NULL)
+  /* A server that went before its answer reached us has stopped too. */
+  if (reply == NULL && !(status != NULL && g_error_matches (error, MITOGEN_ERROR,
+                                                            MITOGEN_ERROR_CHANNEL)))
     {
       report (error);
       return 1;

@@ -290,6 +290,8 @@ test_other_uid (Fixture       *f,
                 gconstpointer  data)
 {
   g_autoptr(MitogenListener) listener = NULL;
+  g_autofree char *helper = helper_path ();
+  const char *argv[] = { helper, "closed", f->path, NULL };
   pid_t child;
   int status;
 
@@ -304,25 +306,17 @@ test_other_uid (Fixture       *f,
   g_assert_no_errno (chmod (f->path, 0666));
   mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused a connection*uid 65534*");
 
-  /* Only async-signal-safe calls after fork(): this process has threads. */
+  /* Only async-signal-safe calls between fork() and exec(): this process
+   * has threads. The helper runs natively even under valgrind, which would
+   * judge a forked copy of this process's heap at its exit. */
   child = fork ();
   g_assert_cmpint (child, >=, 0);
   if (child == 0)
     {
-      struct timeval tv = { 30, 0 };
-      char buf[64];
-      ssize_t n;
-      int fd;
-
       if (setgid (65534) != 0 || setuid (65534) != 0)
         _exit (10);
-      fd = raw_connect (f->path);
-      if (fd < 0)
-        _exit (11);
-      setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      n = read (fd, buf, sizeof buf);
-      /* Closed at once, without a word: 0. Anything read is a failure. */
-      _exit (n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : 12);
+      execv (helper, (char **) argv);
+      _exit (11);
     }
   g_assert_cmpint (waitpid (child, &status, 0), ==, child);
   g_assert_true (WIFEXITED (status));

@@ -412,17 +412,35 @@ server_absent (const GError *error)
          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
 }
 
-/* The server's context, or NULL: with no error when none runs. */
+/* The client side may be used from several threads (a fan-out): one
+ * attachment per router, made once. */
+static GMutex client_lock;
+static MitogenRouter *attached_router;   /* client_lock; weak, as a key only */
+static MitogenContext *attached_server;  /* client_lock; owned */
+static GHashTable *kept_here;            /* client_lock; contexts the server keeps */
+
+/* The server's context, or NULL: with no error when none runs. A router
+ * attaches once; later calls with it get the same context. */
 static MitogenContext *
 attach (MitogenRouter  *client,
         GError        **error)
 {
   g_autofree char *path = socket_path (FALSE);
   g_autoptr(GError) local_error = NULL;
-  MitogenContext *server_ctx = mitogen_router_connect_server (client, path, interrupted, &local_error);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&client_lock);
+  MitogenContext *server_ctx;
 
+  if (attached_router == client && attached_server != NULL)
+    return g_object_ref (attached_server);
+  server_ctx = mitogen_router_connect_server (client, path, interrupted, &local_error);
   if (server_ctx == NULL && !server_absent (local_error))
     g_propagate_error (error, g_steal_pointer (&local_error));
+  if (server_ctx != NULL)
+    {
+      g_clear_object (&attached_server);
+      attached_router = client;
+      attached_server = g_object_ref (server_ctx);
+    }
   return server_ctx;
 }
 
@@ -451,6 +469,7 @@ cli_serve_connect (MitogenRouter  *client,
   g_autoptr(GError) attach_error = NULL;
   g_autoptr(MitogenContext) server_ctx = attach (client, &attach_error);
   g_autoptr(GVariant) reply = NULL;
+  MitogenContext *kept;
   GVariantBuilder list;
   const char *name;
   guint32 id;
@@ -477,15 +496,21 @@ cli_serve_connect (MitogenRouter  *client,
     return NULL;
   g_variant_get (reply, "(u&s)", &id, &name);
   g_debug ("kept context %s (%u) from the server", name, id);
-  return mitogen_router_context_by_id (client, id);
+  kept = mitogen_router_context_by_id (client, id);
+  /* Not ours to shut down: see cli_serve_is_kept(). */
+  g_mutex_lock (&client_lock);
+  if (kept_here == NULL)
+    kept_here = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  g_hash_table_add (kept_here, g_object_ref (kept));
+  g_mutex_unlock (&client_lock);
+  return kept;
 }
-
-/* The contexts this process got from the server: not ours to shut down. */
-static GHashTable *kept_here;
 
 gboolean
 cli_serve_is_kept (MitogenContext *context)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&client_lock);
+
   return kept_here != NULL && g_hash_table_contains (kept_here, context);
 }
 
@@ -501,12 +526,7 @@ cli_connect_target (MitogenRouter *router,
     return connect_chain (router, hops);
   ctx = cli_serve_connect (router, target, hops, &error);
   if (ctx != NULL)
-    {
-      if (kept_here == NULL)
-        kept_here = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
-      g_hash_table_add (kept_here, g_object_ref (ctx));
-      return ctx;
-    }
+    return ctx;
   if (error != NULL)
     {
       if (interrupted_status () < 0)

@@ -39,7 +39,8 @@ int             cmd_serve            (int             argc,
  * `mitogen serve`, @client attaching to it (a fresh router). NULL without
  * an error when no server can be used (none runs, or its socket fails the
  * checks: said on stderr), and @client is still fresh; NULL with one when
- * the server failed to connect the target. */
+ * the server failed to connect the target. Any thread; one router attaches
+ * once, so a fan-out asks for all its targets through one connection. */
 MitogenContext *cli_serve_connect    (MitogenRouter  *client,
                                       const char     *target,
                                       GArray         *hops,

@@ -220,15 +220,16 @@ put_u32 (guint8 *p, guint32 v)
   p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
 }
 
-/* A call frame to @dst claiming @src and @auth, body core.getpid. */
+/* A frame to @dst on @handle claiming @src and @auth, carrying @value. */
 static GBytes *
-call_frame (guint32 dst,
-            guint32 src,
-            guint32 auth)
+raw_frame (guint32   dst,
+           guint32   src,
+           guint32   auth,
+           guint32   handle,
+           GVariant *value)
 {
   g_autoptr(MitogenSerializer) s = mitogen_serializer_lookup ("gvariant", NULL);
-  g_autoptr(GVariant) body = g_variant_ref_sink (
-      g_variant_new ("(yv)", 0, g_variant_new ("(sv)", "core.getpid", g_variant_new ("()"))));
+  g_autoptr(GVariant) body = g_variant_ref_sink (g_variant_new ("(yv)", 0, value));
   g_autoptr(GBytes) data = mitogen_serializer_serialize (s, body, NULL);
   GByteArray *frame = g_byte_array_new ();
   guint8 hdr[MITOGEN_HEADER_SIZE];
@@ -237,7 +238,7 @@ call_frame (guint32 dst,
   put_u32 (hdr + 2, dst);
   put_u32 (hdr + 6, src);
   put_u32 (hdr + 10, auth);
-  put_u32 (hdr + 14, MITOGEN_HANDLE_CALL_FUNCTION);
+  put_u32 (hdr + 14, handle);
   put_u32 (hdr + 18, 0);
   put_u32 (hdr + 22, g_bytes_get_size (data));
   g_byte_array_append (frame, hdr, sizeof hdr);
@@ -245,8 +246,17 @@ call_frame (guint32 dst,
   return g_byte_array_free_to_bytes (frame);
 }
 
+static void
+write_all (int     fd,
+           GBytes *bytes)
+{
+  g_assert_cmpint (write (fd, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes)), ==,
+                   (gssize) g_bytes_get_size (bytes));
+}
+
 /* A hostile client: a frame claiming another context's id is dropped and
- * logged, and garbage cuts it off, while a good client carries on. */
+ * logged, so is a route it has no right to, and garbage cuts it off, while
+ * a good client carries on. */
 static void
 test_hostile (Fixture       *f,
               gconstpointer  data)
@@ -255,21 +265,31 @@ test_hostile (Fixture       *f,
   g_autoptr(GBytes) forged = NULL;
   guint8 boot[MITOGEN_HEADER_SIZE];
   static const char garbage[] = "GET / HTTP/1.0\r\n\r\n0123456789abcdefghijklmnop";
-  guint32 id1, id2;
+  guint32 id1, id2, own_id;
   int pid1, pid2, fd;
 
   run_keep_client (f->path, &id1, &pid1);
   fd = raw_connect (f->path);
   g_assert_cmpint (fd, >=, 0);
-  /* The listener speaks first: its bootstrap frame's header. */
+  /* The listener speaks first: its bootstrap frame, to our new id. */
   g_assert_cmpint (read (fd, boot, sizeof boot), ==, sizeof boot);
   g_assert_cmpuint (boot[0], ==, 0x4d);
+  own_id = (guint32) boot[2] << 24 | boot[3] << 16 | boot[4] << 8 | boot[5];
+  g_assert_cmpuint (own_id, !=, 0);
+  g_assert_cmpuint (own_id, !=, id1);
 
   /* Claims to be the kept context itself calling its parent. */
   mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*forged source*");
-  forged = call_frame (0, id1, id1);
-  g_assert_cmpint (write (fd, g_bytes_get_data (forged, NULL), g_bytes_get_size (forged)), ==,
-                   (gssize) g_bytes_get_size (forged));
+  forged = raw_frame (0, id1, id1, MITOGEN_HANDLE_CALL_FUNCTION,
+                      g_variant_new ("(sv)", "core.getpid", g_variant_new ("()")));
+  write_all (fd, forged);
+  g_assert_true (mitogen_test_wait_expected_logs (30000));
+
+  /* Under its own id, announces a context it never started. */
+  mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*refused ADD_ROUTE for context 999*");
+  g_clear_pointer (&forged, g_bytes_unref);
+  forged = raw_frame (0, own_id, own_id, MITOGEN_HANDLE_ADD_ROUTE, g_variant_new ("(us)", 999, "fake"));
+  write_all (fd, forged);
   g_assert_true (mitogen_test_wait_expected_logs (30000));
 
   mitogen_test_expect_log ("mitogen", G_LOG_LEVEL_WARNING, "*bad frame magic*");

@@ -16,6 +16,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "mitogen-bootstrap-private.h"
+#include "mitogen-control-private.h"
 #include "mitogen-listener-private.h"
 #include "mitogen-message-private.h"
 #include "mitogen-router-impl-private.h"
@@ -75,6 +76,52 @@ on_server_lost (MitogenRouter *router,
 {
   g_debug ("the server's stream closed: %s", reason != NULL ? reason->message : "cleanly");
   _mitogen_handler_table_fail_respondents (router->handlers, NULL, router->context_id);
+}
+
+/* DEL_ROUTE, as the control layer takes it from a direct child (which
+ * this router may still have), and also from the server: a context it
+ * kept was lost, so whoever waits here on it fails. Broker thread. */
+static void
+on_del_route (MitogenMessage *msg,
+              gpointer        data)
+{
+  MitogenRouter *router = data;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GArray) ids = NULL;
+  guint32 id;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  value = mitogen_message_unpack (msg, NULL);
+  if (value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE ("(u)")))
+    {
+      g_warning ("context %u sent a malformed DEL_ROUTE; ignored", msg->src_id);
+      return;
+    }
+  g_variant_get (value, "(u)", &id);
+  ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_array_append_val (ids, id);
+  if (msg->src_id == _mitogen_route_table_get_parent_id (router->table))
+    {
+      /* Only of contexts beside us: nothing of ours is the server's to end. */
+      MitogenStream *below = _mitogen_route_table_ref_route (router->table, id);
+      gboolean ours = below != NULL && !_mitogen_route_table_is_parent (router->table, below);
+
+      _mitogen_route_table_unref_stream (router->table, below);
+      if (ours || id == router->context_id)
+        g_warning ("refused DEL_ROUTE for context %u from the server: it is not beside us", id);
+      else
+        _mitogen_handler_table_fail_respondents (router->handlers, ids, router->context_id);
+      return;
+    }
+  if (!_mitogen_route_table_withdraw (router->table, msg->src_id, id))
+    {
+      g_warning ("refused DEL_ROUTE for context %u from context %u: only a direct child "
+                 "may withdraw contexts below it", id, msg->src_id);
+      return;
+    }
+  _mitogen_control_announce_lost (router, router->table, id);
+  _mitogen_router_routes_lost (router, ids);
 }
 
 static gboolean
@@ -189,6 +236,7 @@ mitogen_router_connect_server (MitogenRouter  *router,
   router->context_id = boot->context_id;
   _mitogen_route_table_set_identity (router->table, boot->context_id, boot->parent_id,
                                      boot->ancestors);
+  mitogen_router_add_handler (router, MITOGEN_HANDLE_DEL_ROUTE, NULL, on_del_route, router, NULL);
   _mitogen_router_attach_parent (router, stream, on_server_lost, NULL);
   return mitogen_router_context_by_id (router, boot->parent_id);
 }

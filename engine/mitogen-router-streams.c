@@ -178,6 +178,9 @@ _mitogen_router_adopt_peer (MitogenRouter  *router,
                    "context id %u is already in use here", id);
       return FALSE;
     }
+  g_mutex_lock (&router->lock);
+  g_hash_table_add (router->peers, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&router->lock);
   _mitogen_stream_set_max_buffered (stream, mitogen_router_get_max_buffered (router));
   _mitogen_stream_set_handlers (stream, router_on_peer_message, router_on_stream_closed, router);
   return TRUE;

@@ -391,6 +391,45 @@ test_server_killed (Fixture       *f,
   g_assert_true (g_subprocess_wait (server, NULL, NULL));
 }
 
+/* A context the listener keeps dies while a client waits on it: the
+ * client hears of it (DEL_ROUTE from the listener) and its wait fails,
+ * instead of waiting for ever. */
+static void
+test_kept_context_lost (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(MitogenListener) listener = listen_ok (f);
+  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr(MitogenRouter) client = mitogen_router_new (broker);
+  g_autoptr(MitogenContext) server_ctx = NULL;
+  g_autoptr(MitogenContext) kept = NULL;
+  g_autoptr(MitogenReceiver) sleeping = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) id = NULL;
+  g_autoptr(GVariant) pid = NULL;
+  g_autoptr(GError) error = NULL;
+
+  server_ctx = mitogen_router_connect_server (client, f->path, NULL, &error);
+  g_assert_no_error (error);
+  id = mitogen_test_call_ok (server_ctx, "test.keep", NULL);
+  kept = mitogen_router_context_by_id (client, g_variant_get_uint32 (id));
+  pid = mitogen_test_call_ok (kept, "core.getpid", NULL);
+  sleeping = mitogen_context_begin_call (kept, "core.sleep", g_variant_new ("(d)", 60.0));
+  /* Asleep there, not merely sent: a ping queued behind it would wait. */
+  g_usleep (G_USEC_PER_SEC / 10);
+  g_assert_no_errno (kill (g_variant_get_int32 (pid), SIGKILL));
+
+  reply = mitogen_receiver_get (sleeping, 30000, NULL, &error);
+  g_assert_null (reply);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CHANNEL);
+  /* The client's own link to the listener is untouched. */
+  g_assert_cmpuint (mitogen_listener_get_n_clients (listener), ==, 1);
+  mitogen_broker_shutdown (broker);
+  mitogen_broker_join (broker);
+  g_clear_object (&kept);
+  g_clear_object (&serve_helper_kept);
+}
+
 /* A client router must be fresh: one that started contexts is refused. */
 static void
 test_client_not_fresh (Fixture       *f,
@@ -424,6 +463,7 @@ main (int    argc,
   TEST ("/serve/hostile", test_hostile);
   TEST ("/serve/other-uid", test_other_uid);
   TEST ("/serve/server-killed", test_server_killed);
+  TEST ("/serve/kept-context-lost", test_kept_context_lost);
   TEST ("/serve/client-not-fresh", test_client_not_fresh);
   return g_test_run ();
 }

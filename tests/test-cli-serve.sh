@@ -46,7 +46,7 @@ wait_gone() {  # wait_gone PID SECONDS
   return 1
 }
 
-echo "1..24"
+echo "1..25"
 
 m serve --status >/dev/null
 check "--status with no server says so (exit 3)" test $? = 3
@@ -92,6 +92,20 @@ spid=$(server_pid)
 p5=$(m call local core.getpid)
 check "an idle context is shut down after the idle timeout" wait_gone "$p5" 30
 check "then the server exits, having nothing and nobody" wait_gone "$spid" 30
+
+# The kept agent dies under a running command: the command ends (255).
+m serve --idle-timeout 30 >/dev/null
+spid=$(server_pid)
+(m run local -- sleep 60 </dev/null; echo $? >"$tmp/rc") &
+for _ in $(seq 300); do
+  agent=$(pgrep -P "$spid" -f mitogen-agent | head -1)
+  [ -n "$agent" ] && pgrep -P "$agent" -x sleep >/dev/null && break
+  sleep 0.1
+done
+kill -KILL "$agent"
+wait
+check "a command whose kept agent dies exits 255" test "$(cat "$tmp/rc")" = 255
+m serve --stop
 
 # A directory of the wrong mode: the command says so and goes without it.
 m serve --idle-timeout 30 >/dev/null

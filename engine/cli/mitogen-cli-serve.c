@@ -395,8 +395,8 @@ serve_foreground (MitogenRouter *router,
   g_cancellable_disconnect (interrupted, handler);
 
   /* No new client from here; the kept contexts go with us. */
+  /* Closed, not dropped: a status call may still be reading it. */
   mitogen_listener_close (server.listener);
-  g_clear_object (&server.listener);
   shut_down_kept ();
   g_message ("stopped");
   g_hash_table_remove_all (server.kept);

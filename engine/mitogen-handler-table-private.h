@@ -33,8 +33,8 @@ void                 _mitogen_handler_table_remove (MitogenHandlerTable *table,
 gboolean             _mitogen_handler_table_dispatch (MitogenHandlerTable *table,
                                                       MitogenMessage      *msg,
                                                       guint32              own_id);
-/* Every handler waiting on a context in @ids gets one dead message,
- * addressed to @context_id, and is removed. */
+/* Every handler waiting on a context in @ids (NULL: on any context) gets
+ * one dead message, addressed to @context_id, and is removed. */
 void                 _mitogen_handler_table_fail_respondents (MitogenHandlerTable *table,
                                                               GArray              *ids,
                                                               guint32              context_id);

@@ -178,7 +178,7 @@ _mitogen_handler_table_fail_respondents (MitogenHandlerTable *table,
     {
       Handler *h = value;
 
-      if (h->respondent >= 0 && id_in (ids, h->respondent))
+      if (h->respondent >= 0 && (ids == NULL || id_in (ids, h->respondent)))
         {
           guint32 handle = GPOINTER_TO_UINT (key);
 

@@ -31,6 +31,7 @@ struct _MitogenRouter
   gsize           max_message_size; /* lock */
   guint64         max_buffered;     /* lock; 0: no limit */
   GHashTable     *pending;          /* lock; MitogenStream* → MitogenLatch* of a start */
+  GHashTable     *peers;            /* lock; ids of a listener's clients, told of losses */
   char           *agent_path;       /* lock */
 
   MitogenParentLostFunc parent_lost_func;  /* set once before the parent stream starts */

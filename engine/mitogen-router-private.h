@@ -43,6 +43,13 @@ MitogenLatch   *_mitogen_router_adopt_child     (MitogenRouter         *router,
                                                  MitogenStream         *stream,
                                                  guint32                id,
                                                  GError               **error);
+/* Takes @stream to a listener's client @id: routed like a direct child,
+ * but its messages may claim only its own id as their source and carry
+ * this router's authority. The caller starts it. FALSE if @id is taken. */
+gboolean        _mitogen_router_adopt_peer      (MitogenRouter         *router,
+                                                 MitogenStream         *stream,
+                                                 guint32                id,
+                                                 GError               **error);
 /* A child that never became ready: stop waiting for it and close it. */
 void            _mitogen_router_abandon_child   (MitogenRouter         *router,
                                                  MitogenStream         *stream,

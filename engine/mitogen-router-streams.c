@@ -33,19 +33,16 @@ router_on_ready_frame (MitogenRouter  *router,
   _mitogen_latch_unref (latch);
 }
 
+/* Checks and routes a frame from a child or the parent (@peer FALSE), or
+ * from a listener's client (@peer TRUE): a client may speak only for
+ * itself, and what it sends carries this router's own authority. */
 static void
-router_on_stream_message (MitogenStream  *stream,
-                          MitogenMessage *msg,
-                          gpointer        data)
+route_from_stream (MitogenRouter  *router,
+                   MitogenStream  *stream,
+                   MitogenMessage *msg,
+                   gboolean        peer)
 {
-  MitogenRouter *router = data;
   g_autoptr(GError) error = NULL;
-
-  if (msg->handle == MITOGEN_HANDLE_BOOTSTRAP)
-    {
-      router_on_ready_frame (router, stream, msg);
-      return;
-    }
 
   /* Undecodable data breaks the stream's contract: close it, which fails
    * every call pending on the context behind it. The body is decoded once
@@ -57,7 +54,8 @@ router_on_stream_message (MitogenStream  *stream,
       return;
     }
 
-  if (!_mitogen_route_table_source_is_plausible (router->table, stream, msg->src_id, msg->auth_id))
+  if (!_mitogen_route_table_source_is_plausible (router->table, stream, msg->src_id,
+                                                peer ? msg->src_id : msg->auth_id))
     {
       g_warning ("stream %s: dropped a message claiming to come from context %u "
                  "(authority %u) for handle %u: forged source",
@@ -65,7 +63,43 @@ router_on_stream_message (MitogenStream  *stream,
       return;
     }
 
+  if (peer)
+    msg->auth_id = router->context_id;
   _mitogen_router_route_or_bounce (router, msg, stream, NULL);
+}
+
+static void
+router_on_stream_message (MitogenStream  *stream,
+                          MitogenMessage *msg,
+                          gpointer        data)
+{
+  MitogenRouter *router = data;
+
+  if (msg->handle == MITOGEN_HANDLE_BOOTSTRAP)
+    router_on_ready_frame (router, stream, msg);
+  else
+    route_from_stream (router, stream, msg, FALSE);
+}
+
+/* A client has nothing to say on handle 0 after its first frame: it is
+ * not starting. Such a frame is a broken client; cut it off. */
+static void
+router_on_peer_message (MitogenStream  *stream,
+                        MitogenMessage *msg,
+                        gpointer        data)
+{
+  MitogenRouter *router = data;
+
+  if (msg->handle == MITOGEN_HANDLE_BOOTSTRAP)
+    {
+      g_autoptr(GError) error = g_error_new (MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                                             "a client sent a frame on handle 0");
+
+      g_warning ("stream %s: %s; closing it", _mitogen_stream_get_name (stream), error->message);
+      _mitogen_stream_close (stream, error);
+      return;
+    }
+  route_from_stream (router, stream, msg, TRUE);
 }
 
 static void
@@ -130,6 +164,26 @@ _mitogen_router_adopt_child (MitogenRouter  *router,
   g_mutex_unlock (&router->lock);
   _mitogen_stream_set_handlers (stream, router_on_stream_message, router_on_stream_closed, router);
   return latch;
+}
+
+gboolean
+_mitogen_router_adopt_peer (MitogenRouter  *router,
+                            MitogenStream  *stream,
+                            guint32         id,
+                            GError        **error)
+{
+  if (!_mitogen_route_table_add_child (router->table, stream, id))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "context id %u is already in use here", id);
+      return FALSE;
+    }
+  g_mutex_lock (&router->lock);
+  g_hash_table_add (router->peers, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&router->lock);
+  _mitogen_stream_set_max_buffered (stream, mitogen_router_get_max_buffered (router));
+  _mitogen_stream_set_handlers (stream, router_on_peer_message, router_on_stream_closed, router);
+  return TRUE;
 }
 
 void

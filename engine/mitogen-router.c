@@ -130,6 +130,7 @@ mitogen_router_finalize (GObject *object)
   _mitogen_handler_table_free (self->handlers);
   _mitogen_context_table_free (self->contexts);
   g_hash_table_unref (self->pending);
+  g_hash_table_unref (self->peers);
   _mitogen_route_table_free (self->table);
   g_free (self->agent_path);
   g_main_context_unref (self->owner_context);
@@ -337,6 +338,7 @@ mitogen_router_init (MitogenRouter *self)
   self->handlers = _mitogen_handler_table_new ();
   self->contexts = _mitogen_context_table_new ();
   self->pending = g_hash_table_new (NULL, NULL);
+  self->peers = g_hash_table_new (NULL, NULL);
 }
 
 /**
@@ -706,6 +708,43 @@ emit_in_owner_context (MitogenRouter  *router,
                               emit_context_signal, s, context_signal_free);
 }
 
+/* A listener's clients call into our contexts but sit beside them, so
+ * no loss reaches them on its own: each hears of every lost context
+ * (DEL_ROUTE, from its parent), and whoever waits there on it fails too. */
+static void
+tell_peers_lost (MitogenRouter *router,
+                 GArray        *ids)
+{
+  g_autoptr(GArray) peers = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr(GArray) lost = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GHashTableIter iter;
+  gpointer key;
+
+  g_mutex_lock (&router->lock);
+  /* A client that left is no news to the others. */
+  for (guint i = 0; i < ids->len; i++)
+    if (!g_hash_table_remove (router->peers, GUINT_TO_POINTER (g_array_index (ids, guint32, i))))
+      g_array_append_val (lost, g_array_index (ids, guint32, i));
+  g_hash_table_iter_init (&iter, router->peers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      guint32 peer = GPOINTER_TO_UINT (key);
+
+      g_array_append_val (peers, peer);
+    }
+  g_mutex_unlock (&router->lock);
+
+  for (guint p = 0; p < peers->len; p++)
+    for (guint i = 0; i < lost->len; i++)
+      {
+        g_autoptr(MitogenMessage) msg = mitogen_message_new (g_array_index (peers, guint32, p),
+                                                             MITOGEN_HANDLE_DEL_ROUTE,
+                                                             g_variant_new ("(u)", g_array_index (lost, guint32, i)));
+
+        _mitogen_router_send (router, msg, NULL);
+      }
+}
+
 /* The contexts in @ids are gone: whoever waits on them fails, they leave
  * the table, and the signals go out. Broker thread, no lock held. */
 void
@@ -719,6 +758,7 @@ _mitogen_router_routes_lost (MitogenRouter *router,
   for (guint i = 0; i < contexts->len; i++)
     _mitogen_context_set_lost (contexts->pdata[i]);
   _mitogen_handler_table_fail_respondents (router->handlers, ids, router->context_id);
+  tell_peers_lost (router, ids);
   for (guint i = 0; i < contexts->len; i++)
     emit_in_owner_context (router, signals[SIGNAL_CONTEXT_LOST], contexts->pdata[i]);
 }

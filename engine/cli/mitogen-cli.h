@@ -77,6 +77,30 @@ int             cli_fanout_main             (gboolean        is_run,
                                              char          **argv,
                                              int             n_targets);
 
+/* mitogen-cli-serve.c */
+/* --no-serve, for the commands that may use a running `mitogen serve`. */
+extern const GOptionEntry cli_serve_entries[];
+int             cmd_serve            (int             argc,
+                                      char          **argv);
+/* The context at the end of @hops (@target as written) from the running
+ * `mitogen serve`, @client attaching to it (a fresh router). NULL without
+ * an error when no server can be used (none runs, or its socket fails the
+ * checks: said on stderr), and @client is still fresh; NULL with one when
+ * the server failed to connect the target. Any thread; one router attaches
+ * once, so a fan-out asks for all its targets through one connection. */
+MitogenContext *cli_serve_connect    (MitogenRouter  *client,
+                                      const char     *target,
+                                      GArray         *hops,
+                                      GError        **error);
+/* cli_serve_connect() unless @target is NULL, --no-serve was given, a hop
+ * holds a password or no server runs; else connect_chain(). NULL
+ * (reported) on failure. */
+MitogenContext *cli_connect_target   (MitogenRouter  *router,
+                                      const char     *target,
+                                      GArray         *hops);
+/* A context the server keeps: a command leaves it running. */
+gboolean        cli_serve_is_kept    (MitogenContext *context);
+
 /* mitogen-cli-cp.c */
 int             cmd_cp               (int             argc,
                                       char          **argv);

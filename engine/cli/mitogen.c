@@ -229,6 +229,8 @@ shut_down (MitogenContext *context)
 {
   g_autoptr(GError) error = NULL;
 
+  if (cli_serve_is_kept (context))
+    return;
   if (!mitogen_context_shutdown (context, SHUTDOWN_TIMEOUT_MSEC, NULL, &error))
     {
       g_debug ("shutting down %s: %s", mitogen_context_get_name (context), error->message);
@@ -280,6 +282,7 @@ typedef struct
   const char *function;
   GVariant   *args;       /* floating or NULL */
   gboolean    is_run;
+  const char *target;     /* as written, for a kept connection; NULL: none */
 } Job;
 
 /* The status for a call that failed with @error. */
@@ -629,7 +632,7 @@ run_job (MitogenRouter *router,
          gpointer       user_data)
 {
   Job *job = user_data;
-  g_autoptr(MitogenContext) ctx = connect_chain (router, job->hops);
+  g_autoptr(MitogenContext) ctx = cli_connect_target (router, job->target, job->hops);
   g_autoptr(GVariant) result = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
@@ -812,6 +815,7 @@ cmd_run (int    argc,
   g_set_prgname ("mitogen run");
   g_option_context_add_main_entries (options, run_entries, NULL);
   g_option_context_add_main_entries (options, cli_fanout_entries, NULL);
+  g_option_context_add_main_entries (options, cli_serve_entries, NULL);
   parse_options (options, &argc, &argv);
   if (cli_wants_fanout (argc, argv, n_targets))
     {
@@ -826,6 +830,7 @@ cmd_run (int    argc,
   hops = parse_target_or_fail (argv[1]);
 
   job.hops = hops;
+  job.target = argv[1];
   job.args = g_variant_new ("(^as)", (const char * const *) argv + 2);
   return run_and_wait (&job);
 }
@@ -849,6 +854,7 @@ cmd_call (int    argc,
 
   g_set_prgname ("mitogen call");
   g_option_context_add_main_entries (options, cli_fanout_entries, NULL);
+  g_option_context_add_main_entries (options, cli_serve_entries, NULL);
   parse_options (options, &argc, &argv);
   /* One TARGET then '--' is today's "call TARGET -- FUNCTION -ARG": a
    * '--' after the function only guards its arguments. */
@@ -864,6 +870,7 @@ cmd_call (int    argc,
     g_ptr_array_add (args, cli_parse_value (argv[i]));
 
   job.hops = hops;
+  job.target = argv[1];
   job.function = argv[2];
   if (args->len > 0)
     job.args = g_variant_new_tuple ((GVariant **) args->pdata, args->len);
@@ -943,6 +950,7 @@ usage (FILE *out)
            "  call TARGET FUNCTION [ARG...]  call a function and print its result\n"
            "  call TARGET... -- FUNCTION [ARG...]      (on each of several hosts)\n"
            "  cp [-r] [-p] SRC... DEST       copy files to or from TARGET:/PATH\n"
+           "  serve [--stop|--status]        keep contexts for later commands\n"
            "  list-transports                list the transports that can be used\n"
            "  list-serializers               list the serializers that can be used\n"
            "  list-options TRANSPORT         list the -o options a transport accepts\n\n"
@@ -981,6 +989,8 @@ main (int    argc,
     return cmd_call (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "cp"))
     return cmd_cp (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "serve"))
+    return cmd_serve (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "list-transports"))
     return cmd_list (argc - 1, argv + 1, "List the transports that can start contexts, one a line.",
                      mitogen_list_transports);

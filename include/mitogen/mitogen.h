@@ -27,4 +27,5 @@
 # include "mitogen-process.h"
 # include "mitogen-transfer.h"
 # include "mitogen-fanout.h"
+# include "mitogen-listener.h"
 #undef MITOGEN_INSIDE

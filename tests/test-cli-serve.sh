@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# test-cli-serve.sh MITOGEN: `mitogen serve` and the commands that use it,
+# end to end, as TAP. Each server lives in a private XDG_RUNTIME_DIR, so
+# that no other test's commands find it.
+set -u
+MITOGEN=$1
+n=0
+failed=0
+
+check() {  # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
+  local what=$1; shift
+  n=$((n + 1))
+  if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; failed=1; fi
+}
+
+tmp=$(mktemp -d)
+export XDG_RUNTIME_DIR=$tmp/run
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
+sock=$XDG_RUNTIME_DIR/mitogen/serve.sock
+# In a sanitizer build every process here (clients, the detached server)
+# reports to files checked at the end, not to output nobody reads.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+  export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$tmp/sanitizer"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$tmp/sanitizer"
+fi
+m() { timeout 60 "$MITOGEN" "$@"; }
+cleanup() {
+  m serve --stop >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+server_pid() { m serve --status | sed -n 's/^server pid //p'; }
+# The agents the server started: its children.
+agents() { pgrep -P "$1" -c -f mitogen-agent || true; }
+# Gone: no such process, or a zombie (a detached server's parent is init,
+# which in a container may never reap it).
+gone() {
+  test -n "$1" || return 1
+  kill -0 "$1" 2>/dev/null || return 0
+  test "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z
+}
+wait_gone() {  # wait_gone PID SECONDS
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do gone "$1" && return 0; sleep 0.1; done
+  return 1
+}
+
+echo "1..25"
+
+m serve --status >/dev/null
+check "--status with no server says so (exit 3)" test $? = 3
+m serve --idle-timeout 30 >"$tmp/start"
+check "serve starts a server in the background" test $? = 0
+check "its socket is mode 0600" test "$(stat -c %a "$sock")" = 600
+check "its directory is mode 0700" test "$(stat -c %a "$(dirname "$sock")")" = 700
+spid=$(server_pid)
+check "--status names the server's pid" bash -c "[[ '$spid' =~ ^[0-9]+\$ ]]"
+check "a second serve finds the running one" \
+  bash -c "timeout 60 '$MITOGEN' serve | grep -q 'already runs'"
+
+m run local -- sh -c 'echo out; echo err >&2; exit 3' >"$tmp/out" 2>"$tmp/err" </dev/null
+check "run through the server passes the exit status" test $? = 3
+check "run through the server passes stdout and stderr" \
+  bash -c "test \"\$(cat '$tmp/out')/\$(cat '$tmp/err')\" = out/err"
+check "run through the server passes stdin" \
+  test "$(printf 'a\nb\n' | m run local -- cat)" = "$(printf 'a\nb')"
+check "one agent after the first run" test "$(agents "$spid")" = 1
+p1=$(m call local core.getpid)
+p2=$(m call local core.getpid)
+check "two calls on the same target reach the same agent" \
+  bash -c "[[ '$p1' =~ ^[0-9]+\$ ]] && test '$p1' = '$p2'"
+check "and no second agent was started" test "$(agents "$spid")" = 1
+p3=$(m call --no-serve local core.getpid)
+check "--no-serve starts a context of its own" bash -c "[[ '$p3' =~ ^[0-9]+\$ ]] && test '$p3' != '$p1'"
+check "--status lists the kept context" bash -c "timeout 60 '$MITOGEN' serve --status | grep -q '^local.$p1	local	'"
+
+# A second target through a kept prefix: local/local reuses local.
+p4=$(m call local/local core.getpid)
+check "a chain reuses its kept first hop (two agents, not three)" \
+  bash -c "[[ '$p4' =~ ^[0-9]+\$ ]] && test \$(pgrep -c -f mitogen-agent -P '$p1') = 1 && test '$(agents "$spid")' = 1"
+
+m serve --stop
+check "--stop exits 0" test $? = 0
+check "--stop leaves no server" gone "$spid"
+check "nor any agent it kept" bash -c "$(declare -f gone wait_gone); wait_gone $p1 10 && wait_gone $p4 10"
+check "--stop removes the socket" test ! -e "$sock"
+
+# Idle timeout: the context goes after 2 s unused, then the server.
+m serve --idle-timeout 2 >/dev/null
+spid=$(server_pid)
+p5=$(m call local core.getpid)
+check "an idle context is shut down after the idle timeout" wait_gone "$p5" 30
+check "then the server exits, having nothing and nobody" wait_gone "$spid" 30
+
+# The kept agent dies under a running command: the command ends (255).
+m serve --idle-timeout 30 >/dev/null
+spid=$(server_pid)
+(m run local -- sleep 60 </dev/null; echo $? >"$tmp/rc") &
+for _ in $(seq 300); do
+  agent=$(pgrep -P "$spid" -f mitogen-agent | head -1)
+  [ -n "$agent" ] && pgrep -P "$agent" -x sleep >/dev/null && break
+  sleep 0.1
+done
+kill -KILL "$agent"
+wait
+check "a command whose kept agent dies exits 255" test "$(cat "$tmp/rc")" = 255
+m serve --stop
+
+# A directory of the wrong mode: the command says so and goes without it.
+m serve --idle-timeout 30 >/dev/null
+spid=$(server_pid)
+chmod 0755 "$(dirname "$sock")"
+out=$(m call local core.getpid 2>"$tmp/err")
+check "a socket directory others may enter is not used, and the command still runs" \
+  bash -c "[[ '$out' =~ ^[0-9]+\$ ]] && grep -q 'not using mitogen serve.*0700 needed' '$tmp/err' && test '$(agents "$spid")' = 0"
+chmod 0700 "$(dirname "$sock")"
+m serve --stop
+
+check "the server's log holds no sanitizer report" \
+  bash -c "! grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error' '$(dirname "$sock")/serve.log'"
+
+check "no process here made a sanitizer report" bash -c "! ls '$tmp'/sanitizer.* 2>/dev/null"
+
+exit $failed

@@ -120,6 +120,9 @@ test_json_hostile (void)
     "[\"s\",\"\xff\xfe\"]", "[\"s\",\"\xc3\"]", "[\"o\",\"not a path\"]", "[\"g\",\"(\"]",
     "[\"{ss}\",[\"a\"]]", "[\"{ss}\",[\"a\",\"b\",\"c\"]]", "[\"mi\",[1,2]]", "[\"(ii)\",[1]]",
     "[\"h\",4294967296]", "[\"b\",1]", "[\"ai\",[1,\"x\"]]",
+    /* More after a first value: json-glib 1.6 leaked what it parsed (the
+     * fuzzer's LeakSanitizer found it). */
+    "\"]]'\005s\"[]", "[\"i\",1] []", "[\"i\",1]]", "\"s\"", "1",
   };
   g_autoptr(MitogenSerializer) json = mitogen_serializer_lookup ("json", NULL);
   g_autofree char *deep_arrays = repeat ("[", 100000, "");

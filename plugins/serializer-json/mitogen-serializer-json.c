@@ -419,8 +419,10 @@ scan_number (const char *text,
 
 /* Refuses, before json-glib sees it, text it would mishandle: arrays and
  * objects nested deeper than @limit (json-glib parses recursively, and a
- * few hundred kilobytes of "[" would overflow the stack), and integers
- * beyond 64 bits (json-glib wraps them around). */
+ * few hundred kilobytes of "[" would overflow the stack), integers beyond
+ * 64 bits (json-glib wraps them around), and anything but one array (a
+ * message is always [kind, value]; json-glib 1.6 leaks what it parsed
+ * when more follows a first value). */
 static gboolean
 check_text (const char  *text,
             gsize        len,
@@ -430,8 +432,17 @@ check_text (const char  *text,
   gboolean in_string = FALSE;
   gboolean escaped = FALSE;
   guint depth = 0;
+  gsize start = 0;
 
-  for (gsize i = 0; i < len; i++)
+  while (start < len && g_ascii_isspace (text[start]))
+    start++;
+  if (start < len && text[start] != '[')
+    {
+      g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                           "undecodable JSON message: it is not an array");
+      return FALSE;
+    }
+  for (gsize i = start; i < len; i++)
     {
       char c = text[i];
 
@@ -455,8 +466,17 @@ check_text (const char  *text,
               return FALSE;
             }
         }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
+      else if ((c == ']' || c == '}') && depth > 0 && --depth == 0)
+        {
+          for (i++; i < len; i++)
+            if (!g_ascii_isspace (text[i]))
+              {
+                g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                                     "undecodable JSON message: text follows its array");
+                return FALSE;
+              }
+          return TRUE;
+        }
       else if (c == '-' || g_ascii_isdigit (c))
         {
           gboolean overflows = FALSE;

@@ -8,4 +8,6 @@ harness=$1 seeds=$2
 shift 2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$harness" "$@" "$work" "$seeds"
+# libFuzzer exits 77 on a finding by default, which meson reads as a
+# skip: a crash or a leak must fail the test.
+"$harness" -error_exitcode=1 "$@" "$work" "$seeds"

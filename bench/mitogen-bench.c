@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,6 +144,58 @@ pipe_pingpong_us (int rounds)
   waitpid (pid, NULL, 0);
   close (a[0]), close (a[1]), close (b[0]), close (b[1]);
   return median (samples);
+}
+
+/* MB/s of @mib MiB through a socketpair from another process into fresh
+ * 256 KiB buffers, each filled by the read and freed: the floor for bulk
+ * that arrives in new memory, as a transfer's chunks do. */
+static double
+socketpair_fresh_mb_s (guint mib)
+{
+  const gsize chunk = 256 * 1024;
+  gsize total = (gsize) mib * 1024 * 1024, got = 0;
+  int sv[2];
+  double start;
+  pid_t pid;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+    return -1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      g_autofree char *out = g_malloc (chunk);
+
+      memset (out, 'x', chunk);
+      close (sv[0]);
+      for (gsize sent = 0; sent < total; )
+        {
+          ssize_t n = write (sv[1], out, MIN (chunk, total - sent));
+
+          if (n <= 0)
+            _exit (1);
+          sent += n;
+        }
+      _exit (0);
+    }
+  close (sv[1]);
+  start = now_us ();
+  while (got < total)
+    {
+      char *in = g_malloc (chunk);
+      gsize have = 0;
+      ssize_t n = 1;
+
+      while (have < chunk && got + have < total && (n = read (sv[0], in + have, chunk - have)) > 0)
+        have += n;
+      got += have;
+      g_free (in);
+      if (n <= 0)
+        break;
+    }
+  start = now_us () - start;
+  waitpid (pid, NULL, 0);
+  close (sv[0]);
+  return got == total ? total / start : -1;
 }
 
 static double
@@ -435,6 +489,8 @@ main (int    argc,
       return 0;
     }
 
+  if (want ("socketpair_fresh_mb_s"))
+    emit ("socketpair_fresh_mb_s", socketpair_fresh_mb_s (q ? 64 : 256));
   if (want ("pipe_pingpong_us"))
     emit ("pipe_pingpong_us", pipe_pingpong_us (q ? 2000 : 20000));
   if (want ("start_ms"))

@@ -38,11 +38,13 @@ export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
 MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
 export MITOGEN_PLUGIN_PATH
 
+source bench/private-sshd.sh
+
 tmp=$(mktemp -d)
 sampler=
 cleanup() {
   [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
-  [ -f "$tmp/sshd.pid" ] && kill "$(cat "$tmp/sshd.pid")" 2>/dev/null || true
+  private_sshd_stop "$tmp"
   "$mitogen" serve --stop >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -63,30 +65,15 @@ else
   range=$list
 fi
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
-cp "$tmp/id.pub" "$tmp/authorized_keys"
-cat >"$tmp/sshd_config" <<CONF
-Port $port
-ListenAddress 0.0.0.0
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-AuthorizedKeysFile $tmp/authorized_keys
-AllowUsers root@127.0.0.0/8
-UsePAM no
+# Logins by key only and only from loopback (it listens on every address);
+# these lines come first, so they win over private_sshd's defaults.
+private_sshd "$tmp" 0.0.0.0 "AllowUsers root@127.0.0.0/8
 UseDNS no
-StrictModes no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 MaxStartups 2000:30:4000
-MaxSessions 100
-CONF
-key=$(cut -d' ' -f1,2 "$tmp/host_key.pub")
-for h in "${hosts[@]}"; do echo "[$h]:$port $key"; done >"$tmp/known_hosts"
-mkdir -p /run/sshd
-/usr/sbin/sshd -f "$tmp/sshd_config"
-for _ in $(seq 50); do [ -s "$tmp/sshd.pid" ] && break; sleep 0.1; done
+MaxSessions 100" "${hosts[@]}"
+port=$sshd_port
 
 ssh_opts="-p $port -i $tmp/id -o UserKnownHostsFile=$tmp/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 cache="$tmp/cache"

@@ -14,12 +14,14 @@ export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
 MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
 export MITOGEN_PLUGIN_PATH
 
+source bench/private-sshd.sh
+
 tmp=$(mktemp -d)
 export XDG_RUNTIME_DIR=$tmp/run
 mkdir -m 0700 "$XDG_RUNTIME_DIR"
 cleanup() {
   "$mitogen" serve --stop >/dev/null 2>&1 || true
-  [ -f "$tmp/sshd.pid" ] && kill "$(cat "$tmp/sshd.pid")" 2>/dev/null || true
+  private_sshd_stop "$tmp"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -47,23 +49,7 @@ echo "|---|---|---|---|"
 row local local
 
 if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/sshd ]; then
-  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-  ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
-  cp "$tmp/id.pub" "$tmp/authorized_keys"
-  cat >"$tmp/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-AuthorizedKeysFile $tmp/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-CONF
-  echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-  mkdir -p /run/sshd
-  /usr/sbin/sshd -f "$tmp/sshd_config"
-  for _ in $(seq 50); do [ -s "$tmp/sshd.pid" ] && break; sleep 0.1; done
+  private_sshd "$tmp"
+  port=$sshd_port
   row ssh "ssh:root@127.0.0.1:$port,identity_file='$tmp/id',known_hosts_file='$tmp/known_hosts',remote_cache_dir='$tmp/cache'"
 fi

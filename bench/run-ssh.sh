@@ -14,28 +14,14 @@ export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
 MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
 export MITOGEN_PLUGIN_PATH
 
-tmp=$(mktemp -d)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
-cp "$tmp/id.pub" "$tmp/authorized_keys"
-cat >"$tmp/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-AuthorizedKeysFile $tmp/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-CONF
-echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-mkdir -p /run/sshd
-/usr/sbin/sshd -f "$tmp/sshd_config"
-trap 'kill "$(cat "$tmp/sshd.pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
-sleep 0.3
+source bench/private-sshd.sh
 
-ssh_cmd=(ssh -p "$port" -i "$tmp/id" -o UserKnownHostsFile="$tmp/known_hosts" -o BatchMode=yes root@127.0.0.1)
+tmp=$(mktemp -d)
+trap 'private_sshd_stop "$tmp"; rm -rf "$tmp"' EXIT
+private_sshd "$tmp"
+port=$sshd_port
+
+ssh_cmd=(ssh -p "$port" "${sshd_ssh_opts[@]}" root@127.0.0.1)
 echo "run-ssh.sh: OpenSSH..." >&2
 /usr/bin/python3 - "$tmp" "${ssh_cmd[@]}" >"$tmp/openssh.json" <<'PY'
 import json, statistics, subprocess, sys, time

@@ -32,35 +32,19 @@ MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
 export MITOGEN_PLUGIN_PATH
 
 # --- the private sshd ------------------------------------------------------
+source bench/private-sshd.sh
 tmp=$(mktemp -d)
 sampler=
 cleanup() {
   [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
-  [ -f "$tmp/sshd.pid" ] && kill "$(cat "$tmp/sshd.pid")" 2>/dev/null || true
+  private_sshd_stop "$tmp"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
-cp "$tmp/id.pub" "$tmp/authorized_keys"
-cat >"$tmp/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-AuthorizedKeysFile $tmp/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-Subsystem sftp internal-sftp
-CONF
-echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-mkdir -p /run/sshd
-/usr/sbin/sshd -f "$tmp/sshd_config"
-for _ in $(seq 50); do [ -s "$tmp/sshd.pid" ] && break; sleep 0.1; done
+private_sshd "$tmp" 127.0.0.1 'Subsystem sftp internal-sftp'
+port=$sshd_port
 
-ssh_opts=(-i "$tmp/id" -o UserKnownHostsFile="$tmp/known_hosts" -o BatchMode=yes)
+ssh_opts=("${sshd_ssh_opts[@]}")
 ssh_cmd="ssh -p $port ${ssh_opts[*]}"
 host=root@127.0.0.1
 cache="$tmp/cache"

@@ -19,33 +19,17 @@ export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
 export MITOGEN_PLUGIN_PATH=${MITOGEN_PLUGIN_PATH:-$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')}
 export GI_TYPELIB_PATH="$PWD/$build/engine" LD_LIBRARY_PATH="$PWD/$build/engine"
 
+source bench/private-sshd.sh
+
 tmp=$(mktemp -d)
 cleanup() {
-  [ -f "$tmp/sshd.pid" ] && kill "$(cat "$tmp/sshd.pid")" 2>/dev/null || true
+  private_sshd_stop "$tmp"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
-cp "$tmp/id.pub" "$tmp/authorized_keys"
 # Many handshakes at once: sshd's MaxStartups would drop the connects past
 # 10 (its default) while they authenticate.
-cat >"$tmp/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-AuthorizedKeysFile $tmp/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-MaxStartups 1000
-MaxSessions 1000
-CONF
-echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-mkdir -p /run/sshd
-/usr/sbin/sshd -f "$tmp/sshd_config"
-for _ in $(seq 50); do [ -s "$tmp/sshd.pid" ] && break; sleep 0.1; done
+private_sshd "$tmp" 127.0.0.1 $'MaxStartups 1000\nMaxSessions 1000'
+port=$sshd_port
 
 /usr/bin/python3 bench/ssh-scale.py "$port" "$tmp" "${counts[@]}"

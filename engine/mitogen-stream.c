@@ -554,6 +554,11 @@ stream_attach_on_broker (gpointer data)
   ss->stream = _mitogen_stream_ref (stream);
   ss->in_tag = g_source_add_unix_fd (&ss->source, stream->in_fd, G_IO_IN);
   g_source_set_static_name (&ss->source, "[mitogen] stream");
+  /* GLib blocks a source that cannot recurse while it dispatches, taking
+   * its fds out of the poll set and putting them back: two eventfd writes,
+   * and a poll and a read more, for every message. The broker never
+   * iterates its context from inside a dispatch, so nothing can recurse. */
+  g_source_set_can_recurse (&ss->source, TRUE);
   stream->source = ss;
   _mitogen_flow_set_resume_func (stream->flow, _mitogen_stream_resume_reading, stream);
   g_source_attach (&ss->source, mitogen_broker_get_main_context (stream->broker));

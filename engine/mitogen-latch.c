@@ -23,7 +23,8 @@ struct _MitogenLatch
 {
   gatomicrefcount     ref_count;
   GMutex              mutex;
-  GCond               cond;         /* signalled once per put, broadcast on close */
+  GCond               cond;         /* signalled on a put when a getter sleeps, broadcast on close */
+  guint               n_sleeping;   /* guarded by mutex; getters in g_cond_wait() */
   GQueue              items;        /* guarded by mutex; owned items */
   GQueue              waiters;      /* guarded by mutex; Waiter*, FIFO */
   GDestroyNotify      item_free;    /* immutable */
@@ -122,6 +123,7 @@ _mitogen_latch_put (MitogenLatch *latch,
   GObject *notify_data = NULL;
   gpointer notify_source = NULL;
   Waiter *waiter = NULL;
+  gboolean wake = FALSE;
 
   g_mutex_lock (&latch->mutex);
   if (latch->closed)
@@ -136,7 +138,9 @@ _mitogen_latch_put (MitogenLatch *latch,
   if (waiter == NULL)
     {
       g_queue_push_tail (&latch->items, item);
-      g_cond_signal (&latch->cond);
+      /* GLib's g_cond_signal() is a system call even when nobody waits;
+       * most puts (pipelined replies, a select's latches) find nobody. */
+      wake = latch->n_sleeping > 0;
       if (latch->notify != NULL)
         {
           notify_data = g_weak_ref_get (&latch->notify_data);
@@ -144,7 +148,17 @@ _mitogen_latch_put (MitogenLatch *latch,
           notify_source = latch->notify_source;
         }
     }
+  /* Woken after the unlock, the getter does not find the mutex still held
+   * and sleep on it again. Our ref keeps the latch alive until then: the
+   * getter may take the item on a spurious wakeup and drop the last one. */
+  if (wake)
+    _mitogen_latch_ref (latch);
   g_mutex_unlock (&latch->mutex);
+  if (wake)
+    {
+      g_cond_signal (&latch->cond);
+      _mitogen_latch_unref (latch);
+    }
 
   if (waiter != NULL)
     {
@@ -210,10 +224,12 @@ _mitogen_latch_get (MitogenLatch  *latch,
                        "timed out after %d ms", timeout_msec);
           break;
         }
+      latch->n_sleeping++;
       if (deadline < 0)
         g_cond_wait (&latch->cond, &latch->mutex);
       else
         g_cond_wait_until (&latch->cond, &latch->mutex, deadline);
+      latch->n_sleeping--;
     }
   g_mutex_unlock (&latch->mutex);
 

@@ -204,11 +204,12 @@ _mitogen_stream_on_readable (MitogenStream *stream)
   for (int round = 0; round < 8 && stream->source != NULL && !stream->paused; round++)
     {
       ssize_t n;
+      gsize want;
 
       if (stream->big != NULL)
         {
-          n = read (stream->in_fd, stream->big + stream->big_have,
-                    stream->big_hdr.length - stream->big_have);
+          want = stream->big_hdr.length - stream->big_have;
+          n = read (stream->in_fd, stream->big + stream->big_have, want);
           if (n <= 0)
             {
               if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -223,6 +224,8 @@ _mitogen_stream_on_readable (MitogenStream *stream)
                                                          stream->big_hdr.length);
               deliver (stream, &stream->big_hdr, data);
             }
+          if ((gsize) n < want)
+            return;
           continue;
         }
 
@@ -230,7 +233,8 @@ _mitogen_stream_on_readable (MitogenStream *stream)
         stream->rbuf = g_malloc (READ_BUFFER_SIZE);
       if (stream->rend == READ_BUFFER_SIZE)
         compact_read_buffer (stream);
-      n = read (stream->in_fd, stream->rbuf + stream->rend, READ_BUFFER_SIZE - stream->rend);
+      want = READ_BUFFER_SIZE - stream->rend;
+      n = read (stream->in_fd, stream->rbuf + stream->rend, want);
       if (n <= 0)
         {
           if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -240,6 +244,10 @@ _mitogen_stream_on_readable (MitogenStream *stream)
         }
       stream->rend += n;
       if (!parse_frames (stream))
+        return;
+      /* A short read emptied the pipe or socket: another read would only
+       * say EAGAIN. Whatever comes next, the poll reports. */
+      if ((gsize) n < want)
         return;
     }
 }

@@ -79,13 +79,12 @@ key_equal (gconstpointer a,
 static char *
 request_function (MitogenMessage *msg)
 {
-  g_autoptr(GVariant) request = mitogen_message_unpack (msg, NULL);
-  g_autoptr(GVariant) name = NULL;
+  g_autoptr(GVariant) args = NULL;
+  char *name = NULL;
 
-  if (request == NULL || !g_variant_is_of_type (request, G_VARIANT_TYPE ("(sv)")))
+  if (!_mitogen_message_get_call (msg, &name, &args, NULL))
     return NULL;
-  name = g_variant_get_child_value (request, 0);
-  return g_variant_dup_string (name, NULL);
+  return name;
 }
 
 static void

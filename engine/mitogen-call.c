@@ -383,32 +383,17 @@ find_function (MitogenRouter  *router,
 /* The function's name and arguments from a `(sv)` request. */
 static gboolean
 parse_request (MitogenMessage  *msg,
-               GVariant       **name,
+               char           **name,
                GVariant       **args,
                GError         **error)
 {
-  g_autoptr(GVariant) request = mitogen_message_unpack (msg, error);
-  g_autoptr(GVariant) boxed = NULL;
-
-  if (request == NULL)
+  if (!_mitogen_message_get_call (msg, name, args, error))
     return FALSE;
-  if (!g_variant_is_of_type (request, G_VARIANT_TYPE ("(sv)")))
-    {
-      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
-                   "a call request must be of type '(sv)', not '%s'",
-                   g_variant_get_type_string (request));
-      return FALSE;
-    }
-  /* Child by child: g_variant_get() parses its format string each time,
-   * which costs more than the rest of a ping. */
-  boxed = g_variant_get_child_value (request, 1);
-  *name = g_variant_get_child_value (request, 0);
-  *args = g_variant_get_variant (boxed);
   if (!g_variant_is_of_type (*args, G_VARIANT_TYPE_TUPLE))
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL,
                    "the arguments of %s must be a tuple, not '%s'",
-                   g_variant_get_string (*name, NULL), g_variant_get_type_string (*args));
+                   *name, g_variant_get_type_string (*args));
       return FALSE;
     }
   return TRUE;
@@ -422,7 +407,7 @@ _mitogen_call_run_message (MitogenRouter  *router,
                            GDestroyNotify  done_func,
                            gpointer        done_data)
 {
-  g_autoptr(GVariant) name = NULL;
+  g_autofree char *name = NULL;
   g_autoptr(GVariant) args = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenRegistration) reg = NULL;
@@ -432,7 +417,7 @@ _mitogen_call_run_message (MitogenRouter  *router,
 
   if (parse_request (msg, &name, &args, &error))
     {
-      function = g_variant_get_string (name, NULL);
+      function = name;
       reg = find_function (router, function, &error);
     }
   call = call_new (router, msg, function, context_name, cancel, done_func, done_data);

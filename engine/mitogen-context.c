@@ -306,17 +306,6 @@ mitogen_context_is_connected (MitogenContext *context)
   return router != NULL;
 }
 
-static GVariant *
-call_value (const char *function,
-            GVariant   *args)
-{
-  if (args == NULL)
-    args = g_variant_new_tuple (NULL, 0);
-  GVariant *children[2] = { g_variant_new_string (function), g_variant_new_variant (args) };
-
-  return g_variant_new_tuple (children, 2);
-}
-
 /**
  * mitogen_context_begin_call:
  * @context: a context
@@ -355,8 +344,7 @@ _mitogen_context_begin_call_full (MitogenContext *context,
   g_return_val_if_fail (router != NULL, NULL);
 
   recv = mitogen_receiver_new_full (router, 0, context);
-  msg = mitogen_message_new (context->id, MITOGEN_HANDLE_CALL_FUNCTION,
-                             call_value (function, args));
+  msg = _mitogen_message_new_call (context->id, MITOGEN_HANDLE_CALL_FUNCTION, function, args);
   msg->reply_to = mitogen_receiver_get_handle (recv);
   msg->sensitive = sensitive;
   /* A failure to route comes back to @recv as a dead message. */
@@ -387,8 +375,7 @@ mitogen_context_call_no_reply (MitogenContext *context,
   router = mitogen_context_dup_router (context);
   g_return_if_fail (router != NULL);
 
-  msg = mitogen_message_new (context->id, MITOGEN_HANDLE_CALL_FUNCTION,
-                             call_value (function, args));
+  msg = _mitogen_message_new_call (context->id, MITOGEN_HANDLE_CALL_FUNCTION, function, args);
   mitogen_router_route (router, msg, NULL);
 }
 

@@ -32,8 +32,16 @@ struct _MitogenMessage
   guint32            auth_id;
   guint32            handle;
   guint32            reply_to;
-  /* Body, decoded; set at creation or decoded lazily (atomic CAS). */
-  GVariant          *body;
+  /* The body, decoded: its kind (a MitogenBodyKind) and its value. Set at
+   * creation, or decoded lazily: @kind is stored before @value is
+   * published by an atomic CAS, and read after it. */
+  gint               kind;
+  GVariant          *value;
+  /* A call built here: the function and its arguments, which the
+   * envelope codec writes without building the "(sv)" @value, made only
+   * when something asks for it. */
+  char              *call_function; /* owned, nullable; immutable */
+  GVariant          *call_args;     /* owned, nullable; immutable */
   /* Body, encoded by @serializer; set on receipt or on first write. */
   GBytes            *data;
   MitogenSerializer *serializer;  /* owned, nullable; what encoded @data */
@@ -80,8 +88,19 @@ GBytes         *_mitogen_message_encode      (MitogenMessage    *msg,
 GPtrArray      *_mitogen_message_encode_chunks (MitogenMessage    *msg,
                                                 MitogenSerializer *serializer,
                                                 GError           **error);
-/* The "(yv)" body, decoded on demand. (transfer none) */
-GVariant       *_mitogen_message_get_body    (MitogenMessage    *msg,
+/* A call request to @dst_id's @handle: @function with @args (a tuple or
+ * NULL for none). */
+MitogenMessage *_mitogen_message_new_call    (guint32            dst_id,
+                                              guint32            handle,
+                                              const char        *function,
+                                              GVariant          *args);
+/* Decodes the body on demand (cached): FALSE when it is undecodable. */
+gboolean        _mitogen_message_decode      (MitogenMessage    *msg,
+                                              GError           **error);
+/* The function's name and arguments of a call request (transfer full). */
+gboolean        _mitogen_message_get_call    (MitogenMessage    *msg,
+                                              char             **function,
+                                              GVariant         **args,
                                               GError           **error);
 /* A dead reply to @msg (to its src_id and reply_to), or NULL when @msg
  * asks for no reply or is dead itself. */

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include "mitogen-message-private.h"
+#include "mitogen-envelope-private.h"
+#include "mitogen-plugin-private.h"
 
 G_DEFINE_BOXED_TYPE (MitogenMessage, mitogen_message,
                      mitogen_message_ref, mitogen_message_unref)
@@ -95,15 +97,24 @@ _mitogen_message_new_body (guint32          dst_id,
 {
   MitogenMessage *msg = message_alloc (dst_id, handle);
 
-  GVariant *children[2];
-
-  /* g_variant_new_tuple(), not g_variant_new("(yv)"): no format string to
-   * parse on the hot path. */
-  children[0] = g_variant_new_byte (kind);
-  children[1] = g_variant_new_variant (inner);
-  msg->body = g_variant_ref_sink (g_variant_new_tuple (children, 2));
+  msg->kind = kind;
+  msg->value = g_variant_ref_sink (inner);
   if (kind == MITOGEN_BODY_DEAD)
     msg->reply_to = MITOGEN_IS_DEAD;
+  return msg;
+}
+
+MitogenMessage *
+_mitogen_message_new_call (guint32     dst_id,
+                           guint32     handle,
+                           const char *function,
+                           GVariant   *args)
+{
+  MitogenMessage *msg = message_alloc (dst_id, handle);
+
+  msg->kind = MITOGEN_BODY_VALUE;
+  msg->call_function = g_strdup (function);
+  msg->call_args = g_variant_ref_sink (args != NULL ? args : g_variant_new_tuple (NULL, 0));
   return msg;
 }
 
@@ -256,7 +267,9 @@ mitogen_message_unref (MitogenMessage *msg)
   g_return_if_fail (msg != NULL);
   if (!g_atomic_ref_count_dec (&msg->ref_count))
     return;
-  g_clear_pointer (&msg->body, g_variant_unref);
+  g_clear_pointer (&msg->value, g_variant_unref);
+  g_free (msg->call_function);
+  g_clear_pointer (&msg->call_args, g_variant_unref);
   g_clear_pointer (&msg->data, g_bytes_unref);
   g_clear_object (&msg->serializer);
   /* After the data is freed: the stream reads on only once it really is. */
@@ -407,36 +420,167 @@ mitogen_message_get_size (MitogenMessage *msg)
   return data != NULL ? g_bytes_get_size (data) : 0;
 }
 
-GVariant *
-_mitogen_message_get_body (MitogenMessage  *msg,
-                           GError         **error)
+static gboolean
+is_gvariant (MitogenSerializer *serializer)
 {
-  GVariant *body = g_atomic_pointer_get (&msg->body);
-  GVariant *decoded;
+  return MITOGEN_IS_SERIALIZER_GVARIANT (serializer);
+}
 
-  if (body != NULL)
-    return body;
+/* A body "(yv)" from another serializer: its kind and value. */
+static gboolean
+split_body (GVariant   *body,
+            gint       *kind,
+            GVariant  **value,
+            GError    **error)
+{
+  g_autoptr(GVariant) kind_v = NULL;
+  g_autoptr(GVariant) boxed = NULL;
 
+  if (!g_variant_is_of_type (body, G_VARIANT_TYPE ("(yv)")))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
+                   "message body has type '%s', expected '(yv)'",
+                   g_variant_get_type_string (body));
+      return FALSE;
+    }
+  kind_v = g_variant_get_child_value (body, 0);
+  boxed = g_variant_get_child_value (body, 1);
+  *kind = g_variant_get_byte (kind_v);
+  *value = g_variant_get_variant (boxed);
+  return TRUE;
+}
+
+static GVariant *
+decode_value (MitogenMessage  *msg,
+              gint            *kind,
+              GError         **error)
+{
+  g_autoptr(GVariant) body = NULL;
+  GVariant *value = NULL;
+  guint8 byte;
+
+  if (msg->call_function != NULL)
+    {
+      GVariant *children[2] = { g_variant_new_string (msg->call_function),
+                                g_variant_new_variant (msg->call_args) };
+
+      *kind = MITOGEN_BODY_VALUE;
+      return g_variant_ref_sink (g_variant_new_tuple (children, 2));
+    }
   if (msg->serializer == NULL)
     {
       g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
                            "message carries no decodable body");
       return NULL;
     }
-  decoded = mitogen_serializer_deserialize (msg->serializer, msg->data, error);
-  if (decoded == NULL)
+  if (is_gvariant (msg->serializer))
+    {
+      if (!_mitogen_envelope_decode (msg->data, &byte, &value, error))
+        return NULL;
+      *kind = byte;
+      return value;
+    }
+  body = mitogen_serializer_deserialize (msg->serializer, msg->data, error);
+  if (body == NULL || !split_body (body, kind, &value, error))
     return NULL;
-  if (!g_variant_is_of_type (decoded, G_VARIANT_TYPE ("(yv)")))
+  return value;
+}
+
+/* The body's value and kind, decoded on demand. (transfer none) */
+static GVariant *
+get_value (MitogenMessage  *msg,
+           gint            *kind,
+           GError         **error)
+{
+  GVariant *value = g_atomic_pointer_get (&msg->value);
+  gint decoded_kind = MITOGEN_BODY_VALUE;
+  GVariant *decoded;
+
+  if (value == NULL)
+    {
+      decoded = decode_value (msg, &decoded_kind, error);
+      if (decoded == NULL)
+        return NULL;
+      /* Two threads may decode at once: both store the same kind. */
+      g_atomic_int_set (&msg->kind, decoded_kind);
+      if (!g_atomic_pointer_compare_and_exchange (&msg->value, NULL, decoded))
+        g_variant_unref (decoded);
+      value = g_atomic_pointer_get (&msg->value);
+    }
+  *kind = g_atomic_int_get (&msg->kind);
+  return value;
+}
+
+gboolean
+_mitogen_message_decode (MitogenMessage  *msg,
+                         GError         **error)
+{
+  gint kind;
+
+  return get_value (msg, &kind, error) != NULL;
+}
+
+gboolean
+_mitogen_message_get_call (MitogenMessage  *msg,
+                           char           **function,
+                           GVariant       **args,
+                           GError         **error)
+{
+  g_autoptr(GVariant) request = NULL;
+
+  if (msg->call_function != NULL)
+    {
+      *function = g_strdup (msg->call_function);
+      *args = g_variant_ref (msg->call_args);
+      return TRUE;
+    }
+  request = mitogen_message_unpack (msg, error);
+  if (request == NULL)
+    return FALSE;
+  if (!g_variant_is_of_type (request, G_VARIANT_TYPE ("(sv)")))
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
-                   "message body has type '%s', expected '(yv)'",
-                   g_variant_get_type_string (decoded));
-      g_variant_unref (decoded);
-      return NULL;
+                   "a call request must be of type '(sv)', not '%s'",
+                   g_variant_get_type_string (request));
+      return FALSE;
     }
-  if (!g_atomic_pointer_compare_and_exchange (&msg->body, NULL, decoded))
-    g_variant_unref (decoded);
-  return g_atomic_pointer_get (&msg->body);
+  return _mitogen_envelope_split_call (request, function, args, error);
+}
+
+/* The body as a "(yv)" value, for serializers other than GVariant's. */
+static GVariant *
+build_body (MitogenMessage  *msg,
+            GError         **error)
+{
+  gint kind;
+  GVariant *value = get_value (msg, &kind, error);
+  GVariant *children[2];
+
+  if (value == NULL)
+    return NULL;
+  children[0] = g_variant_new_byte (kind);
+  children[1] = g_variant_new_variant (value);
+  return g_variant_ref_sink (g_variant_new_tuple (children, 2));
+}
+
+static GBytes *
+encode_body (MitogenMessage     *msg,
+             MitogenSerializer  *serializer,
+             GError            **error)
+{
+  g_autoptr(GVariant) body = NULL;
+  GVariant *value;
+  gint kind;
+
+  if (is_gvariant (serializer))
+    {
+      if (msg->call_function != NULL)
+        return _mitogen_envelope_encode_call (msg->call_function, msg->call_args);
+      value = get_value (msg, &kind, error);
+      return value != NULL ? _mitogen_envelope_encode (kind, value) : NULL;
+    }
+  body = build_body (msg, error);
+  return body != NULL ? mitogen_serializer_serialize (serializer, body, error) : NULL;
 }
 
 GBytes *
@@ -445,18 +589,14 @@ _mitogen_message_encode (MitogenMessage     *msg,
                          GError            **error)
 {
   GBytes *data = g_atomic_pointer_get (&msg->data);
-  GVariant *body;
   GBytes *encoded;
 
   /* Raw frames and frames already in this serializer's form go as they are. */
   if (data != NULL &&
-      (msg->serializer == serializer || (msg->serializer == NULL && msg->body == NULL)))
+      (msg->serializer == serializer || (msg->serializer == NULL && msg->value == NULL)))
     return g_bytes_ref (data);
 
-  body = _mitogen_message_get_body (msg, error);
-  if (body == NULL)
-    return NULL;
-  encoded = mitogen_serializer_serialize (serializer, body, error);
+  encoded = encode_body (msg, serializer, error);
   if (encoded == NULL)
     return NULL;
   if (msg->sensitive)
@@ -612,27 +752,19 @@ GVariant *
 mitogen_message_unpack (MitogenMessage  *msg,
                         GError         **error)
 {
-  GVariant *body;
-  g_autoptr(GVariant) inner = NULL;
-  guchar kind;
+  GVariant *inner;
+  gint kind;
 
   g_return_val_if_fail (msg != NULL, NULL);
 
-  body = _mitogen_message_get_body (msg, error);
-  if (body == NULL)
+  inner = get_value (msg, &kind, error);
+  if (inner == NULL)
     return NULL;
-  {
-    g_autoptr(GVariant) kind_v = g_variant_get_child_value (body, 0);
-    g_autoptr(GVariant) boxed = g_variant_get_child_value (body, 1);
-
-    kind = g_variant_get_byte (kind_v);
-    inner = g_variant_get_variant (boxed);
-  }
 
   switch (kind)
     {
     case MITOGEN_BODY_VALUE:
-      return g_steal_pointer (&inner);
+      return g_variant_ref (inner);
     case MITOGEN_BODY_ERROR:
       if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_VARDICT))
         break;
@@ -686,19 +818,13 @@ int
 _mitogen_message_get_remote_code (MitogenMessage *msg,
                                   int             fallback)
 {
-  GVariant *body = _mitogen_message_get_body (msg, NULL);
-  g_autoptr(GVariant) kind_v = NULL;
-  g_autoptr(GVariant) boxed = NULL;
-  g_autoptr(GVariant) record = NULL;
+  gint kind;
+  GVariant *record = get_value (msg, &kind, NULL);
   GQuark domain = 0;
   gint code = 0;
 
-  if (body == NULL)
-    return fallback;
-  kind_v = g_variant_get_child_value (body, 0);
-  boxed = g_variant_get_child_value (body, 1);
-  record = g_variant_get_variant (boxed);
-  if (g_variant_get_byte (kind_v) != MITOGEN_BODY_ERROR ||
+  if (record == NULL ||
+      kind != MITOGEN_BODY_ERROR ||
       !g_variant_is_of_type (record, G_VARIANT_TYPE_VARDICT) ||
       record_domain_and_code (record, &domain, &code) != RECORD_OK ||
       domain != MITOGEN_ERROR || code <= MITOGEN_ERROR_CALL)
@@ -720,8 +846,15 @@ _mitogen_message_encode_chunks (MitogenMessage     *msg,
 
   /* A large message built here and not encoded yet may go out in pieces
    * that share the value's memory; anything else is one piece. */
-  if (data == NULL && msg->body != NULL && g_variant_get_size (msg->body) >= CHUNKED_MIN)
-    return mitogen_serializer_serialize_chunks (serializer, msg->body, error);
+  if (data == NULL && msg->value != NULL && g_variant_get_size (msg->value) >= CHUNKED_MIN)
+    {
+      g_autoptr(GVariant) body = NULL;
+
+      if (is_gvariant (serializer))
+        return _mitogen_envelope_encode_chunks (msg->kind, msg->value);
+      body = build_body (msg, error);
+      return body != NULL ? mitogen_serializer_serialize_chunks (serializer, body, error) : NULL;
+    }
 
   whole = _mitogen_message_encode (msg, serializer, error);
   if (whole == NULL)

@@ -47,7 +47,7 @@ route_from_stream (MitogenRouter  *router,
   /* Undecodable data breaks the stream's contract: close it, which fails
    * every call pending on the context behind it. The body is decoded once
    * here and cached, so receivers do not pay again. */
-  if (_mitogen_message_get_body (msg, &error) == NULL)
+  if (!_mitogen_message_decode (msg, &error))
     {
       g_warning ("stream %s: %s; closing it", _mitogen_stream_get_name (stream), error->message);
       _mitogen_stream_close (stream, error);

@@ -276,8 +276,11 @@ call_answer (MitogenCall  *call,
       else
         /* mitogen_message_new() takes its own reference: passing it one
          * of ours leaked every reply value. */
-        reply = _mitogen_message_make_reply (msg, sunk != NULL ? sunk
-                                                               : g_variant_new_tuple (NULL, 0));
+        {
+          g_autoptr(GVariant) value_or_unit = sunk != NULL ? g_variant_ref (sunk) : _mitogen_unit ();
+
+          reply = _mitogen_message_make_reply (msg, value_or_unit);
+        }
       mitogen_router_route (call->router, reply, NULL);
     }
   if (call->done_func != NULL)

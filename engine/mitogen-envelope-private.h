@@ -42,5 +42,13 @@ gboolean   _mitogen_envelope_split_call    (GVariant    *request,
                                             char       **function,
                                             GVariant   **args,
                                             GError     **error);
+/* When @data is a boxed "(yv)" of kind 0 holding a "(sv)" (@is_call
+ * TRUE), reads the call's function and arguments straight from it, as
+ * _mitogen_envelope_split_call() would from the decoded value. */
+gboolean   _mitogen_envelope_decode_call   (GBytes      *data,
+                                            gboolean    *is_call,
+                                            char       **function,
+                                            GVariant   **args,
+                                            GError     **error);
 
 G_END_DECLS

@@ -264,19 +264,19 @@ _mitogen_envelope_decode (GBytes    *data,
   return TRUE;
 }
 
-gboolean
-_mitogen_envelope_split_call (GVariant  *request,
-                              char     **function,
-                              GVariant **args,
-                              GError   **error)
+/* Reads the "(sv)" in [@start, @end) of @bytes. */
+static gboolean
+split_call (GBytes      *bytes,
+            gsize        start,
+            gsize        end,
+            char       **function,
+            GVariant   **args,
+            GError     **error)
 {
-  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (request);
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
+  const guint8 *data = (const guint8 *) g_bytes_get_data (bytes, NULL) + start;
+  gsize size = end - start;
   gsize width = offset_size_for (size);
   gsize name_end, args_start;
-
-  g_return_val_if_fail (g_variant_is_of_type (request, G_VARIANT_TYPE ("(sv)")), FALSE);
 
   if (width == 0 || size < width)
     goto bad;
@@ -288,7 +288,7 @@ _mitogen_envelope_split_call (GVariant  *request,
   args_start = (name_end + 7) & ~(gsize) 7;
   if (args_start > size - width)
     goto bad;
-  *args = read_boxed (bytes, args_start, size - width, "the call's arguments", error);
+  *args = read_boxed (bytes, start + args_start, end - width, "the call's arguments", error);
   if (*args == NULL)
     return FALSE;
   *function = g_strndup ((const char *) data, name_end - 1);
@@ -298,4 +298,34 @@ bad:
   g_set_error_literal (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL,
                        "undecodable call request: its function name is malformed");
   return FALSE;
+}
+
+gboolean
+_mitogen_envelope_split_call (GVariant  *request,
+                              char     **function,
+                              GVariant **args,
+                              GError   **error)
+{
+  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (request);
+
+  g_return_val_if_fail (g_variant_is_of_type (request, G_VARIANT_TYPE ("(sv)")), FALSE);
+  return split_call (bytes, 0, g_bytes_get_size (bytes), function, args, error);
+}
+
+gboolean
+_mitogen_envelope_decode_call (GBytes    *data,
+                               gboolean  *is_call,
+                               char     **function,
+                               GVariant **args,
+                               GError   **error)
+{
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+  const gsize tails = CALL_TAIL_LEN + BOX_TAIL_LEN;
+
+  *is_call = size >= HEAD_LEN + tails && bytes[0] == 0 &&
+             memcmp (bytes + size - tails, CALL_TAIL BOX_TAIL, tails) == 0;
+  if (!*is_call)
+    return FALSE;
+  return split_call (data, HEAD_LEN, size - tails, function, args, error);
 }

@@ -40,8 +40,8 @@ struct _MitogenMessage
   /* A call built here: the function and its arguments, which the
    * envelope codec writes without building the "(sv)" @value, made only
    * when something asks for it. */
-  char              *call_function; /* owned, nullable; immutable */
-  GVariant          *call_args;     /* owned, nullable; immutable */
+  char              *call_function; /* owned, nullable; set at creation or on receipt */
+  GVariant          *call_args;     /* owned, nullable; as @call_function */
   /* Body, encoded by @serializer; set on receipt or on first write. */
   GBytes            *data;
   MitogenSerializer *serializer;  /* owned, nullable; what encoded @data */
@@ -94,7 +94,9 @@ MitogenMessage *_mitogen_message_new_call    (guint32            dst_id,
                                               guint32            handle,
                                               const char        *function,
                                               GVariant          *args);
-/* Decodes the body on demand (cached): FALSE when it is undecodable. */
+/* Decodes the body (cached): FALSE when it is undecodable. On receipt,
+ * before the message is shared with another thread: a call's function and
+ * arguments may be stored in it. */
 gboolean        _mitogen_message_decode      (MitogenMessage    *msg,
                                               GError           **error);
 /* The function's name and arguments of a call request (transfer full). */

@@ -114,7 +114,7 @@ _mitogen_message_new_call (guint32     dst_id,
 
   msg->kind = MITOGEN_BODY_VALUE;
   msg->call_function = g_strdup (function);
-  msg->call_args = g_variant_ref_sink (args != NULL ? args : g_variant_new_tuple (NULL, 0));
+  msg->call_args = args != NULL ? g_variant_ref_sink (args) : _mitogen_unit ();
   return msg;
 }
 
@@ -168,8 +168,11 @@ mitogen_message_new (guint32   dst_id,
   MitogenMessage *msg;
 
   if (value == NULL)
-    return _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_VALUE,
-                                      g_variant_new_tuple (NULL, 0));
+    {
+      g_autoptr(GVariant) unit = _mitogen_unit ();
+
+      return _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_VALUE, unit);
+    }
   g_variant_ref_sink (value);
   msg = _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_VALUE, value);
   g_variant_unref (value);
@@ -515,8 +518,20 @@ gboolean
 _mitogen_message_decode (MitogenMessage  *msg,
                          GError         **error)
 {
+  gboolean is_call = FALSE;
   gint kind;
 
+  /* A call is read straight into its function and arguments, without the
+   * "(sv)" value between: the agent needs nothing else. */
+  if (msg->value == NULL && msg->call_function == NULL &&
+      msg->serializer != NULL && is_gvariant (msg->serializer))
+    {
+      if (_mitogen_envelope_decode_call (msg->data, &is_call, &msg->call_function,
+                                         &msg->call_args, error))
+        return TRUE;
+      if (is_call)
+        return FALSE;
+    }
   return get_value (msg, &kind, error) != NULL;
 }
 

@@ -52,6 +52,8 @@ char    *_mitogen_default_agent_path    (void);
  * goes (mitogen-utils.c). The first takes @bytes over and wraps it, with
  * no copy; the second copies @size bytes from @data. */
 GBytes  *_mitogen_bytes_wipe_on_free    (GBytes        *bytes);
+/* The unit tuple "()", one shared instance (transfer full). */
+GVariant *_mitogen_unit                 (void);
 GBytes  *_mitogen_bytes_new_wiped_copy  (gconstpointer  data,
                                          gsize          size);
 

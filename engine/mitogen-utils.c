@@ -270,3 +270,16 @@ mitogen_run_with_router (MitogenRouterFunc func,
   mitogen_broker_join (broker);
   return status;
 }
+
+/* Most calls take no arguments and most answers are "()": one shared,
+ * immutable value saves building one (a type-info lookup under GLib's
+ * global lock) for each. */
+GVariant *
+_mitogen_unit (void)
+{
+  static gsize unit;
+
+  if (g_once_init_enter (&unit))
+    g_once_init_leave (&unit, (gsize) g_variant_ref_sink (g_variant_new_tuple (NULL, 0)));
+  return g_variant_ref ((GVariant *) unit);
+}

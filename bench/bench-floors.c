@@ -1,0 +1,472 @@
+/* bench-floors.c: the floors mitogen-bench measures beside its figures.
+ *
+ * Each floor is the least a task costs on this machine with plain system
+ * calls and no framework: starting a program, a round trip between two
+ * processes, bytes through a socket. mitogen-bench prints libmitogen's
+ * figures as ratios to these, measured in the same run, because a figure
+ * from one machine says little on another and a ratio travels.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench-floors.h"
+
+/* The frame layout of engine/mitogen-message.c, spelt out here because the
+ * bench uses only the public API: magic, dst, src, auth, handle, reply_to,
+ * length, all big-endian. Handle 0 is the bootstrap (and ready) frame. */
+#define FRAME_MAGIC 0x4d49
+#define FRAME_HEADER_SIZE 26
+
+static int
+compare_doubles (gconstpointer a,
+                 gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static double
+median_of (GArray *samples)
+{
+  if (samples->len == 0)
+    return -1;
+  g_array_sort (samples, compare_doubles);
+  return g_array_index (samples, double, samples->len / 2);
+}
+
+/* Microseconds, to the nanosecond: round trips here are a few µs. */
+static double
+now_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static gboolean
+read_all (int    fd,
+          void  *buf,
+          gsize  len)
+{
+  for (gsize have = 0; have < len; )
+    {
+      ssize_t n = read (fd, (char *) buf + have, len - have);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      have += n;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_all (int         fd,
+           const void *buf,
+           gsize       len)
+{
+  for (gsize done = 0; done < len; )
+    {
+      ssize_t n = write (fd, (const char *) buf + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      done += n;
+    }
+  return TRUE;
+}
+
+/* fork + exec of @argv with @fd (when ≥ 0) as its stdin and stdout. */
+static pid_t
+spawn (char * const *argv,
+       int           fd)
+{
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      if (fd >= 0 && (dup2 (fd, 0) < 0 || dup2 (fd, 1) < 0))
+        _exit (127);
+      execv (argv[0], argv);
+      _exit (127);
+    }
+  return pid;
+}
+
+static gboolean
+run_true (void)
+{
+  char *argv[] = { (char *) "/bin/true", NULL };
+  pid_t pid = spawn (argv, -1);
+  int status;
+
+  return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+double
+floor_true_fork_exec_ms (int runs)
+{
+  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (int i = 0; i < runs; i++)
+    {
+      double t = now_us ();
+
+      if (!run_true ())
+        return -1;
+      g_array_append_val (samples, (double) { (now_us () - t) / 1000.0 });
+    }
+  return median_of (samples);
+}
+
+double
+floor_true_fork_exec_serial_s (int n)
+{
+  double t = now_us ();
+
+  for (int i = 0; i < n; i++)
+    if (!run_true ())
+      return -1;
+  return (now_us () - t) / 1e6;
+}
+
+static void
+put_u32 (guint8  *out,
+         guint32  v)
+{
+  out[0] = v >> 24, out[1] = v >> 16, out[2] = v >> 8, out[3] = v;
+}
+
+/* The bootstrap frame the local transport writes first: the agent answers
+ * it with its ready frame. */
+static GBytes *
+bootstrap_frame (void)
+{
+  GVariantDict dict;
+  g_autoptr(GVariant) params = NULL;
+  GByteArray *frame = g_byte_array_new ();
+  guint8 header[FRAME_HEADER_SIZE] = { FRAME_MAGIC >> 8, FRAME_MAGIC & 0xff };
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "context_id", "u", 1);
+  g_variant_dict_insert (&dict, "parent_id", "u", 0);
+  g_variant_dict_insert (&dict, "transport", "s", "local");
+  g_variant_dict_insert (&dict, "serializer", "s", "gvariant");
+  params = g_variant_ref_sink (g_variant_dict_end (&dict));
+  put_u32 (header + 2, 1);      /* dst: the agent */
+  put_u32 (header + 22, g_variant_get_size (params));
+  g_byte_array_append (frame, header, sizeof header);
+  g_byte_array_append (frame, g_variant_get_data (params), g_variant_get_size (params));
+  return g_byte_array_free_to_bytes (frame);
+}
+
+/* Reads one frame from @fd: TRUE if it is a ready frame without "error". */
+static gboolean
+read_ready_frame (int fd)
+{
+  guint8 header[FRAME_HEADER_SIZE];
+  g_autofree guint8 *body = NULL;
+  g_autoptr(GVariant) info = NULL;
+  g_autoptr(GVariant) error = NULL;
+  guint32 length;
+
+  if (!read_all (fd, header, sizeof header) || header[0] != FRAME_MAGIC >> 8)
+    return FALSE;
+  length = (guint32) header[22] << 24 | header[23] << 16 | header[24] << 8 | header[25];
+  if (length > 1024 * 1024)
+    return FALSE;
+  body = g_malloc (MAX (length, 1));
+  if (!read_all (fd, body, length))
+    return FALSE;
+  info = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, body, length,
+                                                      FALSE, NULL, NULL));
+  error = g_variant_lookup_value (info, "error", NULL);
+  return error == NULL;
+}
+
+static double
+agent_first_frame_once (const char *agent_path,
+                        GBytes     *bootstrap)
+{
+  char *argv[] = { (char *) agent_path, NULL };
+  gboolean ok;
+  double t;
+  pid_t pid;
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return -1;
+  t = now_us ();
+  pid = spawn (argv, sv[1]);
+  close (sv[1]);
+  ok = pid > 0 &&
+       write_all (sv[0], g_bytes_get_data (bootstrap, NULL), g_bytes_get_size (bootstrap)) &&
+       read_ready_frame (sv[0]);
+  t = now_us () - t;
+  /* The agent leaves when its parent's end closes. */
+  close (sv[0]);
+  if (pid > 0)
+    waitpid (pid, NULL, 0);
+  return ok ? t / 1000.0 : -1;
+}
+
+double
+floor_agent_first_frame_ms (const char *agent_path,
+                            int         runs)
+{
+  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GBytes) bootstrap = bootstrap_frame ();
+
+  for (int i = 0; i < runs; i++)
+    {
+      double ms = agent_first_frame_once (agent_path, bootstrap);
+
+      if (ms < 0)
+        return -1;
+      g_array_append_val (samples, ms);
+    }
+  return median_of (samples);
+}
+
+/* Round trips of 8 bytes: this process writes to @out and reads @in; a
+ * child reads @child_in and writes @child_out. The caller closes the fds. */
+static double
+pingpong_us (int out,
+             int in,
+             int child_in,
+             int child_out,
+             int rounds)
+{
+  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+  char buf[8] = { 0 };
+  pid_t pid = fork ();
+
+  if (pid < 0)
+    return -1;
+  if (pid == 0)
+    {
+      for (int i = 0; i < rounds; i++)
+        if (!read_all (child_in, buf, 8) || !write_all (child_out, buf, 8))
+          _exit (1);
+      _exit (0);
+    }
+  for (int i = 0; i < rounds; i++)
+    {
+      double t = now_us ();
+
+      if (!write_all (out, buf, 8) || !read_all (in, buf, 8))
+        break;
+      g_array_append_val (samples, (double) { now_us () - t });
+    }
+  waitpid (pid, NULL, 0);
+  return samples->len == (guint) rounds ? median_of (samples) : -1;
+}
+
+double
+floor_pipe_pingpong_us (int rounds)
+{
+  int a[2], b[2];
+  double us;
+
+  if (pipe (a) < 0)
+    return -1;
+  if (pipe (b) < 0)
+    {
+      close (a[0]), close (a[1]);
+      return -1;
+    }
+  us = pingpong_us (a[1], b[0], a[0], b[1], rounds);
+  close (a[0]), close (a[1]), close (b[0]), close (b[1]);
+  return us;
+}
+
+double
+floor_socketpair_pingpong_us (int rounds)
+{
+  int sv[2];
+  double us;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+    return -1;
+  us = pingpong_us (sv[0], sv[0], sv[1], sv[1], rounds);
+  close (sv[0]), close (sv[1]);
+  return us;
+}
+
+/* A connected pair of loopback TCP sockets, Nagle off on both. */
+static gboolean
+tcp_pair (int fds[2])
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof addr;
+  int one = 1, listener = socket (AF_INET, SOCK_STREAM, 0);
+  gboolean ok;
+
+  fds[0] = fds[1] = -1;
+  if (listener < 0)
+    return FALSE;
+  ok = bind (listener, (struct sockaddr *) &addr, sizeof addr) == 0 &&
+       listen (listener, 1) == 0 &&
+       getsockname (listener, (struct sockaddr *) &addr, &len) == 0 &&
+       (fds[0] = socket (AF_INET, SOCK_STREAM, 0)) >= 0 &&
+       connect (fds[0], (struct sockaddr *) &addr, sizeof addr) == 0 &&
+       (fds[1] = accept (listener, NULL, NULL)) >= 0;
+  close (listener);
+  if (ok)
+    {
+      setsockopt (fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      setsockopt (fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return TRUE;
+    }
+  if (fds[0] >= 0)
+    close (fds[0]);
+  return FALSE;
+}
+
+double
+floor_tcp_pingpong_us (int rounds)
+{
+  int fds[2];
+  double us;
+
+  if (!tcp_pair (fds))
+    return -1;
+  us = pingpong_us (fds[0], fds[0], fds[1], fds[1], rounds);
+  close (fds[0]), close (fds[1]);
+  return us;
+}
+
+static double
+socketpair_bulk_mb_s (guint    mib,
+                      gboolean fresh)
+{
+  const gsize chunk = 256 * 1024;
+  gsize total = (gsize) mib * 1024 * 1024, got = 0;
+  g_autofree char *reused = fresh ? NULL : g_malloc (chunk);
+  double start;
+  pid_t pid;
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+    return -1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      g_autofree char *out = g_malloc (chunk);
+
+      memset (out, 'x', chunk);
+      close (sv[0]);
+      for (gsize sent = 0; sent < total; sent += MIN (chunk, total - sent))
+        if (!write_all (sv[1], out, MIN (chunk, total - sent)))
+          _exit (1);
+      _exit (0);
+    }
+  close (sv[1]);
+  start = now_us ();
+  while (got < total)
+    {
+      gsize want = MIN (chunk, total - got);
+      char *in = fresh ? g_malloc (want) : reused;
+      gboolean ok = read_all (sv[0], in, want);
+
+      if (fresh)
+        g_free (in);
+      if (!ok)
+        break;
+      got += want;
+    }
+  start = now_us () - start;
+  waitpid (pid, NULL, 0);
+  close (sv[0]);
+  return got == total ? total / start : -1;
+}
+
+double
+floor_socketpair_fresh_mb_s (guint mib)
+{
+  return socketpair_bulk_mb_s (mib, TRUE);
+}
+
+double
+floor_socketpair_reused_mb_s (guint mib)
+{
+  return socketpair_bulk_mb_s (mib, FALSE);
+}
+
+typedef struct
+{
+  int   fd;
+  int   n;
+  gsize size;
+} EchoWriter;
+
+static gpointer
+echo_writer (gpointer data)
+{
+  EchoWriter *w = data;
+  g_autofree char *msg = g_malloc0 (w->size);
+
+  for (int i = 0; i < w->n; i++)
+    if (!write_all (w->fd, msg, w->size))
+      return GINT_TO_POINTER (FALSE);
+  return GINT_TO_POINTER (TRUE);
+}
+
+double
+floor_socketpair_echo_per_s (int   n,
+                             gsize size)
+{
+  EchoWriter w = { .n = n, .size = size };
+  g_autofree char *buf = g_malloc (MAX (size, 64 * 1024));
+  gsize total = (gsize) n * size, got = 0;
+  GThread *writer;
+  gboolean wrote;
+  double t;
+  pid_t pid;
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+    return -1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (sv[0]);
+      for (int i = 0; i < n; i++)
+        if (!read_all (sv[1], buf, size) || !write_all (sv[1], buf, size))
+          _exit (1);
+      _exit (0);
+    }
+  close (sv[1]);
+  w.fd = sv[0];
+  t = now_us ();
+  writer = g_thread_new ("echo-writer", echo_writer, &w);
+  while (got < total)
+    {
+      ssize_t r = read (sv[0], buf, MIN (total - got, MAX (size, 64 * 1024)));
+
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        break;
+      got += r;
+    }
+  t = now_us () - t;
+  wrote = GPOINTER_TO_INT (g_thread_join (writer));
+  close (sv[0]);
+  waitpid (pid, NULL, 0);
+  return wrote && got == total ? n / (t / 1e6) : -1;
+}

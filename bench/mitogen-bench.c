@@ -20,6 +20,7 @@
 
 static gboolean opt_quick;
 static char *opt_only;
+static char *opt_skip;
 static char *opt_ssh;
 static GString *json;
 
@@ -27,7 +28,14 @@ static gboolean
 want (const char *key)
 {
   g_auto(GStrv) keys = NULL;
+  g_auto(GStrv) skipped = NULL;
 
+  if (opt_skip != NULL && *opt_skip != '\0')
+    {
+      skipped = g_strsplit (opt_skip, ",", -1);
+      if (g_strv_contains ((const char * const *) skipped, key))
+        return FALSE;
+    }
   if (opt_only == NULL || *opt_only == '\0')
     return TRUE;
   keys = g_strsplit (opt_only, ",", -1);
@@ -483,6 +491,7 @@ floor_figures (gboolean q)
 static const GOptionEntry entries[] = {
   { "quick", 0, 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer iterations", NULL },
   { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated figures to measure", "KEYS" },
+  { "skip", 0, 0, G_OPTION_ARG_STRING, &opt_skip, "Comma-separated figures not to measure", "KEYS" },
   { "ssh", 0, 0, G_OPTION_ARG_STRING, &opt_ssh, "Measure the ssh transport instead, with these options", "A{SV}-TEXT" },
   { NULL }
 };

@@ -167,10 +167,12 @@ def main(router):
     parser = argparse.ArgumentParser()
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--only', default='')
+    parser.add_argument('--skip', default='')
     args = parser.parse_args()
     only = set(filter(None, args.only.split(',')))
+    skip = set(filter(None, args.skip.split(',')))
     q = args.quick
-    want = lambda key: not only or key in only  # noqa: E731
+    want = lambda key: key not in skip and (not only or key in only)  # noqa: E731
     out = {'quick': q} if q else {}
 
     def log(what):

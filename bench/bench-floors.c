@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -292,6 +293,17 @@ floor_pipe_pingpong_us (int rounds)
   us = pingpong_us (a[1], b[0], a[0], b[1], rounds);
   close (a[0]), close (a[1]), close (b[0]), close (b[1]);
   return us;
+}
+
+double
+floor_pipe_switches_per_round (int rounds)
+{
+  struct rusage before, after;
+
+  if (getrusage (RUSAGE_SELF, &before) < 0 || floor_pipe_pingpong_us (rounds) < 0 ||
+      getrusage (RUSAGE_SELF, &after) < 0)
+    return -1;
+  return (double) (after.ru_nvcsw + after.ru_nivcsw - before.ru_nvcsw - before.ru_nivcsw) / rounds;
 }
 
 double

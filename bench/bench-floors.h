@@ -23,6 +23,8 @@ double floor_agent_first_frame_ms (const char *agent_path,
  * two pipes, a socketpair, or loopback TCP (TCP_NODELAY). */
 double floor_pipe_pingpong_us (int rounds);
 double floor_socketpair_pingpong_us (int rounds);
+/* Context switches of this process per pipe round trip (its side's). */
+double floor_pipe_switches_per_round (int rounds);
 double floor_tcp_pingpong_us (int rounds);
 /* MB/s of @mib MiB through a socketpair from another process, read in
  * 256 KiB chunks into fresh buffers (each allocated, filled, freed), or

@@ -204,6 +204,47 @@ ping_us (MitogenContext *ctx,
   return median (samples);
 }
 
+/* Context switches, voluntary or not, of all @pid's threads so far. */
+static long
+context_switches (int pid)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *tid;
+  long total = 0;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s/status", dir_path, tid);
+      g_autofree char *contents = NULL;
+      const char *p;
+
+      if (!g_file_get_contents (path, &contents, NULL, NULL))
+        continue;
+      if ((p = strstr (contents, "\nvoluntary_ctxt_switches:")) != NULL)
+        total += strtol (p + strlen ("\nvoluntary_ctxt_switches:"), NULL, 10);
+      if ((p = strstr (contents, "nonvoluntary_ctxt_switches:")) != NULL)
+        total += strtol (p + strlen ("nonvoluntary_ctxt_switches:"), NULL, 10);
+    }
+  return total;
+}
+
+/* Thread hand-offs per ping on each side: the context switches of all of
+ * its threads over @n pings, per ping. Two processes that answer each
+ * other over a pipe switch once each per round trip. */
+static void
+switch_figures (MitogenContext *ctx,
+                int             n)
+{
+  int pid = context_pid (ctx), self = getpid ();
+  long master = context_switches (self), agent = context_switches (pid);
+
+  for (int i = 0; i < n; i++)
+    call_or_die (ctx, "core.ping", NULL);
+  emit ("master_switches_per_ping", (double) (context_switches (self) - master) / n);
+  emit ("agent_switches_per_ping", (double) (context_switches (pid) - agent) / n);
+}
+
 static double
 pipelined_per_s (MitogenContext *ctx,
                  int             n)
@@ -476,6 +517,8 @@ floor_figures (gboolean q)
     emit ("agent_first_frame_ms", floor_agent_first_frame_ms (agent, q ? 10 : 50));
   if (want ("pipe_pingpong_us"))
     emit ("pipe_pingpong_us", floor_pipe_pingpong_us (q ? 2000 : 20000));
+  if (want ("pipe_switches_per_round"))
+    emit ("pipe_switches_per_round", floor_pipe_switches_per_round (q ? 2000 : 20000));
   if (want ("socketpair_pingpong_us"))
     emit ("socketpair_pingpong_us", floor_socketpair_pingpong_us (q ? 2000 : 20000));
   if (want ("tcp_pingpong_us"))
@@ -543,6 +586,8 @@ main (int    argc,
   ctx = connect_or_die (router, "local", NULL, NULL);
   if (want ("ping_us"))
     emit ("ping_us", ping_us (ctx, q ? 500 : 5000));
+  if (want ("switches_per_ping"))
+    switch_figures (ctx, q ? 500 : 5000);
   if (want ("pipelined_calls_per_s"))
     emit ("pipelined_calls_per_s", pipelined_per_s (ctx, q ? 2000 : 10000));
   if (want ("pipelined_calls_per_s_100k") && !q)

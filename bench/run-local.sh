@@ -26,7 +26,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cut -d' ' -f1-3 /proc/loadavg >"$tmp/load-before"
 
-pinned=pipe_pingpong_us,socketpair_pingpong_us,ping_us
+pinned=pipe_pingpong_us,pipe_switches_per_round,socketpair_pingpong_us,ping_us,switches_per_ping
 echo "run-local.sh: libmitogen and the floors..." >&2
 "$bench" --skip bulk_real_mb_s $quick >"$tmp/c.json"
 "$bench" --only bulk_real_mb_s $quick >"$tmp/c-bulk.json"
@@ -67,7 +67,7 @@ def fmt(x, unit):
         return '—'
     if unit == 'KiB' and x >= 1024:
         return '%.1f MiB' % (x / 1024)
-    return '{:,.0f} {}'.format(x, unit) if x >= 1000 else '%.3g %s' % (x, unit)
+    return ('{:,.0f} {}'.format(x, unit) if x >= 1000 else '%.3g %s' % (x, unit)).strip()
 
 # (figure, key, unit, higher is better, floor key, floor's name, target):
 # a target is (factor, text): ≤ factor × floor, or ≥ factor × floor when
@@ -83,6 +83,10 @@ rows = [
     ('ping round trip (2 CPUs)', 'ping_us', 'µs', False, 'socketpair_pingpong_us', 'socketpair ping-pong', None),
     ('ping round trip (1 CPU)', 'ping_us_pinned', 'µs', False, 'pipe_pingpong_us_pinned', 'pipe ping-pong, 1 CPU', (3, '≤ 3×')),
     ('ping round trip (1 CPU)', 'ping_us_pinned', 'µs', False, 'socketpair_pingpong_us_pinned', 'socketpair ping-pong, 1 CPU', None),
+    ('context switches per ping, master (2 CPUs)', 'master_switches_per_ping', '', False, 'pipe_switches_per_round', 'pipe ping-pong, one side', None),
+    ('context switches per ping, agent (2 CPUs)', 'agent_switches_per_ping', '', False, 'pipe_switches_per_round', 'pipe ping-pong, one side', None),
+    ('context switches per ping, master (1 CPU)', 'master_switches_per_ping_pinned', '', False, 'pipe_switches_per_round_pinned', 'pipe ping-pong, one side, 1 CPU', None),
+    ('context switches per ping, agent (1 CPU)', 'agent_switches_per_ping_pinned', '', False, 'pipe_switches_per_round_pinned', 'pipe ping-pong, one side, 1 CPU', None),
     ('10,000 pipelined calls', 'pipelined_calls_per_s', '/s', True, 'socketpair_echo_per_s', '10,000 × 64 B echoed over a socketpair', 'peers'),
     ('100,000 pipelined calls', 'pipelined_calls_per_s_100k', '/s', True, 'socketpair_echo_per_s', '10,000 × 64 B echoed over a socketpair', None),
     ('256 MiB of real bytes: fs.read of an 8 MiB file', 'bulk_real_mb_s', 'MB/s', True, 'socketpair_fresh_mb_s', 'socketpair into fresh buffers', (0.6, '≥ 60%')),

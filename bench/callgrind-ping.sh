@@ -3,7 +3,9 @@
 # round trip, for the master and for the agent, free of start-up and
 # shut-down, and the TOP (15) functions by their own instructions per ping
 # on each side, then by inclusive instructions (what a function and all it
-# calls cost), and each side's instructions per shared object.
+# calls cost), and each side's instructions per shared object; then, if
+# strace is installed, each side's system calls per ping, counted the same
+# way (callgrind counts no instruction in the kernel).
 #
 # Both sides run under callgrind (the agent through MITOGEN_AGENT_WRAPPER)
 # twice: `mitogen-bench --only ping_us --quick` makes 550 pings (50 to warm
@@ -43,10 +45,27 @@ run() {
   done
 }
 
+# strace_run NAME BENCH-ARGS...: system calls counted per side; the outer
+# strace lets go of the agent's process at its exec (-b execve), where the
+# wrapper's strace takes it.
+strace_run() {
+  local name=$1
+  shift
+  MITOGEN_AGENT_WRAPPER="strace -f -c -o $tmp/$name-agent-syscalls.txt" \
+    strace -f -b execve -c -o "$tmp/$name-master-syscalls.txt" \
+    "$build/bench/mitogen-bench" --only ping_us "$@" >/dev/null 2>"$tmp/$name-strace.log" ||
+    { cat "$tmp/$name-strace.log" >&2; exit 1; }
+}
+
 echo "callgrind-ping.sh: $build: 550 pings..." >&2
 run short --quick
 echo "callgrind-ping.sh: $build: 5,500 pings..." >&2
 run long
+if command -v strace >/dev/null; then
+  echo "callgrind-ping.sh: $build: system calls..." >&2
+  strace_run short --quick
+  strace_run long
+fi
 
 /usr/bin/python3 - "$tmp" "$top" "$build" <<'PY'
 import os, re, sys
@@ -103,4 +122,23 @@ for side in ('master', 'agent'):
     outer = re.compile(r'^(\(below main\)|main|__libc_start_main\S*|start_thread|clone3?|0x[0-9a-f]+) \(')
     inclusive = {k: v for k, v in inclusive.items() if '[' in k and not outer.match(short(k))}
     table(side + ', inclusive', inclusive, total)
+
+def syscalls(name):
+    counts = {}
+    for text in open(os.path.join(d, name + '-syscalls.txt')):
+        f = text.split()
+        if len(f) >= 5 and f[3].isdigit() and f[-1] != 'total':
+            counts[f[-1]] = int(f[3])
+    return counts
+
+if os.path.exists(os.path.join(d, 'long-agent-syscalls.txt')):
+    print('System calls per ping (strace -c; failed ones, such as a read that finds nothing, included):')
+    print()
+    for side in ('master', 'agent'):
+        a, b = syscalls('short-' + side), syscalls('long-' + side)
+        per = {k: (b.get(k, 0) - a.get(k, 0)) / PINGS for k in set(a) | set(b)}
+        per = {k: v for k, v in per.items() if v >= 0.05}
+        print('- %s: %.1f per ping: %s' % (side, sum(per.values()), ', '.join(
+            '%s %.2f' % kv for kv in sorted(per.items(), key=lambda kv: -kv[1]))))
+    print()
 PY

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -362,13 +363,26 @@ floor_tcp_pingpong_us (int rounds)
   return us;
 }
 
+#define BULK_MESSAGE_SIZE ((gsize) 8 << 20)
+
+/* A buffer of @size bytes whose pages the kernel has yet to hand out. */
+static char *
+fresh_pages (gsize size)
+{
+  void *p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+  return p == MAP_FAILED ? NULL : p;
+}
+
+/* @mib MiB from another process, as 8 MiB messages: each read into pages
+ * fresh from the kernel (mapped for it, unmapped after, as a process that
+ * hands large blocks back does), or all into one buffer. */
 static double
 socketpair_bulk_mb_s (guint    mib,
                       gboolean fresh)
 {
-  const gsize chunk = 256 * 1024;
   gsize total = (gsize) mib * 1024 * 1024, got = 0;
-  g_autofree char *reused = fresh ? NULL : g_malloc (chunk);
+  g_autofree char *reused = fresh ? NULL : g_malloc (BULK_MESSAGE_SIZE);
   double start;
   pid_t pid;
   int sv[2];
@@ -378,12 +392,12 @@ socketpair_bulk_mb_s (guint    mib,
   pid = fork ();
   if (pid == 0)
     {
-      g_autofree char *out = g_malloc (chunk);
+      g_autofree char *out = g_malloc (BULK_MESSAGE_SIZE);
 
-      memset (out, 'x', chunk);
+      memset (out, 'x', BULK_MESSAGE_SIZE);
       close (sv[0]);
-      for (gsize sent = 0; sent < total; sent += MIN (chunk, total - sent))
-        if (!write_all (sv[1], out, MIN (chunk, total - sent)))
+      for (gsize sent = 0; sent < total; sent += MIN (BULK_MESSAGE_SIZE, total - sent))
+        if (!write_all (sv[1], out, MIN (BULK_MESSAGE_SIZE, total - sent)))
           _exit (1);
       _exit (0);
     }
@@ -391,12 +405,12 @@ socketpair_bulk_mb_s (guint    mib,
   start = now_us ();
   while (got < total)
     {
-      gsize want = MIN (chunk, total - got);
-      char *in = fresh ? g_malloc (want) : reused;
-      gboolean ok = read_all (sv[0], in, want);
+      gsize want = MIN (BULK_MESSAGE_SIZE, total - got);
+      char *in = fresh ? fresh_pages (want) : reused;
+      gboolean ok = in != NULL && read_all (sv[0], in, want);
 
-      if (fresh)
-        g_free (in);
+      if (fresh && in != NULL)
+        munmap (in, want);
       if (!ok)
         break;
       got += want;

@@ -26,9 +26,9 @@ double floor_socketpair_pingpong_us (int rounds);
 /* Context switches of this process per pipe round trip (its side's). */
 double floor_pipe_switches_per_round (int rounds);
 double floor_tcp_pingpong_us (int rounds);
-/* MB/s of @mib MiB through a socketpair from another process, read in
- * 256 KiB chunks into fresh buffers (each allocated, filled, freed), or
- * all into one buffer allocated once. */
+/* MB/s of @mib MiB through a socketpair from another process, as 8 MiB
+ * messages read each into pages fresh from the kernel (mmap, munmap), or
+ * all into one 8 MiB buffer allocated once. */
 double floor_socketpair_fresh_mb_s (guint mib);
 double floor_socketpair_reused_mb_s (guint mib);
 /* Messages per second when @n messages of @size bytes go to another

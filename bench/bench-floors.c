@@ -8,7 +8,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -244,6 +246,9 @@ floor_agent_first_frame_ms (const char *agent_path,
   return median_of (samples);
 }
 
+/* The CPU the ping-pong's child moves to, or -1 to leave it where it is. */
+static int cross_child_cpu = -1;
+
 /* Round trips of 8 bytes: this process writes to @out and reads @in; a
  * child reads @child_in and writes @child_out. The caller closes the fds. */
 static double
@@ -261,6 +266,15 @@ pingpong_us (int out,
     return -1;
   if (pid == 0)
     {
+      if (cross_child_cpu >= 0)
+        {
+          cpu_set_t other;
+
+          CPU_ZERO (&other);
+          CPU_SET (cross_child_cpu, &other);
+          if (sched_setaffinity (0, sizeof other, &other) < 0)
+            _exit (1);
+        }
       for (int i = 0; i < rounds; i++)
         if (!read_all (child_in, buf, 8) || !write_all (child_out, buf, 8))
           _exit (1);
@@ -293,6 +307,37 @@ floor_pipe_pingpong_us (int rounds)
     }
   us = pingpong_us (a[1], b[0], a[0], b[1], rounds);
   close (a[0]), close (a[1]), close (b[0]), close (b[1]);
+  return us;
+}
+
+/* The pipe ping-pong with this process on one CPU and its child on
+ * another: every wake-up crosses CPUs, as it may when both are free (the
+ * scheduler may also put both on one CPU, and the free figure then swings
+ * between the pinned one and this one from run to run). */
+double
+floor_pipe_pingpong_cross_us (int rounds)
+{
+  cpu_set_t saved, first;
+  int cpus[2], n = 0;
+  double us;
+
+  if (sched_getaffinity (0, sizeof saved, &saved) < 0)
+    return -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+    if (CPU_ISSET (cpu, &saved))
+      cpus[n++] = cpu;
+  if (n < 2)
+    return -1;
+  /* The child is forked on the first CPU and moves itself to the second
+   * (cross_child_cpu), before its first read. */
+  CPU_ZERO (&first);
+  CPU_SET (cpus[0], &first);
+  cross_child_cpu = cpus[1];
+  if (sched_setaffinity (0, sizeof first, &first) < 0)
+    return -1;
+  us = floor_pipe_pingpong_us (rounds);
+  cross_child_cpu = -1;
+  sched_setaffinity (0, sizeof saved, &saved);
   return us;
 }
 

@@ -23,6 +23,8 @@ double floor_agent_first_frame_ms (const char *agent_path,
  * two pipes, a socketpair, or loopback TCP (TCP_NODELAY). */
 double floor_pipe_pingpong_us (int rounds);
 double floor_socketpair_pingpong_us (int rounds);
+/* The pipe's, with the two processes on two different CPUs. */
+double floor_pipe_pingpong_cross_us (int rounds);
 /* Context switches of this process per pipe round trip (its side's). */
 double floor_pipe_switches_per_round (int rounds);
 double floor_tcp_pingpong_us (int rounds);

@@ -517,6 +517,8 @@ floor_figures (gboolean q)
     emit ("agent_first_frame_ms", floor_agent_first_frame_ms (agent, q ? 10 : 50));
   if (want ("pipe_pingpong_us"))
     emit ("pipe_pingpong_us", floor_pipe_pingpong_us (q ? 2000 : 20000));
+  if (want ("pipe_pingpong_cross_us"))
+    emit ("pipe_pingpong_cross_us", floor_pipe_pingpong_cross_us (q ? 2000 : 20000));
   if (want ("pipe_switches_per_round"))
     emit ("pipe_switches_per_round", floor_pipe_switches_per_round (q ? 2000 : 20000));
   if (want ("socketpair_pingpong_us"))

@@ -80,6 +80,7 @@ rows = [
     ('50 contexts started at once', 'contexts50_parallel_s', 's', False, 'true_fork_exec50_s', '50 × fork+exec /bin/true', None),
     ('100 contexts, 10 × 10 through via', 'tree100_s', 's', False, 'true_fork_exec100_s', '100 × fork+exec /bin/true', None),
     ('ping round trip (2 CPUs)', 'ping_us', 'µs', False, 'pipe_pingpong_us', 'pipe ping-pong', (2, '≤ 2×')),
+    ('ping round trip (2 CPUs)', 'ping_us', 'µs', False, 'pipe_pingpong_cross_us', 'pipe ping-pong, one process on each CPU', None),
     ('ping round trip (2 CPUs)', 'ping_us', 'µs', False, 'socketpair_pingpong_us', 'socketpair ping-pong', None),
     ('ping round trip (1 CPU)', 'ping_us_pinned', 'µs', False, 'pipe_pingpong_us_pinned', 'pipe ping-pong, 1 CPU', (3, '≤ 3×')),
     ('ping round trip (1 CPU)', 'ping_us_pinned', 'µs', False, 'socketpair_pingpong_us_pinned', 'socketpair ping-pong, 1 CPU', None),
@@ -95,6 +96,7 @@ rows = [
     ('master peak RSS above idle, during bulk', 'master_peak_above_idle_kib', 'KiB', False, 'message_kib', 'message size', (3, '≤ 3×')),
     ('idle agent RSS', 'rss_idle_kib', 'KiB', False, None, '', None),
     ('added per via hop', 'per_hop_us', 'µs', False, 'pipe_pingpong_us', 'pipe ping-pong', (1, '≤ 1×')),
+    ('added per via hop', 'per_hop_us', 'µs', False, 'pipe_pingpong_cross_us', 'pipe ping-pong, one process on each CPU', None),
     ('256 MiB as 8 MiB core.zeros replies (synthetic: untouched calloc pages)', 'zeros_mb_s', 'MB/s', True, 'socketpair_fresh_mb_s', 'socketpair into fresh buffers', None),
     ('sudo -u nobody: start, first reply', 'sudo_start_ms', 'ms', False, 'sudo_true_ms', 'sudo -n -u nobody true', None),
 ]

@@ -427,7 +427,7 @@ socketpair_bulk_mb_s (guint    mib,
                       gboolean fresh)
 {
   gsize total = (gsize) mib * 1024 * 1024, got = 0;
-  g_autofree char *reused = fresh ? NULL : g_malloc (BULK_MESSAGE_SIZE);
+  g_autofree char *reused = NULL;
   double start;
   pid_t pid;
   int sv[2];
@@ -437,16 +437,19 @@ socketpair_bulk_mb_s (guint    mib,
   pid = fork ();
   if (pid == 0)
     {
-      g_autofree char *out = g_malloc (BULK_MESSAGE_SIZE);
+      char *out = g_malloc (BULK_MESSAGE_SIZE);
+      gboolean ok = TRUE;
 
       memset (out, 'x', BULK_MESSAGE_SIZE);
       close (sv[0]);
-      for (gsize sent = 0; sent < total; sent += MIN (BULK_MESSAGE_SIZE, total - sent))
-        if (!write_all (sv[1], out, MIN (BULK_MESSAGE_SIZE, total - sent)))
-          _exit (1);
-      _exit (0);
+      for (gsize sent = 0; ok && sent < total; sent += MIN (BULK_MESSAGE_SIZE, total - sent))
+        ok = write_all (sv[1], out, MIN (BULK_MESSAGE_SIZE, total - sent));
+      g_free (out);
+      _exit (ok ? 0 : 1);
     }
   close (sv[1]);
+  if (!fresh)
+    reused = g_malloc (BULK_MESSAGE_SIZE);
   start = now_us ();
   while (got < total)
     {

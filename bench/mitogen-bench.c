@@ -559,6 +559,10 @@ main (int    argc,
     }
   q = opt_quick;
   json = g_string_new ("{");
+  /* The floors come first, before the router's thread exists: each forks,
+   * and a fork of a process with one thread is the floor's own case. */
+  if (opt_ssh == NULL)
+    floor_figures (q);
   router = mitogen_router_new (NULL);
 
   if (opt_ssh != NULL)
@@ -569,7 +573,6 @@ main (int    argc,
       return 0;
     }
 
-  floor_figures (q);
   if (want ("start_ms"))
     emit ("start_ms", start_ms (router, "local", NULL, q ? 5 : 20));
   if (want ("static_start_ms"))

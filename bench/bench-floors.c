@@ -419,12 +419,19 @@ fresh_pages (gsize size)
   return p == MAP_FAILED ? NULL : p;
 }
 
-/* @mib MiB from another process, as 8 MiB messages: each read into pages
- * fresh from the kernel (mapped for it, unmapped after, as a process that
- * hands large blocks back does), or all into one buffer. */
+typedef enum
+{
+  INTO_FRESH_PAGES,     /* each message into pages mapped for it, unmapped after */
+  INTO_REUSED_BUFFER,   /* every message into the same buffer */
+  INTO_MALLOC_CHUNKS,   /* each message into a g_malloc()ed buffer, freed after */
+} BulkTarget;
+
+/* @mib MiB from another process, as messages of @size bytes, read into
+ * memory as @target says. */
 static double
-socketpair_bulk_mb_s (guint    mib,
-                      gboolean fresh)
+socketpair_bulk_mb_s (guint      mib,
+                      gsize      size,
+                      BulkTarget target)
 {
   gsize total = (gsize) mib * 1024 * 1024, got = 0;
   g_autofree char *reused = NULL;
@@ -437,28 +444,31 @@ socketpair_bulk_mb_s (guint    mib,
   pid = fork ();
   if (pid == 0)
     {
-      char *out = g_malloc (BULK_MESSAGE_SIZE);
+      char *out = g_malloc (size);
       gboolean ok = TRUE;
 
-      memset (out, 'x', BULK_MESSAGE_SIZE);
+      memset (out, 'x', size);
       close (sv[0]);
-      for (gsize sent = 0; ok && sent < total; sent += MIN (BULK_MESSAGE_SIZE, total - sent))
-        ok = write_all (sv[1], out, MIN (BULK_MESSAGE_SIZE, total - sent));
+      for (gsize sent = 0; ok && sent < total; sent += MIN (size, total - sent))
+        ok = write_all (sv[1], out, MIN (size, total - sent));
       g_free (out);
       _exit (ok ? 0 : 1);
     }
   close (sv[1]);
-  if (!fresh)
-    reused = g_malloc (BULK_MESSAGE_SIZE);
+  if (target == INTO_REUSED_BUFFER)
+    reused = g_malloc (size);
   start = now_us ();
   while (got < total)
     {
-      gsize want = MIN (BULK_MESSAGE_SIZE, total - got);
-      char *in = fresh ? fresh_pages (want) : reused;
+      gsize want = MIN (size, total - got);
+      char *in = target == INTO_FRESH_PAGES ? fresh_pages (want)
+               : target == INTO_MALLOC_CHUNKS ? g_malloc (want) : reused;
       gboolean ok = in != NULL && read_all (sv[0], in, want);
 
-      if (fresh && in != NULL)
+      if (target == INTO_FRESH_PAGES && in != NULL)
         munmap (in, want);
+      else if (target == INTO_MALLOC_CHUNKS)
+        g_free (in);
       if (!ok)
         break;
       got += want;
@@ -472,13 +482,19 @@ socketpair_bulk_mb_s (guint    mib,
 double
 floor_socketpair_fresh_mb_s (guint mib)
 {
-  return socketpair_bulk_mb_s (mib, TRUE);
+  return socketpair_bulk_mb_s (mib, BULK_MESSAGE_SIZE, INTO_FRESH_PAGES);
 }
 
 double
 floor_socketpair_reused_mb_s (guint mib)
 {
-  return socketpair_bulk_mb_s (mib, FALSE);
+  return socketpair_bulk_mb_s (mib, BULK_MESSAGE_SIZE, INTO_REUSED_BUFFER);
+}
+
+double
+floor_socketpair_chunks_mb_s (guint mib)
+{
+  return socketpair_bulk_mb_s (mib, 256 * 1024, INTO_MALLOC_CHUNKS);
 }
 
 typedef struct

@@ -33,6 +33,10 @@ double floor_tcp_pingpong_us (int rounds);
  * all into one 8 MiB buffer allocated once. */
 double floor_socketpair_fresh_mb_s (guint mib);
 double floor_socketpair_reused_mb_s (guint mib);
+/* The same in 256 KiB chunks, each into a buffer from g_malloc() freed
+ * after it, as a transfer's chunks arrive (malloc hands the same pages
+ * back, so few are fresh). */
+double floor_socketpair_chunks_mb_s (guint mib);
 /* Messages per second when @n messages of @size bytes go to another
  * process, which reads each and writes it back with one system call each,
  * all sent before the first answer is awaited (a writer thread sends). */

@@ -529,6 +529,8 @@ floor_figures (gboolean q)
     emit ("socketpair_fresh_mb_s", floor_socketpair_fresh_mb_s (q ? 64 : 256));
   if (want ("socketpair_reused_mb_s"))
     emit ("socketpair_reused_mb_s", floor_socketpair_reused_mb_s (q ? 64 : 256));
+  if (want ("socketpair_chunks_mb_s"))
+    emit ("socketpair_chunks_mb_s", floor_socketpair_chunks_mb_s (q ? 64 : 256));
   if (want ("socketpair_echo_per_s"))
     emit ("socketpair_echo_per_s", floor_socketpair_echo_per_s (q ? 2000 : 10000, 64));
 }

@@ -515,6 +515,13 @@ floor_figures (gboolean q)
     emit ("true_fork_exec50_s", floor_true_fork_exec_serial_s (q ? 10 : 50));
   if (want ("agent_first_frame_ms") && agent != NULL)
     emit ("agent_first_frame_ms", floor_agent_first_frame_ms (agent, q ? 10 : 50));
+  if (want ("static_agent_first_frame_ms") && agent != NULL)
+    {
+      g_autofree char *path = g_strconcat (agent, "-static", NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        emit ("static_agent_first_frame_ms", floor_agent_first_frame_ms (path, q ? 10 : 50));
+    }
   if (want ("pipe_pingpong_us"))
     emit ("pipe_pingpong_us", floor_pipe_pingpong_us (q ? 2000 : 20000));
   if (want ("pipe_pingpong_cross_us"))

@@ -18,6 +18,7 @@ PACKAGES=(
   libglib2.0-dev libglib2.0-bin libjson-glib-dev
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3-gi gjs python3-mitogen
+  python3-execnet
   sudo opendoas util-linux passwd
   openssh-server openssh-client libssh-dev
   iproute2

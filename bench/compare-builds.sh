@@ -6,7 +6,8 @@
 # the spread over the rounds, not at one pair.
 set -euo pipefail
 old=$(realpath "$1"); new=$(realpath "$2"); rounds=${3:-3}
-figures=start_ms,ping_us,pipelined_calls_per_s,pipelined_calls_per_s_100k,bulk_mb_s,contexts50_s,per_hop_us
+# bulk_mb_s is core.zeros in trees before zeros_mb_s and bulk_real_mb_s.
+figures=start_ms,ping_us,pipelined_calls_per_s,pipelined_calls_per_s_100k,bulk_mb_s,zeros_mb_s,bulk_real_mb_s,contexts50_s,per_hop_us
 
 run() {
   local tree=$1

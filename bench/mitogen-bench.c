@@ -1,7 +1,8 @@
-/* mitogen-bench.c: libmitogen's figures on this machine, as one JSON object.
+/* mitogen-bench.c: libmitogen's figures on this machine, and the floors
+ * they are measured against (bench-floors.c), as one JSON object.
  *
  * Not a test: run it through bench/run-local.sh, which runs Python Mitogen's
- * figures in the same run and prints the ratios.
+ * and execnet's figures in the same run and prints the ratios.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -10,12 +11,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mitogen/mitogen.h>
 
+#include "bench-floors.h"
+
 static gboolean opt_quick;
 static char *opt_only;
+static char *opt_skip;
 static char *opt_ssh;
 static GString *json;
 
@@ -23,7 +28,14 @@ static gboolean
 want (const char *key)
 {
   g_auto(GStrv) keys = NULL;
+  g_auto(GStrv) skipped = NULL;
 
+  if (opt_skip != NULL && *opt_skip != '\0')
+    {
+      skipped = g_strsplit (opt_skip, ",", -1);
+      if (g_strv_contains ((const char * const *) skipped, key))
+        return FALSE;
+    }
   if (opt_only == NULL || *opt_only == '\0')
     return TRUE;
   keys = g_strsplit (opt_only, ",", -1);
@@ -54,10 +66,14 @@ median (GArray *samples)
   return g_array_index (samples, double, samples->len / 2);
 }
 
+/* Microseconds, to the nanosecond: round trips here are a few µs. */
 static double
 now_us (void)
 {
-  return g_get_monotonic_time ();
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 static MitogenContext *
@@ -112,90 +128,6 @@ status_kib (int         pid,
   if (!g_file_get_contents (path, &contents, NULL, NULL) || (p = strstr (contents, field)) == NULL)
     return -1;
   return strtol (p + strlen (field) + 1, NULL, 10);
-}
-
-/* Round trip of 8 bytes between two processes over pipes: the floor. */
-static double
-pipe_pingpong_us (int rounds)
-{
-  int a[2], b[2];
-  char buf[8] = { 0 };
-  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
-  pid_t pid;
-
-  if (pipe (a) < 0 || pipe (b) < 0)
-    return -1;
-  pid = fork ();
-  if (pid == 0)
-    {
-      for (int i = 0; i < rounds; i++)
-        if (read (a[0], buf, 8) != 8 || write (b[1], buf, 8) != 8)
-          _exit (1);
-      _exit (0);
-    }
-  for (int i = 0; i < rounds; i++)
-    {
-      double t = now_us ();
-
-      if (write (a[1], buf, 8) != 8 || read (b[0], buf, 8) != 8)
-        break;
-      g_array_append_val (samples, (double) { now_us () - t });
-    }
-  waitpid (pid, NULL, 0);
-  close (a[0]), close (a[1]), close (b[0]), close (b[1]);
-  return median (samples);
-}
-
-/* MB/s of @mib MiB through a socketpair from another process into fresh
- * 256 KiB buffers, each filled by the read and freed: the floor for bulk
- * that arrives in new memory, as a transfer's chunks do. */
-static double
-socketpair_fresh_mb_s (guint mib)
-{
-  const gsize chunk = 256 * 1024;
-  gsize total = (gsize) mib * 1024 * 1024, got = 0;
-  int sv[2];
-  double start;
-  pid_t pid;
-
-  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-    return -1;
-  pid = fork ();
-  if (pid == 0)
-    {
-      g_autofree char *out = g_malloc (chunk);
-
-      memset (out, 'x', chunk);
-      close (sv[0]);
-      for (gsize sent = 0; sent < total; )
-        {
-          ssize_t n = write (sv[1], out, MIN (chunk, total - sent));
-
-          if (n <= 0)
-            _exit (1);
-          sent += n;
-        }
-      _exit (0);
-    }
-  close (sv[1]);
-  start = now_us ();
-  while (got < total)
-    {
-      char *in = g_malloc (chunk);
-      gsize have = 0;
-      ssize_t n = 1;
-
-      while (have < chunk && got + have < total && (n = read (sv[0], in + have, chunk - have)) > 0)
-        have += n;
-      got += have;
-      g_free (in);
-      if (n <= 0)
-        break;
-    }
-  start = now_us () - start;
-  waitpid (pid, NULL, 0);
-  close (sv[0]);
-  return got == total ? total / start : -1;
 }
 
 static double
@@ -272,6 +204,47 @@ ping_us (MitogenContext *ctx,
   return median (samples);
 }
 
+/* Context switches, voluntary or not, of all @pid's threads so far. */
+static long
+context_switches (int pid)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *tid;
+  long total = 0;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s/status", dir_path, tid);
+      g_autofree char *contents = NULL;
+      const char *p;
+
+      if (!g_file_get_contents (path, &contents, NULL, NULL))
+        continue;
+      if ((p = strstr (contents, "\nvoluntary_ctxt_switches:")) != NULL)
+        total += strtol (p + strlen ("\nvoluntary_ctxt_switches:"), NULL, 10);
+      if ((p = strstr (contents, "nonvoluntary_ctxt_switches:")) != NULL)
+        total += strtol (p + strlen ("nonvoluntary_ctxt_switches:"), NULL, 10);
+    }
+  return total;
+}
+
+/* Thread hand-offs per ping on each side: the context switches of all of
+ * its threads over @n pings, per ping. Two processes that answer each
+ * other over a pipe switch once each per round trip. */
+static void
+switch_figures (MitogenContext *ctx,
+                int             n)
+{
+  int pid = context_pid (ctx), self = getpid ();
+  long master = context_switches (self), agent = context_switches (pid);
+
+  for (int i = 0; i < n; i++)
+    call_or_die (ctx, "core.ping", NULL);
+  emit ("master_switches_per_ping", (double) (context_switches (self) - master) / n);
+  emit ("agent_switches_per_ping", (double) (context_switches (pid) - agent) / n);
+}
+
 static double
 pipelined_per_s (MitogenContext *ctx,
                  int             n)
@@ -297,49 +270,111 @@ pipelined_per_s (MitogenContext *ctx,
   return n / ((now_us () - t) / 1e6);
 }
 
-static GVariant *
-zeros_args (void)
-{
-  return g_variant_new ("(t)", (guint64) 8 << 20);
-}
-
+/* MB/s of core.zeros replies of 8 MiB, one call at a time: synthetic, since
+ * the agent hands out calloc pages it never touched (see bulk_real). */
 static double
-bulk_mb_s (MitogenContext *ctx,
-           gsize           total,
-           gboolean        pipelined)
+zeros_mb_s (MitogenContext *ctx,
+            gsize           total)
 {
-  int n = total / (8 << 20);
-  MitogenReceiver **receivers = g_new (MitogenReceiver *, n);
   double t = now_us ();
 
-  for (int i = 0; i < n; i++)
-    {
-      if (!pipelined)
-        call_or_die (ctx, "core.zeros", zeros_args ());
-      else
-        receivers[i] = mitogen_context_begin_call (ctx, "core.zeros", zeros_args ());
-    }
-  for (int i = 0; pipelined && i < n; i++)
-    {
-      g_autoptr(MitogenMessage) msg = mitogen_receiver_get (receivers[i], -1, NULL, NULL);
-      g_object_unref (receivers[i]);
-    }
-  g_free (receivers);
+  for (gsize done = 0; done < total; done += 8 << 20)
+    call_or_die (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 8 << 20));
   return total / ((now_us () - t) / 1e6) / 1e6;
 }
 
+#define BULK_FILE_SIZE ((gsize) 8 << 20)
+
+/* An 8 MiB file of varied bytes in a new temporary directory, written
+ * 64 KiB at a time so that this process's peak RSS does not grow by the
+ * file; freshly written, it sits in the page cache. */
+static char *
+make_bulk_file (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("mitogen-bench-XXXXXX", NULL);
+  char *path = dir != NULL ? g_build_filename (dir, "8mib", NULL) : NULL;
+  guint32 block[16384];
+  FILE *f;
+
+  if (path == NULL || (f = fopen (path, "wb")) == NULL)
+    {
+      fprintf (stderr, "mitogen-bench: cannot write a file to read in %s\n", g_get_tmp_dir ());
+      exit (1);
+    }
+  for (gsize done = 0; done < BULK_FILE_SIZE; done += sizeof block)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (block); i++)
+        block[i] = g_random_int ();
+      fwrite (block, sizeof block, 1, f);
+    }
+  if (fclose (f) != 0)
+    exit (1);
+  return path;
+}
+
 static void
-rss_figures (MitogenRouter *router)
+remove_bulk_file (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  unlink (path);
+  rmdir (dir);
+}
+
+/* Resets @pid's VmHWM to its VmRSS (Linux ≥ 4.0), so that the peak read
+ * later is this figure's own; a fresh process (--only) also makes sure. */
+static void
+reset_peak_rss (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/clear_refs", pid);
+
+  g_file_set_contents (path, "5", 1, NULL);
+}
+
+static void
+read_file_or_die (MitogenContext *ctx,
+                  const char     *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = mitogen_context_call (ctx, "fs.read",
+                                                g_variant_new ("(sxx)", path, (gint64) 0, (gint64) -1),
+                                                NULL, &error);
+
+  if (v == NULL || g_variant_get_size (v) != BULK_FILE_SIZE)
+    {
+      fprintf (stderr, "mitogen-bench: fs.read: %s\n", v == NULL ? error->message : "short read");
+      exit (1);
+    }
+}
+
+/* Bulk of real bytes: an 8 MiB file read again and again with fs.read,
+ * one call at a time, and the peak RSS each side reaches above its idle
+ * RSS while doing it. */
+static void
+bulk_real_figures (MitogenRouter *router,
+                   gsize          total)
 {
   g_autoptr(MitogenContext) ctx = connect_or_die (router, "local", NULL, NULL);
-  int pid = context_pid (ctx);
+  g_autofree char *path = make_bulk_file ();
+  int pid = context_pid (ctx), self = getpid ();
+  long agent_idle, master_idle;
+  double t;
 
   call_or_die (ctx, "core.ping", NULL);
   g_usleep (200000);
-  emit ("rss_idle_kib", status_kib (pid, "VmRSS"));
-  bulk_mb_s (ctx, 256 << 20, TRUE);
-  emit ("peak_rss_kib_32x8mib", status_kib (pid, "VmHWM"));
+  agent_idle = status_kib (pid, "VmRSS");
+  master_idle = status_kib (self, "VmRSS");
+  reset_peak_rss (pid);
+  reset_peak_rss (self);
+  t = now_us ();
+  for (gsize done = 0; done < total; done += BULK_FILE_SIZE)
+    read_file_or_die (ctx, path);
+  emit ("bulk_real_mb_s", total / ((now_us () - t) / 1e6) / 1e6);
+  emit ("rss_idle_kib", agent_idle);
+  emit ("agent_peak_above_idle_kib", status_kib (pid, "VmHWM") - agent_idle);
+  emit ("master_peak_above_idle_kib", status_kib (self, "VmHWM") - master_idle);
   mitogen_context_shutdown (ctx, 30000, NULL, NULL);
+  remove_bulk_file (path);
 }
 
 static void
@@ -424,6 +459,19 @@ hop_figures (MitogenRouter *router,
   mitogen_router_disconnect_all (router);
 }
 
+/* What the ssh ping is measured against, in the same run: the local
+ * ping and a loopback TCP round trip. */
+static void
+local_ping_floor (MitogenRouter *router,
+                  gboolean       q)
+{
+  g_autoptr(MitogenContext) ctx = connect_or_die (router, "local", NULL, NULL);
+
+  emit ("ping_us", ping_us (ctx, q ? 300 : 2000));
+  mitogen_context_shutdown (ctx, 30000, NULL, NULL);
+  emit ("tcp_pingpong_us", floor_tcp_pingpong_us (q ? 2000 : 20000));
+}
+
 /* Over ssh: start with a cold cache (remote_cache_dir emptied by the
  * caller first) and a warm one, ping, and bulk. */
 static void
@@ -450,13 +498,54 @@ ssh_figures (MitogenRouter *router,
   emit ("ssh_start_warm_ms", start_ms (router, "ssh", g_variant_ref (options), q ? 3 : 10));
   ctx = connect_or_die (router, "ssh", options, NULL);
   emit ("ssh_ping_us", ping_us (ctx, q ? 300 : 2000));
-  emit ("ssh_bulk_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, FALSE));
+  local_ping_floor (router, q);
+  emit ("ssh_bulk_mb_s", zeros_mb_s (ctx, (gsize) (q ? 64 : 256) << 20));
   mitogen_context_shutdown (ctx, 30000, NULL, NULL);
+}
+
+/* The floors, first, while this process is small and nothing runs. */
+static void
+floor_figures (gboolean q)
+{
+  const char *agent = g_getenv ("MITOGEN_AGENT_PATH");
+
+  if (want ("true_fork_exec_ms"))
+    emit ("true_fork_exec_ms", floor_true_fork_exec_ms (q ? 20 : 100));
+  if (want ("true_fork_exec50_s"))
+    emit ("true_fork_exec50_s", floor_true_fork_exec_serial_s (q ? 10 : 50));
+  if (want ("agent_first_frame_ms") && agent != NULL)
+    emit ("agent_first_frame_ms", floor_agent_first_frame_ms (agent, q ? 10 : 50));
+  if (want ("static_agent_first_frame_ms") && agent != NULL)
+    {
+      g_autofree char *path = g_strconcat (agent, "-static", NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        emit ("static_agent_first_frame_ms", floor_agent_first_frame_ms (path, q ? 10 : 50));
+    }
+  if (want ("pipe_pingpong_us"))
+    emit ("pipe_pingpong_us", floor_pipe_pingpong_us (q ? 2000 : 20000));
+  if (want ("pipe_pingpong_cross_us"))
+    emit ("pipe_pingpong_cross_us", floor_pipe_pingpong_cross_us (q ? 2000 : 20000));
+  if (want ("pipe_switches_per_round"))
+    emit ("pipe_switches_per_round", floor_pipe_switches_per_round (q ? 2000 : 20000));
+  if (want ("socketpair_pingpong_us"))
+    emit ("socketpair_pingpong_us", floor_socketpair_pingpong_us (q ? 2000 : 20000));
+  if (want ("tcp_pingpong_us"))
+    emit ("tcp_pingpong_us", floor_tcp_pingpong_us (q ? 2000 : 20000));
+  if (want ("socketpair_fresh_mb_s"))
+    emit ("socketpair_fresh_mb_s", floor_socketpair_fresh_mb_s (q ? 64 : 256));
+  if (want ("socketpair_reused_mb_s"))
+    emit ("socketpair_reused_mb_s", floor_socketpair_reused_mb_s (q ? 64 : 256));
+  if (want ("socketpair_chunks_mb_s"))
+    emit ("socketpair_chunks_mb_s", floor_socketpair_chunks_mb_s (q ? 64 : 256));
+  if (want ("socketpair_echo_per_s"))
+    emit ("socketpair_echo_per_s", floor_socketpair_echo_per_s (q ? 2000 : 10000, 64));
 }
 
 static const GOptionEntry entries[] = {
   { "quick", 0, 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer iterations", NULL },
   { "only", 0, 0, G_OPTION_ARG_STRING, &opt_only, "Comma-separated figures to measure", "KEYS" },
+  { "skip", 0, 0, G_OPTION_ARG_STRING, &opt_skip, "Comma-separated figures not to measure", "KEYS" },
   { "ssh", 0, 0, G_OPTION_ARG_STRING, &opt_ssh, "Measure the ssh transport instead, with these options", "A{SV}-TEXT" },
   { NULL }
 };
@@ -479,6 +568,10 @@ main (int    argc,
     }
   q = opt_quick;
   json = g_string_new ("{");
+  /* The floors come first, before the router's thread exists: each forks,
+   * and a fork of a process with one thread is the floor's own case. */
+  if (opt_ssh == NULL)
+    floor_figures (q);
   router = mitogen_router_new (NULL);
 
   if (opt_ssh != NULL)
@@ -489,10 +582,6 @@ main (int    argc,
       return 0;
     }
 
-  if (want ("socketpair_fresh_mb_s"))
-    emit ("socketpair_fresh_mb_s", socketpair_fresh_mb_s (q ? 64 : 256));
-  if (want ("pipe_pingpong_us"))
-    emit ("pipe_pingpong_us", pipe_pingpong_us (q ? 2000 : 20000));
   if (want ("start_ms"))
     emit ("start_ms", start_ms (router, "local", NULL, q ? 5 : 20));
   if (want ("static_start_ms"))
@@ -511,18 +600,18 @@ main (int    argc,
   ctx = connect_or_die (router, "local", NULL, NULL);
   if (want ("ping_us"))
     emit ("ping_us", ping_us (ctx, q ? 500 : 5000));
+  if (want ("switches_per_ping"))
+    switch_figures (ctx, q ? 500 : 5000);
   if (want ("pipelined_calls_per_s"))
     emit ("pipelined_calls_per_s", pipelined_per_s (ctx, q ? 2000 : 10000));
   if (want ("pipelined_calls_per_s_100k") && !q)
     emit ("pipelined_calls_per_s_100k", pipelined_per_s (ctx, 100000));
-  if (want ("bulk_mb_s"))
-    emit ("bulk_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, FALSE));
-  if (want ("bulk_pipelined_mb_s"))
-    emit ("bulk_pipelined_mb_s", bulk_mb_s (ctx, (q ? 64 : 256) << 20, TRUE));
+  if (want ("zeros_mb_s"))
+    emit ("zeros_mb_s", zeros_mb_s (ctx, (gsize) (q ? 64 : 256) << 20));
   mitogen_context_shutdown (ctx, 30000, NULL, NULL);
 
-  if (want ("rss_idle_kib") || want ("peak_rss_kib_32x8mib"))
-    rss_figures (router);
+  if (want ("bulk_real_mb_s"))
+    bulk_real_figures (router, (gsize) (q ? 64 : 256) << 20);
   if (want ("contexts50_s"))
     emit ("contexts50_s", contexts_s (router, q ? 10 : 50, FALSE));
   if (want ("contexts50_parallel_s"))

@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """The libmitogen benchmark figures, measured for Python Mitogen.
 
+Run bulk_real_mb_s in a process of its own (--only bulk_real_mb_s), as
+bench/run-local.sh does, so that the master's peak RSS is that figure's.
+
 Run with Debian's /usr/bin/python3 (python3-mitogen). Prints one JSON
 object with the same keys as mitogen-bench, so bench/run-local.sh can put
 both side by side. Progress goes to stderr.
@@ -9,7 +12,9 @@ import argparse
 import json
 import os
 import statistics
+import shutil
 import sys
+import tempfile
 import time
 
 import mitogen.core
@@ -23,6 +28,33 @@ def noop():
 
 def zeros(n):
     return b'\0' * n
+
+
+def read_file(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+BULK_FILE_SIZE = 8 << 20
+
+
+def make_bulk_file():
+    """8 MiB of varied bytes, written 64 KiB at a time (so that this
+    process's peak RSS does not grow by the file), in the page cache."""
+    path = os.path.join(tempfile.mkdtemp(prefix='python-mitogen-bench-'), '8mib')
+    with open(path, 'wb') as f:
+        for _ in range(BULK_FILE_SIZE // 65536):
+            f.write(os.urandom(65536))
+    return path
+
+
+def reset_peak_rss(pid):
+    """VmHWM back to VmRSS (Linux ≥ 4.0): the next peak is this figure's."""
+    try:
+        with open('/proc/%d/clear_refs' % pid, 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
 
 
 def status_kib(pid, field):
@@ -63,7 +95,7 @@ def pipelined(ctx, n):
     return n / (time.perf_counter() - t)
 
 
-def bulk_mb_s(ctx, total):
+def zeros_mb_s(ctx, total):
     size = 8 << 20
     t = time.perf_counter()
     for _ in range(total // size):
@@ -71,17 +103,27 @@ def bulk_mb_s(ctx, total):
     return total / (time.perf_counter() - t) / 1e6
 
 
-def rss(router):
+def bulk_real(router, total):
+    """The same file read again and again in the child, returned as bytes,
+    one call at a time; and each side's peak RSS above its idle RSS."""
+    path = make_bulk_file()
     ctx = router.local()
     pid = ctx.call(os.getpid)
     time.sleep(0.2)
-    idle = status_kib(pid, 'VmRSS')
-    receivers = [ctx.call_async(zeros, 8 << 20) for _ in range(32)]
-    for recv in receivers:
-        recv.get().unpickle()
-    peak = status_kib(pid, 'VmHWM')
+    agent_idle = status_kib(pid, 'VmRSS')
+    master_idle = status_kib(os.getpid(), 'VmRSS')
+    reset_peak_rss(pid)
+    reset_peak_rss(os.getpid())
+    t = time.perf_counter()
+    for _ in range(total // BULK_FILE_SIZE):
+        assert len(ctx.call(read_file, path)) == BULK_FILE_SIZE
+    mb_s = total / (time.perf_counter() - t) / 1e6
+    out = {'bulk_real_mb_s': mb_s, 'rss_idle_kib': agent_idle,
+           'agent_peak_above_idle_kib': status_kib(pid, 'VmHWM') - agent_idle,
+           'master_peak_above_idle_kib': status_kib(os.getpid(), 'VmHWM') - master_idle}
     ctx.shutdown(wait=True)
-    return idle, peak
+    shutil.rmtree(os.path.dirname(path))
+    return out
 
 
 def sudo_start_ms(router, runs):
@@ -125,10 +167,12 @@ def main(router):
     parser = argparse.ArgumentParser()
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--only', default='')
+    parser.add_argument('--skip', default='')
     args = parser.parse_args()
     only = set(filter(None, args.only.split(',')))
+    skip = set(filter(None, args.skip.split(',')))
     q = args.quick
-    want = lambda key: not only or key in only  # noqa: E731
+    want = lambda key: key not in skip and (not only or key in only)  # noqa: E731
     out = {'quick': q} if q else {}
 
     def log(what):
@@ -144,13 +188,13 @@ def main(router):
     if want('pipelined_calls_per_s'):
         log('pipelined')
         out['pipelined_calls_per_s'] = pipelined(ctx, 2000 if q else 10000)
-    if want('bulk_mb_s'):
-        log('bulk')
-        out['bulk_mb_s'] = bulk_mb_s(ctx, (64 if q else 256) << 20)
+    if want('zeros_mb_s'):
+        log('zeros (synthetic)')
+        out['zeros_mb_s'] = zeros_mb_s(ctx, (64 if q else 256) << 20)
     ctx.shutdown(wait=True)
-    if want('rss_idle_kib') or want('peak_rss_kib_32x8mib'):
-        log('rss')
-        out['rss_idle_kib'], out['peak_rss_kib_32x8mib'] = rss(router)
+    if want('bulk_real_mb_s'):
+        log('bulk of real bytes')
+        out.update(bulk_real(router, (64 if q else 256) << 20))
     if want('sudo_start_ms') and os.getuid() == 0:
         log('sudo')
         out['sudo_start_ms'] = sudo_start_ms(router, 3 if q else 10)

@@ -287,7 +287,27 @@ test_encode_call_matches_glib (void)
         }
 }
 
-/* GLib's own reading of a boxed body: FALSE if it is not a "(yv)". */
+/* Whether GLib reads @value without a default substituted anywhere: its
+ * normal form is its own bytes. (g_variant_is_normal_form() alone says
+ * yes to a type string nested too deep to scan, whose value GLib reads as
+ * "()".) */
+static gboolean
+is_normal (GVariant *value)
+{
+  g_autoptr(GVariant) normal = g_variant_get_normal_form (value);
+
+  return g_variant_is_normal_form (value) &&
+         g_variant_get_size (normal) == g_variant_get_size (value) &&
+         memcmp (g_variant_get_data (normal), g_variant_get_data (value), g_variant_get_size (value)) == 0;
+}
+
+/* GLib's own reading of a boxed body, the engine's before the codec:
+ * FALSE if it is not a "(yv)". It is @normal if GLib substituted nothing
+ * in reading it and it is GLib's normal form: written again, it is the
+ * same bytes, and the value is in normal form. (This rather than
+ * g_variant_is_normal_form() on the body: GLib 2.74 says a body whose
+ * type string nests 129 deep is in normal form, while
+ * g_variant_get_child_value() reads its value as "()".) */
 static gboolean
 glib_decode (GBytes    *data,
              guint8    *kind,
@@ -296,11 +316,15 @@ glib_decode (GBytes    *data,
 {
   g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT, data, FALSE));
   g_autoptr(GVariant) body = g_variant_get_variant (boxed);
+  g_autoptr(GBytes) again = NULL;
 
   if (!g_variant_is_of_type (body, G_VARIANT_TYPE ("(yv)")))
     return FALSE;
   g_variant_get (body, "(yv)", kind, value);
-  *normal = g_variant_is_normal_form (boxed);
+  /* GLib 2.74 hands out a floating "()" for a value nested too deep. */
+  g_variant_take_ref (*value);
+  again = glib_encode (*kind, *value);
+  *normal = g_bytes_equal (again, data) && is_normal (*value);
   return TRUE;
 }
 
@@ -430,13 +454,21 @@ check_hostile_split (GVariant *ours,
   g_autoptr(GVariant) args = NULL;
   const char *expected_function;
   g_autoptr(GVariant) expected_args = NULL;
-  gboolean theirs_normal = g_variant_is_normal_form (theirs);
+  g_autoptr(GVariant) again = NULL;
+  gboolean theirs_normal;
 
+  /* As glib_decode() judges a body. */
   g_variant_get (theirs, "(&sv)", &expected_function, &expected_args);
+  g_variant_take_ref (expected_args);
+  again = g_variant_ref_sink (g_variant_new ("(sv)", expected_function, expected_args));
+  theirs_normal = g_variant_get_size (again) == g_variant_get_size (theirs) &&
+    memcmp (g_variant_get_data (again), g_variant_get_data (theirs), g_variant_get_size (theirs)) == 0 &&
+    is_normal (expected_args);
   if (!_mitogen_envelope_split_call (ours, &function, &args, &error))
     {
       g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
-      g_assert_false (theirs_normal);
+      if (theirs_normal)
+        g_error ("the codec refused a request GLib reads in normal form: %s", error->message);
       tally->calls_refused++;
       return;
     }
@@ -447,7 +479,7 @@ check_hostile_split (GVariant *ours,
   {
     gsize name_end = request_name_end (ours);
     gsize args_start = (name_end + 7) & ~(gsize) 7;
-    gboolean ours_normal = g_variant_is_normal_form (args) &&
+    gboolean ours_normal = is_normal (args) &&
       padding_is_zero (g_variant_get_data (ours), name_end, args_start);
 
     if (ours_normal != theirs_normal)
@@ -486,7 +518,7 @@ check_hostile (GBytes *data,
   g_assert_true (glib_is_body);
   g_assert_cmpuint (got_kind, ==, expected_kind);
   assert_variant_equal (got, expected);
-  ours_normal = g_variant_is_normal_form (got) &&
+  ours_normal = is_normal (got) &&
     padding_is_zero (g_bytes_get_data (data, NULL), 1, 8);
   if (ours_normal != glib_normal)
     {
@@ -717,6 +749,7 @@ test_hostile_depth (void)
       check_hostile (data, &tally);
     }
   g_test_message ("depth: %u read, %u refused", tally.accepted, tally.refused);
+  g_assert_cmpuint (tally.accepted, ==, 125 - 100);
 }
 
 /* A call laid out by hand: a request of @name_len raw bytes of @name
@@ -724,13 +757,14 @@ test_hostile_depth (void)
  * boxed, and the name's end as a framing offset of the width GLib would
  * use, or @name_end when it is not -1. */
 static GBytes *
-call_by_hand (const char *name,
-              gsize       name_len,
-              gssize      name_end)
+call_with_args_by_hand (const char *name,
+                        gsize       name_len,
+                        gssize      name_end,
+                        GVariant   *args,
+                        const char *args_type)
 {
   g_autoptr(GByteArray) request = g_byte_array_new ();
   g_autoptr(GByteArray) out = g_byte_array_new ();
-  g_autoptr(GVariant) args = g_variant_ref_sink (g_variant_new ("(st)", "x", (guint64) 7));
   guint8 head[8] = { 0 };
   gsize width;
   gsize end = name_end >= 0 ? (gsize) name_end : name_len;
@@ -739,7 +773,8 @@ call_by_hand (const char *name,
   while (request->len % 8 != 0)
     g_byte_array_append (request, head, 1);
   g_byte_array_append (request, g_variant_get_data (args), g_variant_get_size (args));
-  g_byte_array_append (request, (const guint8 *) "\0(st)", 5);
+  g_byte_array_append (request, (const guint8 *) "", 1);
+  g_byte_array_append (request, (const guint8 *) args_type, strlen (args_type));
   width = request->len + 1 <= G_MAXUINT8 ? 1 : 2;
   for (gsize i = 0; i < width; i++)
     {
@@ -751,6 +786,16 @@ call_by_hand (const char *name,
   g_byte_array_append (out, request->data, request->len);
   g_byte_array_append (out, (const guint8 *) "\0(sv)\0(yv)", 10);
   return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+}
+
+static GBytes *
+call_by_hand (const char *name,
+              gsize       name_len,
+              gssize      name_end)
+{
+  g_autoptr(GVariant) args = g_variant_ref_sink (g_variant_new ("(st)", "x", (guint64) 7));
+
+  return call_with_args_by_hand (name, name_len, name_end, args, "(st)");
 }
 
 static void
@@ -816,6 +861,61 @@ test_hostile_names (void)
 
     check_hostile (tiny, &tally);
   }
+}
+
+/* 4f: args nested deeper than GLib reads them in a request (at depth 5
+ * of its 128 levels; a type 124 deep it reads as "()"): split_call must
+ * refuse them. (Only through split_call: the "(sv)" the codec reads from
+ * the body is a value of its own, at depth 0, so GLib reads three levels
+ * more in any "v" inside it than in GLib's own reading of the body, and
+ * the two differ for such args whichever way the codec splits.) A type
+ * 129 deep GLib 2.74 reads as it is (its unsigned depth check wraps
+ * around): refusing it errs on the safe side. */
+static void
+test_hostile_args_depth (void)
+{
+  g_autoptr(GVariant) empty = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE ("ay"), NULL, 0, TRUE, NULL, NULL));
+  guint split = 0;
+
+  for (gsize depth = 100; depth <= 130; depth++)
+    {
+      g_autoptr(GString) type = g_string_new (NULL);
+      g_autoptr(GBytes) data = NULL;
+      g_autoptr(GVariant) request = NULL, expected_request = NULL, expected_args = NULL, args = NULL;
+      g_autofree char *function = NULL;
+      g_autoptr(GError) error = NULL;
+      const char *expected_function;
+      guint8 kind, expected_kind;
+      gboolean normal, substituted;
+
+      for (gsize i = 0; i < depth; i++)
+        g_string_append_c (type, 'a');
+      g_string_append_c (type, 'y');
+      data = call_with_args_by_hand ("f", 2, -1, empty, type->str);
+      g_assert_true (_mitogen_envelope_decode (data, &kind, &request, &error));
+      g_assert_no_error (error);
+      g_assert_true (glib_decode (data, &expected_kind, &expected_request, &normal));
+      g_variant_get (expected_request, "(&sv)", &expected_function, &expected_args);
+      g_variant_take_ref (expected_args);
+      substituted = strcmp (g_variant_get_type_string (expected_args), type->str) != 0;
+
+      if (_mitogen_envelope_split_call (request, &function, &args, &error))
+        {
+          if (substituted)
+            g_error ("split args %" G_GSIZE_FORMAT " deep, which GLib reads as %s",
+                     depth + 1, g_variant_get_type_string (expected_args));
+          g_assert_cmpstr (function, ==, expected_function);
+          assert_variant_equal (args, expected_args);
+          split++;
+        }
+      else
+        {
+          g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);
+          if (depth + 1 <= 123)
+            g_error ("refused args %" G_GSIZE_FORMAT " deep", depth + 1);
+        }
+    }
+  g_assert_cmpuint (split, >=, 123 - 100);
 }
 
 /* Copies @data to an odd address, in a buffer the caller frees after
@@ -914,6 +1014,7 @@ main (int argc, char **argv)
   g_test_add_func ("/envelope/hostile/bodies", test_hostile_bodies);
   g_test_add_func ("/envelope/hostile/depth", test_hostile_depth);
   g_test_add_func ("/envelope/hostile/names", test_hostile_names);
+  g_test_add_func ("/envelope/hostile/args-depth", test_hostile_args_depth);
   g_test_add_func ("/envelope/misaligned", test_misaligned);
   return g_test_run ();
 }

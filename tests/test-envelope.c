@@ -855,6 +855,13 @@ test_hostile_names (void)
 
       check_hostile (data, &tally);
     }
+  /* A well-made name ending so near the request's end that its args
+   * would start past it. */
+  {
+    g_autoptr(GBytes) no_room = g_bytes_new_static ("\0\0\0\0\0\0\0\0" "abcdefghi\0\x0a" "\0(sv)\0(yv)", 29);
+
+    assert_split_refused (no_room);
+  }
   /* A request that is too short for its own framing offset. */
   {
     g_autoptr(GBytes) tiny = g_bytes_new_static ("\0\0\0\0\0\0\0\0\0(sv)\0(yv)", 18);

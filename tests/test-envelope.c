@@ -292,13 +292,22 @@ test_encode_call_matches_glib (void)
  * yes to a type string nested too deep to scan, whose value GLib reads as
  * "()".) */
 static gboolean
+same_data (GVariant *a,
+           GVariant *b)
+{
+  gsize size = g_variant_get_size (a);
+
+  /* The data of an empty value may be NULL, which memcmp() must not see. */
+  return size == g_variant_get_size (b) &&
+         (size == 0 || memcmp (g_variant_get_data (a), g_variant_get_data (b), size) == 0);
+}
+
+static gboolean
 is_normal (GVariant *value)
 {
   g_autoptr(GVariant) normal = g_variant_get_normal_form (value);
 
-  return g_variant_is_normal_form (value) &&
-         g_variant_get_size (normal) == g_variant_get_size (value) &&
-         memcmp (g_variant_get_data (normal), g_variant_get_data (value), g_variant_get_size (value)) == 0;
+  return g_variant_is_normal_form (value) && same_data (normal, value);
 }
 
 /* GLib's own reading of a boxed body, the engine's before the codec:
@@ -461,9 +470,7 @@ check_hostile_split (GVariant *ours,
   g_variant_get (theirs, "(&sv)", &expected_function, &expected_args);
   g_variant_take_ref (expected_args);
   again = g_variant_ref_sink (g_variant_new ("(sv)", expected_function, expected_args));
-  theirs_normal = g_variant_get_size (again) == g_variant_get_size (theirs) &&
-    memcmp (g_variant_get_data (again), g_variant_get_data (theirs), g_variant_get_size (theirs)) == 0 &&
-    is_normal (expected_args);
+  theirs_normal = same_data (again, theirs) && is_normal (expected_args);
   if (!_mitogen_envelope_split_call (ours, &function, &args, &error))
     {
       g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_PROTOCOL);

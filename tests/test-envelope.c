@@ -448,11 +448,13 @@ typedef struct {
   guint calls_refused;  /* requests it refused to split */
 } Tally;
 
-/* The rule for a "(sv)" request as read from hostile bytes, @ours by the
- * codec, @theirs by GLib (at its depth in the body): the codec splits it
- * exactly when GLib's reading is in normal form, but for non-zero padding
- * and the args' own bytes (GVariant reads those alike on both sides); and
- * then to GLib's name and args. */
+/* The rule for a "(sv)" request read from hostile bytes, @ours by the
+ * codec, @theirs by GLib (in its reading of the body): the codec refuses
+ * it with a protocol error only if GLib's reading is not in normal form;
+ * it splits it to GLib's name and args; and then GLib's reading is in
+ * normal form exactly when the args are and the padding before them is
+ * zero (the codec need not check either: GVariant reads the args' bytes
+ * alike on both sides, and GLib skips the padding too). */
 static void
 check_hostile_split (GVariant *ours,
                      GVariant *theirs,
@@ -497,10 +499,10 @@ check_hostile_split (GVariant *ours,
 }
 
 /* 4's rule for any bytes: the codec fails with a protocol error, and then
- * GLib's reading is no "(yv)" or not in normal form; or it reads what GLib
- * reads, and GLib's reading is in normal form unless the difference is
- * non-zero padding or the value's own bytes (GVariant reads those, alike,
- * on both sides). A request in it is held to the same rule. */
+ * GLib's reading is no "(yv)" or not in normal form; or it reads the kind
+ * and value GLib reads, and GLib's reading is in normal form exactly when
+ * the value is and the padding after the kind is zero (as for a request,
+ * above). A request in it is held to the same rule. */
 static void
 check_hostile (GBytes *data,
                Tally  *tally)

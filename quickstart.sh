@@ -112,7 +112,7 @@ all_tests() {
       -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled -Ddocs=disabled
   fi
   ninja -C build-fuzz plugins/serializer-json/mitogen-serializer-json.so \
-    tests/fuzz/fuzz-{frame-header,bootstrap,body-gvariant,body-json,prompt,target}
+    tests/fuzz/fuzz-{frame-header,bootstrap,envelope,body-gvariant,body-json,prompt,target}
   G_SLICE=always-malloc meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz
 
   summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \

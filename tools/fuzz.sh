@@ -4,7 +4,7 @@
 #
 #   tools/fuzz.sh [RUNS] [NAME...]    RUNS inputs per harness (default 10
 #                                     million), NAME among frame-header,
-#                                     bootstrap, body-gvariant, body-json,
+#                                     bootstrap, envelope, body-gvariant, body-json,
 #                                     prompt, target (default all)
 #   tools/fuzz.sh --seeds             regenerate tests/fuzz/corpus/
 #
@@ -24,7 +24,7 @@ case $sanitize in
   undefined) dir=build-fuzz-ubsan ;;
   *) echo "fuzz.sh: FUZZ_SANITIZE is address,undefined or undefined" >&2; exit 2 ;;
 esac
-all=(frame-header bootstrap body-gvariant body-json prompt target)
+all=(frame-header bootstrap envelope body-gvariant body-json prompt target)
 
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang meson setup "$dir" -Dwerror=true -Dfuzzing=true \

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "mitogen-bootstrap-private.h"
+#include "mitogen-envelope-private.h"
 #include "mitogen-message-private.h"
 
 static const char *dir;
@@ -107,6 +108,29 @@ bodies (void)
     }
 }
 
+/* The codec's bodies: a value of each alignment, a call with a short name
+ * and one whose request needs a two-byte framing offset. */
+static void
+envelopes (void)
+{
+  g_autofree char *long_name = g_strnfill (300, 'f');
+  g_autoptr(GVariant) args = g_variant_ref_sink (g_variant_new_parsed ("('x', uint64 7, <int32 -1>)"));
+  g_autoptr(GVariant) value = g_variant_ref_sink (sample_body ());
+  g_autoptr(GVariant) wide = g_variant_ref_sink (g_variant_new ("(t)", G_GUINT64_CONSTANT (0x0102030405060708)));
+  g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_variant (g_variant_new_int32 (5)));
+  g_autoptr(GBytes) body = _mitogen_envelope_encode (1, value);
+  g_autoptr(GBytes) aligned = _mitogen_envelope_encode (2, wide);
+  g_autoptr(GBytes) small = _mitogen_envelope_encode (3, boxed);
+  g_autoptr(GBytes) call = _mitogen_envelope_encode_call ("core.getpid", args);
+  g_autoptr(GBytes) long_call = _mitogen_envelope_encode_call (long_name, args);
+
+  seed_bytes ("envelope", "body", body);
+  seed_bytes ("envelope", "aligned", aligned);
+  seed_bytes ("envelope", "small-variant", small);
+  seed_bytes ("envelope", "call", call);
+  seed_bytes ("envelope", "long-call", long_call);
+}
+
 static void
 prompts (void)
 {
@@ -138,6 +162,7 @@ main (int    argc,
   frame_headers ();
   bootstraps ();
   bodies ();
+  envelopes ();
   prompts ();
   return 0;
 }

@@ -161,14 +161,53 @@ _mitogen_envelope_encode_call (const char *function,
   return g_bytes_new_take (buf, size);
 }
 
+/* How deep GLib's reading of @type nests: 1 for a basic type. */
+static gsize
+type_depth (const GVariantType *type)
+{
+  gsize deepest = 0;
+
+  if (g_variant_type_is_array (type) || g_variant_type_is_maybe (type))
+    return 1 + type_depth (g_variant_type_element (type));
+  if (!g_variant_type_is_tuple (type) && !g_variant_type_is_dict_entry (type))
+    return 1;
+  for (const GVariantType *t = g_variant_type_first (type); t != NULL; t = g_variant_type_next (t))
+    deepest = MAX (deepest, type_depth (t));
+  return 1 + deepest;
+}
+
+/* GLib reads a body's value under three levels of its 128 (the box, the
+ * "(yv)", its "v"), and a call's arguments under five: a type nested
+ * deeper it reads as "()", so it is refused here. (Variants nested inside
+ * the value get those levels back: the value read here starts at depth 0.
+ * The bound exists against unbounded recursion, which stays bounded.) */
+#define GLIB_MAX_DEPTH 128  /* G_VARIANT_MAX_RECURSION_DEPTH, private in GLib */
+#define BODY_MAX_DEPTH (GLIB_MAX_DEPTH - 3)
+#define ARGS_MAX_DEPTH (GLIB_MAX_DEPTH - 5)
+
+/* GLib copies misaligned data only when it is longer than its alignment,
+ * and asserts reading a shorter one; bytes from an odd address are copied
+ * once here. (Frames arrive in malloc'd memory: this is for other callers.) */
+static GBytes *
+aligned_bytes (GBytes *data)
+{
+  gsize size;
+  gconstpointer p = g_bytes_get_data (data, &size);
+
+  if (((gsize) p & 7) == 0)
+    return g_bytes_ref (data);
+  return g_bytes_new (p, size);
+}
+
 /* Reads the "v" in [@start, @end) of @bytes, as GLib does but failing
  * where GLib would read a default value: the type string follows the
- * last NUL, must be one complete, definite type, and a fixed-size type
- * must have exactly its size. */
+ * last NUL, must be one complete, definite type no deeper than
+ * @max_depth, and a fixed-size type must have exactly its size. */
 static GVariant *
 read_boxed (GBytes      *bytes,
             gsize        start,
             gsize        end,
+            gsize        max_depth,
             const char  *what,
             GError     **error)
 {
@@ -194,6 +233,10 @@ read_boxed (GBytes      *bytes,
      * call's runs into its framing offset and needs its own copy. */
     g_autofree char *copy = end < size && data[end] == '\0' ? NULL : g_strndup (type, end - nul - 1);
 
+    /* A type nests no deeper than its string is long. */
+    if (end - nul - 1 > max_depth &&
+        type_depth ((const GVariantType *) (copy != NULL ? copy : type)) > max_depth)
+      goto bad;
     inner = g_bytes_new_from_bytes (bytes, start, nul - start);
     value = g_variant_ref_sink (g_variant_new_from_bytes ((const GVariantType *) (copy != NULL ? copy : type),
                                                           inner, FALSE));
@@ -243,11 +286,12 @@ report_not_a_body (const guint8  *bytes,
 }
 
 gboolean
-_mitogen_envelope_decode (GBytes    *data,
+_mitogen_envelope_decode (GBytes    *unaligned,
                           guint8    *kind,
                           GVariant **value,
                           GError   **error)
 {
+  g_autoptr(GBytes) data = aligned_bytes (unaligned);
   gsize size;
   const guint8 *bytes = g_bytes_get_data (data, &size);
 
@@ -257,7 +301,7 @@ _mitogen_envelope_decode (GBytes    *data,
       report_not_a_body (bytes, size, error);
       return FALSE;
     }
-  *value = read_boxed (data, HEAD_LEN, size - BOX_TAIL_LEN, "the body", error);
+  *value = read_boxed (data, HEAD_LEN, size - BOX_TAIL_LEN, BODY_MAX_DEPTH, "the body", error);
   if (*value == NULL)
     return FALSE;
   *kind = bytes[0];
@@ -288,7 +332,8 @@ split_call (GBytes      *bytes,
   args_start = (name_end + 7) & ~(gsize) 7;
   if (args_start > size - width)
     goto bad;
-  *args = read_boxed (bytes, start + args_start, end - width, "the call's arguments", error);
+  *args = read_boxed (bytes, start + args_start, end - width, ARGS_MAX_DEPTH,
+                      "the call's arguments", error);
   if (*args == NULL)
     return FALSE;
   *function = g_strndup ((const char *) data, name_end - 1);
@@ -306,19 +351,21 @@ _mitogen_envelope_split_call (GVariant  *request,
                               GVariant **args,
                               GError   **error)
 {
-  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (request);
+  g_autoptr(GBytes) unaligned = g_variant_get_data_as_bytes (request);
+  g_autoptr(GBytes) bytes = aligned_bytes (unaligned);
 
   g_return_val_if_fail (g_variant_is_of_type (request, G_VARIANT_TYPE ("(sv)")), FALSE);
   return split_call (bytes, 0, g_bytes_get_size (bytes), function, args, error);
 }
 
 gboolean
-_mitogen_envelope_decode_call (GBytes    *data,
+_mitogen_envelope_decode_call (GBytes    *unaligned,
                                gboolean  *is_call,
                                char     **function,
                                GVariant **args,
                                GError   **error)
 {
+  g_autoptr(GBytes) data = aligned_bytes (unaligned);
   gsize size;
   const guint8 *bytes = g_bytes_get_data (data, &size);
   const gsize tails = CALL_TAIL_LEN + BOX_TAIL_LEN;

@@ -118,6 +118,19 @@ MitogenMessage *_mitogen_message_make_error_reply (MitogenMessage *msg,
  * @fallback. */
 int             _mitogen_message_get_remote_code (MitogenMessage *msg,
                                                   int             fallback);
+/* The record a context sends for @error, naming where it was raised. */
+GVariant       *_mitogen_error_record_new    (const GError     *error,
+                                              const char       *context_name,
+                                              const char       *function);
+/* Sets @error from a record (a{sv}) a peer sent, checking every field:
+ * "context NAME: FUNCTION: TEXT" in the remote domain and code, or
+ * MITOGEN_ERROR_CALL / _PROTOCOL when those are unknown or malformed. */
+void            _mitogen_error_record_to_error (GError          **error,
+                                                GVariant         *record);
+/* A record's remote domain and code, when both are well formed and known. */
+gboolean        _mitogen_error_record_get_code (GVariant         *record,
+                                                GQuark           *domain,
+                                                gint             *code);
 /* Broker thread, on receipt: @msg holds @charge bytes of @flow (charged
  * already) until it is discharged or freed. */
 void            _mitogen_message_hold_charge (MitogenMessage    *msg,

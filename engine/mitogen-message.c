@@ -201,24 +201,6 @@ mitogen_message_new_dead (guint32     dst_id,
                                     g_variant_new_string (reason));
 }
 
-static GVariant *
-error_record (const GError *error,
-              const char   *context_name,
-              const char   *function)
-{
-  GVariantDict dict;
-
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "message", "s", error->message);
-  g_variant_dict_insert (&dict, "domain", "s", g_quark_to_string (error->domain));
-  g_variant_dict_insert (&dict, "code", "i", error->code);
-  if (context_name != NULL)
-    g_variant_dict_insert (&dict, "context", "s", context_name);
-  if (function != NULL)
-    g_variant_dict_insert (&dict, "function", "s", function);
-  return g_variant_dict_end (&dict);
-}
-
 /**
  * mitogen_message_new_error:
  * @dst_id: the context to deliver to
@@ -238,7 +220,7 @@ mitogen_message_new_error (guint32       dst_id,
   g_return_val_if_fail (error != NULL, NULL);
 
   return _mitogen_message_new_body (dst_id, handle, MITOGEN_BODY_ERROR,
-                                    error_record (error, NULL, NULL));
+                                    _mitogen_error_record_new (error, NULL, NULL));
 }
 
 /**
@@ -625,128 +607,6 @@ _mitogen_message_encode (MitogenMessage     *msg,
   return encoded;
 }
 
-/* The longest error domain accepted from the wire. GLib's own are under
- * 40 bytes; anything much longer is not a quark name but an attack. */
-#define MAX_REMOTE_DOMAIN 128
-
-/* How many error domains the wire may add to this process's quark table.
- * Quarks live for ever, so a hostile context sending a new domain with
- * every error would otherwise grow it without end. */
-#define MAX_REMOTE_QUARKS 256
-
-static gint remote_quarks_made;  /* atomic */
-
-/* Quark names as GLib and libraries write them ("g-io-error-quark"). */
-static gboolean
-domain_is_plausible (const char *domain)
-{
-  gsize len = strlen (domain);
-
-  if (len == 0 || len > MAX_REMOTE_DOMAIN)
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    if (!g_ascii_isalnum (domain[i]) && domain[i] != '-' && domain[i] != '_' && domain[i] != '.')
-      return FALSE;
-  return TRUE;
-}
-
-/* The quark for a domain named on the wire, or 0 when this process does
- * not know it and may not learn more domains from the wire. */
-static GQuark
-quark_from_wire (const char *domain)
-{
-  GQuark quark = g_quark_try_string (domain);
-
-  if (quark != 0)
-    return quark;
-  /* Read first, so that a flood past the budget cannot wrap the count. */
-  if (g_atomic_int_get (&remote_quarks_made) >= MAX_REMOTE_QUARKS ||
-      g_atomic_int_add (&remote_quarks_made, 1) >= MAX_REMOTE_QUARKS)
-    return 0;
-  return g_quark_from_string (domain);
-}
-
-typedef enum {
-  RECORD_OK,          /* domain and code are the remote error's */
-  RECORD_NO_DOMAIN,   /* an error record without a domain: MITOGEN_ERROR_CALL */
-  RECORD_UNKNOWN,     /* a domain past the quark budget: MITOGEN_ERROR_CALL */
-  RECORD_MALFORMED,   /* garbage: MITOGEN_ERROR_PROTOCOL */
-} RecordStatus;
-
-/* Reads the domain and code of an error record. Any bytes may arrive
- * here: every field is checked before use. */
-static RecordStatus
-record_domain_and_code (GVariant  *record,
-                        GQuark    *domain,
-                        gint      *code)
-{
-  g_autoptr(GVariant) domain_v = g_variant_lookup_value (record, "domain", NULL);
-  g_autoptr(GVariant) code_v = g_variant_lookup_value (record, "code", NULL);
-  const char *name;
-  gint32 value;
-
-  if (domain_v == NULL)
-    return RECORD_NO_DOMAIN;
-  if (!g_variant_is_of_type (domain_v, G_VARIANT_TYPE_STRING) ||
-      code_v == NULL || !g_variant_is_of_type (code_v, G_VARIANT_TYPE_INT32))
-    return RECORD_MALFORMED;
-  name = g_variant_get_string (domain_v, NULL);
-  value = g_variant_get_int32 (code_v);
-  /* GError codes are enum values, never negative. */
-  if (!domain_is_plausible (name) || value < 0)
-    return RECORD_MALFORMED;
-  if (g_str_equal (name, g_quark_to_string (MITOGEN_ERROR)) && value > MITOGEN_ERROR_PROTOCOL)
-    return RECORD_MALFORMED;
-  *domain = quark_from_wire (name);
-  *code = value;
-  return *domain != 0 ? RECORD_OK : RECORD_UNKNOWN;
-}
-
-/* Turns a remote error record into a GError that keeps the remote domain
- * and code. The message is "context NAME: FUNCTION: TEXT" (parts the
- * record lacks are left out), so the caller sees where it failed. */
-static void
-set_call_error (GError   **error,
-                GVariant  *record)
-{
-  const char *text = "unknown error";
-  const char *context = NULL;
-  const char *function = NULL;
-  g_autoptr(GString) message = g_string_new (NULL);
-  GQuark domain = MITOGEN_ERROR;
-  gint code = MITOGEN_ERROR_CALL;
-
-  g_variant_lookup (record, "message", "&s", &text);
-  g_variant_lookup (record, "context", "&s", &context);
-  g_variant_lookup (record, "function", "&s", &function);
-  if (context != NULL)
-    g_string_append_printf (message, "context %s: ", context);
-  if (function != NULL)
-    g_string_append_printf (message, "%s: ", function);
-
-  switch (record_domain_and_code (record, &domain, &code))
-    {
-    case RECORD_OK:
-      break;
-    case RECORD_NO_DOMAIN:
-      domain = MITOGEN_ERROR;
-      code = MITOGEN_ERROR_CALL;
-      break;
-    case RECORD_UNKNOWN:
-      domain = MITOGEN_ERROR;
-      code = MITOGEN_ERROR_CALL;
-      break;
-    case RECORD_MALFORMED:
-    default:
-      domain = MITOGEN_ERROR;
-      code = MITOGEN_ERROR_PROTOCOL;
-      g_string_append (message, "malformed remote error: ");
-      break;
-    }
-  g_string_append (message, text);
-  g_set_error_literal (error, domain, code, message->str);
-}
-
 /**
  * mitogen_message_unpack:
  * @msg: a message
@@ -783,7 +643,7 @@ mitogen_message_unpack (MitogenMessage  *msg,
     case MITOGEN_BODY_ERROR:
       if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_VARDICT))
         break;
-      set_call_error (error, inner);
+      _mitogen_error_record_to_error (error, inner);
       return NULL;
     case MITOGEN_BODY_DEAD:
       if (!g_variant_is_of_type (inner, G_VARIANT_TYPE_STRING))
@@ -826,7 +686,7 @@ _mitogen_message_make_error_reply (MitogenMessage *msg,
                                    const char     *function)
 {
   return _mitogen_message_new_body (msg->src_id, msg->reply_to, MITOGEN_BODY_ERROR,
-                                    error_record (error, context_name, function));
+                                    _mitogen_error_record_new (error, context_name, function));
 }
 
 int
@@ -840,8 +700,7 @@ _mitogen_message_get_remote_code (MitogenMessage *msg,
 
   if (record == NULL ||
       kind != MITOGEN_BODY_ERROR ||
-      !g_variant_is_of_type (record, G_VARIANT_TYPE_VARDICT) ||
-      record_domain_and_code (record, &domain, &code) != RECORD_OK ||
+      !_mitogen_error_record_get_code (record, &domain, &code) ||
       domain != MITOGEN_ERROR || code <= MITOGEN_ERROR_CALL)
     return fallback;
   return code;

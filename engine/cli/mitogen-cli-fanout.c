@@ -354,41 +354,13 @@ stop_contexts (HostRun  *hr,
   mitogen_context_shutdown_async (hr->first, st->give_up, host_stopped, st);
 }
 
-static void host_let_go (HostRun *hr);
-
-static void
-host_settled (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GError) error = NULL;
-
-  reply = mitogen_context_call_with_timeout_finish (MITOGEN_CONTEXT (source), result, &error);
-  if (reply == NULL)
-    g_debug ("%s: %s", ((HostRun *) data)->label, error->message);
-  host_let_go (data);
-}
-
 /* Stops the host's contexts (the first hop takes the others along), then
- * finishes it. A kept context is left running; when its command was
- * cancelled (a timeout, a signal), the cancel is only on its way and the
- * tool may exit before it leaves: first a ping answered behind it says
- * the agent has it, and has killed the command (a host that does not
- * answer in FANOUT_SHUTDOWN_MSEC is left as it is). */
+ * finishes it. A host that timed out may not answer: it is cut off. A
+ * kept context is left running: its command, if cancelled (a timeout, a
+ * signal), dies there by the cancel or, should the tool exit before the
+ * cancel leaves, as its caller is lost. */
 static void
 host_stop (HostRun *hr)
-{
-  if (hr->kept && g_cancellable_is_cancelled (hr->cancel))
-    mitogen_context_call_with_timeout_async (hr->last, "core.ping", NULL, FANOUT_SHUTDOWN_MSEC,
-                                             NULL, host_settled, hr);
-  else
-    host_let_go (hr);
-}
-
-/* A host that timed out may not answer: it is cut off. */
-static void
-host_let_go (HostRun *hr)
 {
   if (hr->first == NULL)
     {

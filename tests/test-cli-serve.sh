@@ -46,7 +46,7 @@ wait_gone() {  # wait_gone PID SECONDS
   return 1
 }
 
-echo "1..41"
+echo "1..44"
 
 m serve --status >/dev/null
 check "--status with no server says so (exit 3)" test $? = 3
@@ -175,6 +175,19 @@ check "--fanout-via through the server: the gateway is the server's, the hosts i
 m run --fanout-via 1 local "$hosts" -- sh -c "$pids" </dev/null | sort >"$tmp/tree2"
 check "and a second tree run reuses them all" \
   bash -c "test -n '$gw' && diff '$tmp/tree1' '$tmp/tree2' && test \$(pgrep -c -P '$gw' -f mitogen-agent) = 3"
+# Three chains through one first hop, asked at once: the server starts it
+# once, the later asks waiting for it; when it cannot, all three fail.
+m run 'local,name=shared/local,cwd=d[1-3]' -- sh -c "$pids" </dev/null >"$tmp/out"
+shared=$(pgrep -P "$spid" -f mitogen-agent | while read -r a; do
+  test "$(pgrep -c -P "$a" -f mitogen-agent)" = 3 && grep -q " $a\$" "$tmp/out" && echo "$a"; done)
+check "chains sharing a first hop, asked at once, share one agent for it ($shared)" \
+  bash -c "test \$(wc -l <'$tmp/out') = 3 && test \$(grep -c ' $shared\$' '$tmp/out') = 3"
+m run 'nosuch:shared/local,cwd=d[1-3]' -- true </dev/null 2>"$tmp/err"
+status=$?
+check "a shared first hop the server cannot start fails all three (255)" \
+  bash -c "test $status = 255 && grep -q '^mitogen: 3 of 3 hosts failed' '$tmp/err' &&
+           grep -q \"^  nosuch:shared/local,cwd=d\\[1-3\\]: .*no transport plugin named 'nosuch'\" '$tmp/err'"
+check "and the server still serves" test "$(m call local/local core.ping)" = "()"
 m serve --stop
 
 # A directory of the wrong mode: the command says so and goes without it.

@@ -203,6 +203,7 @@ m serve --stop
 check "the server's log holds no sanitizer report" \
   bash -c "! grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error' '$(dirname "$sock")/serve.log'"
 
-check "no process here made a sanitizer report" bash -c "! ls '$tmp'/sanitizer.* 2>/dev/null"
+check "no process here made a sanitizer report" \
+  bash -c "! ls '$tmp'/sanitizer.* 2>/dev/null || { cat '$tmp'/sanitizer.* >&2; false; }"
 
 exit $failed

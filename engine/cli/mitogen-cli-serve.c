@@ -175,7 +175,7 @@ static void
 serving_fail (Serving      *sv,
               const GError *error)
 {
-  mitogen_call_return_error (sv->call, g_error_copy (error));
+  mitogen_call_return_error (sv->call, error);
   serving_free (sv);
 }
 

@@ -105,10 +105,13 @@ row() {
   local label=$1; shift
   echo 0 >"$tmp/threads"
   /usr/bin/time -o "$tmp/time" -f '%e %U %S %M' "$@" >"$tmp/out" 2>"$tmp/err" &
-  local pid=$!
-  sleep 0.01
-  local child
-  child=$(pgrep -P "$pid" | head -1 || true)
+  local pid=$! child= i
+  # time(1) may not have started the tool yet.
+  for i in $(seq 100); do
+    child=$(pgrep -P "$pid" | head -1 || true)
+    [ -n "$child" ] && break
+    sleep 0.01
+  done
   [ -n "$child" ] && { sample_threads "$child" & sampler=$!; }
   if ! wait "$pid"; then
     echo "| $label | failed: $(head -c 200 "$tmp/err" | tr '\n|' '  ') | | | | |"

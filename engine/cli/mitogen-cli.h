@@ -78,10 +78,18 @@ int             cli_fanout_main             (gboolean        is_run,
                                              int             n_targets);
 
 /* mitogen-cli-serve.c */
-/* --no-serve, for the commands that may use a running `mitogen serve`. */
-extern const GOptionEntry cli_serve_entries[];
 int             cmd_serve            (int             argc,
                                       char          **argv);
+
+/* mitogen-cli-serve-client.c */
+/* --no-serve, for the commands that may use a running `mitogen serve`. */
+extern const GOptionEntry cli_serve_entries[];
+/* The server's socket; @create makes its directory (mode 0700). */
+char           *cli_serve_socket_path (gboolean       create);
+/* The server's context, or NULL: with no error when none runs. A router
+ * attaches once; later calls with it get the same context. */
+MitogenContext *cli_serve_attach     (MitogenRouter  *client,
+                                      GError        **error);
 /* The context at the end of @hops (@target as written) from the running
  * `mitogen serve`, @client attaching to it (a fresh router). NULL without
  * an error when no server can be used (none runs, or its socket fails the

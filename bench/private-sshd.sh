@@ -6,8 +6,8 @@
 #   Writes DIR/host_key, DIR/id (the client's key; DIR/id.pub is authorized),
 #   DIR/sshd_config, DIR/known_hosts (one line per HOST, 127.0.0.1 by
 #   default, each as [HOST]:PORT) and DIR/sshd.pid, then waits for the pid
-#   file. LISTEN_ADDRESS is 127.0.0.1 unless given; the free port is found on
-#   it. EXTRA_CONFIG_LINES (newline-separated) go before the common lines:
+#   file; sshd logs to DIR/sshd.log. LISTEN_ADDRESS is 127.0.0.1 unless
+#   given; the free port is found on it. EXTRA_CONFIG_LINES (newline-separated) go before the common lines:
 #   sshd keeps the first value of a keyword, so they may override those.
 #   Sets:
 #     sshd_port         the port sshd listens on
@@ -47,7 +47,7 @@ CONF
   key=$(cut -d' ' -f1,2 "$dir/host_key.pub")
   for h in "${hosts[@]}"; do echo "[$h]:$sshd_port $key"; done >"$sshd_known_hosts"
   mkdir -p /run/sshd
-  /usr/sbin/sshd -f "$dir/sshd_config"
+  /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
   # sshd writes its pid file once it listens: the scripts connect after that.
   for _ in $(seq 50); do [ -s "$dir/sshd.pid" ] && break; sleep 0.1; done
 }

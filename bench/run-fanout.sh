@@ -8,8 +8,9 @@
 #     FANOUT threads;
 #   - mitogen run -f FANOUT, cold (new SSH sessions; the agent already
 #     cached on the host), the same as a tree (--fanout-via 4: four
-#     gateways start the other hosts' sessions) and warm (through `mitogen serve`, when this
-#     build has it).
+#     gateways start the other hosts' sessions) and warm: through a
+#     `mitogen serve` of the run's own, after one run that had it connect
+#     every host, so that the timed run opens no SSH session.
 # The "hosts" are 127.0.X.Y: one private sshd listens on a free port of
 # 0.0.0.0 (root, throwaway keys, logins only from 127.0.0.0/8), which every
 # loopback address reaches; their host keys go into a private known_hosts
@@ -17,7 +18,9 @@
 # time (user+sys of the tool and what it runs here: pdsh, clush and Python
 # Mitogen run one ssh client per host, which counts), its peak RSS
 # and its most threads (sampled from /proc). Every run must print HOSTS
-# lines of output. Prints a Markdown table.
+# lines of output. Prints a Markdown table. MITOGEN_ONLY=1 leaves out
+# pdsh, clush and Python Mitogen (to check this build at a thousand hosts
+# quickly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -41,6 +44,12 @@ export MITOGEN_PLUGIN_PATH
 source bench/private-sshd.sh
 
 tmp=$(mktemp -d)
+# A server of this run's own, found by no other command, and none found.
+export XDG_RUNTIME_DIR=$tmp/run
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
+# A thousand hosts are a thousand sockets (and pipes) in some tools, and
+# in the server.
+ulimit -n "$(ulimit -Hn)"
 sampler=
 cleanup() {
   [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
@@ -96,10 +105,13 @@ row() {
   local label=$1; shift
   echo 0 >"$tmp/threads"
   /usr/bin/time -o "$tmp/time" -f '%e %U %S %M' "$@" >"$tmp/out" 2>"$tmp/err" &
-  local pid=$!
-  sleep 0.01
-  local child
-  child=$(pgrep -P "$pid" | head -1 || true)
+  local pid=$! child= i
+  # time(1) may not have started the tool yet.
+  for i in $(seq 100); do
+    child=$(pgrep -P "$pid" | head -1 || true)
+    [ -n "$child" ] && break
+    sleep 0.01
+  done
   [ -n "$child" ] && { sample_threads "$child" & sampler=$!; }
   if ! wait "$pid"; then
     echo "| $label | failed: $(head -c 200 "$tmp/err" | tr '\n|' '  ') | | | | |"
@@ -147,25 +159,39 @@ echo "$nhosts hosts, $fanout at once; master CPU counts the ssh clients a tool r
 echo
 echo '| what | wall | master CPU | master peak RSS | master threads |'
 echo '|---|---|---|---|---|'
-if command -v pdsh >/dev/null; then
+others=1
+[ "${MITOGEN_ONLY:-0}" = 1 ] && others=0
+if [ $others = 1 ] && command -v pdsh >/dev/null; then
   row "pdsh -R ssh -f $fanout" env PDSH_SSH_ARGS="$ssh_opts -l%u %h" \
     pdsh -R ssh -l root -f "$fanout" -w "$list" uname -r
 fi
-if command -v clush >/dev/null; then
+if [ $others = 1 ] && command -v clush >/dev/null; then
   row "clush -f $fanout" clush -f "$fanout" -l root -o "$ssh_opts" -w "$range" uname -r
 fi
-if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
+if [ $others = 1 ] && /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
   row "Python Mitogen, router.ssh from $fanout threads" /usr/bin/python3 "$tmp/py_mitogen.py" \
     "$port" "$tmp/id" "$tmp/known_hosts" "$fanout" "${hosts[@]}"
 fi
-row "mitogen run -f $fanout, cold" "$mitogen" run "${mitogen_args[@]}" "$mitogen_target" -- uname -r
+row "mitogen run -f $fanout, cold" "$mitogen" run --no-serve "${mitogen_args[@]}" "$mitogen_target" -- uname -r
 # A tree: 4 gateways connected from here start the others (-f per parent).
-row "mitogen run -f $fanout --fanout-via 4, cold" "$mitogen" run "${mitogen_args[@]}" --fanout-via 4 \
+row "mitogen run -f $fanout --fanout-via 4, cold" "$mitogen" run --no-serve "${mitogen_args[@]}" \
+  --fanout-via 4 "$mitogen_target" -- uname -r
+
+# Warm: the server connects every host in a first run (timed too: the cold
+# run through the server), then the timed run reuses them. The idle timeout
+# outlasts the whole run.
+sessions() { grep -c 'Accepted publickey' "$tmp/sshd.log" 2>/dev/null || echo "?"; }
+"$mitogen" serve --idle-timeout 3600 >/dev/null
+row "mitogen run -f $fanout through mitogen serve, first (it connects)" "$mitogen" run \
+  "${mitogen_args[@]}" "$mitogen_target" -- uname -r
+before=$(sessions)
+row "mitogen run -f $fanout through mitogen serve, warm" "$mitogen" run "${mitogen_args[@]}" \
   "$mitogen_target" -- uname -r
-if "$mitogen" serve --help >/dev/null 2>&1; then
-  "$mitogen" serve >/dev/null 2>&1
-  "$mitogen" run "${mitogen_args[@]}" "$mitogen_target" -- true >/dev/null 2>&1 || true
-  row "mitogen run -f $fanout, warm (mitogen serve)" "$mitogen" run "${mitogen_args[@]}" \
-    "$mitogen_target" -- uname -r
-  "$mitogen" serve --stop >/dev/null 2>&1 || true
-fi
+after=$(sessions)
+server=$("$mitogen" serve --status | sed -n 's/^server pid //p')
+kept=$("$mitogen" serve --status | grep -c $'\tssh:' || true)
+echo
+echo "mitogen serve (pid $server): $kept contexts kept, RSS $(awk '/^VmRSS:/ {print int($2 / 1024)}' \
+  "/proc/$server/status") MiB, $(awk '/^Threads:/ {print $2}' "/proc/$server/status") threads;" \
+  "SSH sessions accepted during the warm run: $((after - before))"
+"$mitogen" serve --stop >/dev/null 2>&1 || true

@@ -20,6 +20,13 @@
  * that cannot be reached hands its hosts, those not started yet, back to
  * the master, which connects them directly.
  *
+ * While `mitogen serve` runs (and without --no-serve), each host's context
+ * comes from it, as for a single host: serve.connect, asked without
+ * blocking, gives a context it keeps (started now, or reused), and the
+ * run leaves it running at the end. In a tree, a host's chain is its
+ * gateway's then its own, so the server starts it through the kept
+ * gateway. A host with a password goes without the server.
+ *
  * The tool's status is the largest of the hosts' statuses, each as a
  * single-host run would give it: 0, the command's status, 128+N for
  * signal N, 124 for a timeout, 1 for a failed call, 255 for a host that
@@ -188,6 +195,7 @@ cli_wants_fanout (int    argc,
 /* ---- one host's run ---------------------------------------------------- */
 
 static void host_connect_next (HostRun *hr);
+static void host_serve_connect (HostRun *hr, HostRun *gateway);
 static void start_more (Fanout *fo);
 static void host_set_status (HostRun *hr, int status);
 static void host_finish (HostRun *hr);
@@ -273,7 +281,19 @@ host_start (HostRun *hr)
       g_source_set_callback (hr->timer, host_timed_out, hr, NULL);
       g_source_attach (hr->timer, g_main_loop_get_context (fo->loop));
     }
-  host_connect_next (hr);
+  if (fo->server != NULL && cli_serve_may_carry (hr->hops) && (gateway == NULL || gateway->kept))
+    host_serve_connect (hr, gateway);
+  else
+    {
+      if (gateway != NULL && fo->server != NULL && gateway->kept)
+        {
+          /* A context of ours cannot start from the server's gateway:
+           * this one (with a password) starts from here. */
+          g_clear_object (&hr->last);
+          g_clear_pointer (&hr->via, g_free);
+        }
+      host_connect_next (hr);
+    }
 }
 
 /* ---- stopping a host's contexts ---------------------------------------- */
@@ -335,7 +355,10 @@ stop_contexts (HostRun  *hr,
 }
 
 /* Stops the host's contexts (the first hop takes the others along), then
- * finishes it. A host that timed out may not answer: it is cut off. */
+ * finishes it. A host that timed out may not answer: it is cut off. A
+ * kept context is left running: its command, if cancelled (a timeout, a
+ * signal), dies there by the cancel or, should the tool exit before the
+ * cancel leaves, as its caller is lost. */
 static void
 host_stop (HostRun *hr)
 {
@@ -344,7 +367,7 @@ host_stop (HostRun *hr)
       host_finish (hr);
       return;
     }
-  if (hr->timed_out)
+  if (hr->timed_out && !hr->kept)
     {
       mitogen_router_disconnect_context (hr->fanout->router, hr->first);
       host_finish (hr);
@@ -358,7 +381,10 @@ host_stop (HostRun *hr)
       host_finish (hr);
       return;
     }
-  stop_contexts (hr, FALSE);
+  if (hr->kept)
+    host_finish (hr);
+  else
+    stop_contexts (hr, FALSE);
 }
 
 /* ---- connecting and calling -------------------------------------------- */
@@ -481,8 +507,9 @@ pipe_read (HostPipe *pipe)
   GInputStream *from = pipe->to == stdout ? mitogen_process_get_stdout (pipe->hr->process)
                                           : mitogen_process_get_stderr (pipe->hr->process);
 
-  g_input_stream_read_async (from, pipe->buf, sizeof pipe->buf, G_PRIORITY_DEFAULT, NULL,
-                             pipe_got_output, pipe);
+  /* Cancelled too, as a kept context is not cut off (below). */
+  g_input_stream_read_async (from, pipe->buf, sizeof pipe->buf, G_PRIORITY_DEFAULT,
+                             pipe->hr->cancel, pipe_got_output, pipe);
 }
 
 static void
@@ -501,8 +528,9 @@ host_waited (GObject      *source,
     {
       host_fail (hr, error, failure_status (error, TRUE));
       /* A host past its time may not answer: cut it off, which ends the
-       * reads too. Cancelled otherwise, the agent kills the command. */
-      if (hr->timed_out)
+       * reads too. Cancelled otherwise, the agent kills the command. A
+       * kept context is the server's to cut off, not ours. */
+      if (hr->timed_out && !hr->kept)
         mitogen_router_disconnect_context (hr->fanout->router, hr->first);
     }
   host_streamed_op_done (hr);
@@ -563,6 +591,22 @@ host_call (HostRun *hr)
                                            hr->cancel, host_called, hr);
 }
 
+/* The host's last hop is reached: its call, or as a gateway, its hosts. */
+static void
+host_reached (HostRun *hr)
+{
+  /* The passwords have been used (or refused): clear our copies. */
+  cli_hops_wipe_secrets (hr->hops);
+  if (hr->serves == NULL)
+    host_call (hr);
+  else
+    {
+      hr->serves->ready = TRUE;
+      hr->serves->call_waits = TRUE;
+      start_more (hr->fanout);
+    }
+}
+
 static void
 host_connected (GObject      *source,
                 GAsyncResult *result,
@@ -586,18 +630,42 @@ host_connected (GObject      *source,
   if (hr->next_hop < hr->hops->len)
     host_connect_next (hr);
   else
+    host_reached (hr);
+}
+
+static void
+host_served (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  HostRun *hr = data;
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx = cli_serve_connect_finish (MITOGEN_CONTEXT (source), result, &error);
+
+  if (ctx == NULL)
     {
-      /* The passwords have been used (or refused): clear our copies. */
-      cli_hops_wipe_secrets (hr->hops);
-      if (hr->serves == NULL)
-        host_call (hr);
-      else
-        {
-          hr->serves->ready = TRUE;
-          hr->serves->call_waits = TRUE;
-          start_more (hr->fanout);
-        }
+      /* The server said why: the host is not reached, as a connect fails. */
+      host_fail (hr, error, EXIT_CONNECTION);
+      host_stop (hr);
+      return;
     }
+  hr->kept = TRUE;
+  hr->first = g_object_ref (ctx);
+  hr->last = ctx;
+  host_reached (hr);
+}
+
+/* The server's context for @hr: its chain, after @gateway's if any. */
+static void
+host_serve_connect (HostRun *hr,
+                    HostRun *gateway)
+{
+  g_autofree char *target = gateway != NULL ? g_strconcat (gateway->target, "/", hr->target, NULL)
+                                            : g_strdup (hr->target);
+
+  g_clear_object (&hr->last);
+  cli_serve_connect_async (hr->fanout->server, target, gateway != NULL ? gateway->hops : NULL,
+                           hr->hops, hr->cancel, host_served, hr);
 }
 
 static void
@@ -623,6 +691,13 @@ gateway_maybe_release (Fanout       *fo,
     return;
   gateway->held = FALSE;
   fo->held--;
+  if (gateway->kept)
+    {
+      /* The server keeps it: let it go here only. */
+      g_clear_object (&gateway->first);
+      g_clear_object (&gateway->last);
+      return;
+    }
   fo->releasing++;
   stop_contexts (gateway, TRUE);
 }
@@ -663,6 +738,8 @@ gateway_abandon (Fanout       *fo,
 static void
 start_more (Fanout *fo)
 {
+  if (fo->attaching)
+    return;
   for (guint i = 0; i < fo->n_parents; i++)
     {
       FanoutParent *parent = &fo->parents[i];
@@ -741,6 +818,29 @@ overall_status (Fanout *fo)
   return status;
 }
 
+static void
+fanout_attached (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  Fanout *fo = data;
+
+  fo->server = cli_serve_attach_finish (MITOGEN_ROUTER (source), result);
+  fo->attaching = FALSE;
+  start_more (fo);
+}
+
+/* Whether a host may take its context from `mitogen serve`: then the run
+ * first asks whether one runs. */
+static gboolean
+any_host_may_be_served (Fanout *fo)
+{
+  for (guint i = 0; i < fo->n_hosts; i++)
+    if (cli_serve_may_carry (fo->hosts[i].hops))
+      return TRUE;
+  return FALSE;
+}
+
 static int
 fanout_job (MitogenRouter *router,
             gpointer       data)
@@ -754,8 +854,13 @@ fanout_job (MitogenRouter *router,
   fo->loop = g_main_loop_new (context, FALSE);
   g_source_set_callback (signals, (GSourceFunc) (void (*) (void)) on_interrupted, fo, NULL);
   g_source_attach (signals, context);
+  if (any_host_may_be_served (fo))
+    {
+      fo->attaching = TRUE;
+      cli_serve_attach_async (router, interrupted, fanout_attached, fo);
+    }
   start_more (fo);
-  if (fo->running > 0)
+  if (fo->running > 0 || fo->attaching)
     g_main_loop_run (fo->loop);
   g_source_destroy (signals);
   fanout_clear_progress (fo);
@@ -770,6 +875,7 @@ fanout_job (MitogenRouter *router,
   while (g_main_context_iteration (context, FALSE))
     ;
   g_main_loop_unref (fo->loop);
+  g_clear_object (&fo->server);
   g_main_context_pop_thread_default (context);
   return overall_status (fo);
 }

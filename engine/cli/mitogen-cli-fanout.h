@@ -43,6 +43,8 @@ typedef struct
   char           *via;        /* owned: the gateway's label it went through */
   gboolean        held;       /* a gateway done with its own run, its
                                * contexts kept for the hosts it starts */
+  gboolean        kept;       /* its context is `mitogen serve`'s, which
+                               * keeps it: left running at the end */
 } HostRun;
 
 /* Who starts hosts: the master (no gateway), or a gateway's context with
@@ -79,6 +81,8 @@ struct _Fanout
   GVariant     *args;       /* owned, not floating, or NULL */
   int           deadline;   /* the call's, in ms, or -1 */
   MitogenRouter *router;    /* unowned */
+  MitogenContext *server;   /* owned: the running `mitogen serve`, or NULL */
+  gboolean      attaching;  /* asking whether a server runs: nothing starts */
   GMainLoop    *loop;       /* owned */
   HostRun      *hosts;      /* owned, n_hosts of them */
   guint         n_hosts;

@@ -1,5 +1,5 @@
 /* mitogen-cli-serve.c: `mitogen serve`, a per-user master that keeps
- * contexts open, and the client side that `mitogen run` and `call` use.
+ * contexts open for later `mitogen run` and `call`.
  *
  * The server listens on $XDG_RUNTIME_DIR/mitogen/serve.sock (else
  * /tmp/mitogen-$UID/serve.sock; the directory mode 0700 and ours) with
@@ -8,7 +8,8 @@
  *   serve.connect (s target, a(sa{sv}) hops) → (u id, s name)
  *       the context at the end of @hops, started now or kept from before;
  *       every prefix of the chain is kept too, so ssh:a/sudo:b reuses a
- *       kept ssh:a
+ *       kept ssh:a; answered later, from the server's main thread, where
+ *       every connect is asynchronous (no thread per host)
  *   serve.status () → (i pid, a(ssdu) name, target, idle seconds, clients)
  *   serve.stop () → ()
  *
@@ -18,6 +19,8 @@
  * with the server's authority (it is the same user: the kernel says so),
  * so `mitogen run` streams its command there exactly as in a context of
  * its own, and leaves the context running when it ends.
+ *
+ * The client side is mitogen-cli-serve-client.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,39 +46,9 @@
  * for one to exit. */
 #define START_WAIT_USEC (15 * G_USEC_PER_SEC)
 
-static gboolean opt_no_serve;
-
-const GOptionEntry cli_serve_entries[] = {
-  { "no-serve", 0, 0, G_OPTION_ARG_NONE, &opt_no_serve,
-    "Start a context of this command's own even when `mitogen serve` runs", NULL },
-  G_OPTION_ENTRY_NULL
-};
-
-/* ---- where the socket lives -------------------------------------------- */
-
-static char *
-socket_dir (void)
-{
-  const char *runtime = g_getenv ("XDG_RUNTIME_DIR");
-
-  if (runtime != NULL && g_path_is_absolute (runtime) && g_file_test (runtime, G_FILE_TEST_IS_DIR))
-    return g_build_filename (runtime, "mitogen", NULL);
-  return g_strdup_printf ("/tmp/mitogen-%u", (guint) geteuid ());
-}
-
-/* The socket's directory, made (mode 0700) if missing; its checks are
- * the listener's and the client's own. */
-static char *
-socket_path (gboolean create)
-{
-  g_autofree char *dir = socket_dir ();
-
-  if (create && mkdir (dir, 0700) != 0 && errno != EEXIST)
-    fail ("cannot make %s: %s", dir, g_strerror (errno));
-  return g_build_filename (dir, "serve.sock", NULL);
-}
-
 /* ---- the server ---------------------------------------------------------- */
+
+typedef struct _Serving Serving;
 
 typedef struct
 {
@@ -83,22 +57,45 @@ typedef struct
   MitogenContext *context;    /* NULL while connecting */
   gint64          last_used;  /* monotonic µs */
   GHashTable     *clients;    /* ids of clients that got it */
+  GSList         *waiting;    /* main thread; Serving *, owned: later asks
+                               * for it while it connects */
 } Kept;
 
 typedef struct
 {
   MitogenRouter   *router;
   MitogenListener *listener;
-  GMainContext    *main_context;  /* the server's loop, for stop */
+  GMainContext    *main_context;  /* the server's loop; serve.connect runs there */
   gint64           idle_usec;
   gint64           empty_since;   /* main thread: no context, no client since */
-  gboolean         stopping;      /* lock */
   GMutex           lock;
-  GCond            changed;       /* a Kept finished connecting */
-  GHashTable      *kept;          /* lock; key → Kept */
+  GHashTable      *kept;          /* lock (written on the main thread); key → Kept */
 } Server;
 
 static Server server;
+
+/* One serve.connect under way: the hops of its chain, each kept context
+ * taken or started in turn. Main thread. */
+struct _Serving
+{
+  MitogenCall    *call;    /* owned: answered at the end */
+  GVariant       *hops;    /* owned: a(sa{sv}) */
+  char           *target;  /* owned: as the client wrote it */
+  guint32         client;
+  gsize           next;    /* the hop to get next */
+  MitogenContext *via;     /* owned: the last hop got, or NULL */
+  Kept           *pending; /* unowned: the entry it connects */
+};
+
+static void
+serving_free (Serving *sv)
+{
+  g_object_unref (sv->call);
+  g_variant_unref (sv->hops);
+  g_free (sv->target);
+  g_clear_object (&sv->via);
+  g_free (sv);
+}
 
 static void
 kept_free (Kept *k)
@@ -107,72 +104,145 @@ kept_free (Kept *k)
   g_free (k->target);
   g_clear_object (&k->context);
   g_hash_table_unref (k->clients);
+  g_slist_free_full (k->waiting, (GDestroyNotify) serving_free);
   g_free (k);
 }
 
-/* The kept context for @key, connected through @via if missing. */
-static MitogenContext *
-get_or_connect (const char      *key,
-                const char      *target,
-                CliHop          *hop,
-                MitogenContext  *via,
-                guint32          client,
-                GError         **error)
+/* The first @n hops of @hops as text: the key of their chain's context. */
+static char *
+prefix_key (GVariant *hops,
+            gsize     n)
 {
-  g_autoptr(MitogenContext) ctx = NULL;
-  Kept *k;
+  g_autoptr(GVariant) prefix = NULL;
+  g_autofree GVariant **items = g_new (GVariant *, n);
 
-  g_mutex_lock (&server.lock);
-  while ((k = g_hash_table_lookup (server.kept, key)) != NULL && k->context == NULL)
-    g_cond_wait (&server.changed, &server.lock);
-  if (k != NULL && !mitogen_context_is_connected (k->context))
-    {
-      g_hash_table_remove (server.kept, key);
-      k = NULL;
-    }
-  if (k != NULL)
-    {
-      k->last_used = g_get_monotonic_time ();
-      g_hash_table_add (k->clients, GUINT_TO_POINTER (client));
-      ctx = g_object_ref (k->context);
-      g_mutex_unlock (&server.lock);
-      return g_steal_pointer (&ctx);
-    }
-  /* A placeholder, so that a second client of the same target waits. */
-  k = g_new0 (Kept, 1);
-  k->key = g_strdup (key);
-  k->target = g_strdup (target);
-  k->clients = g_hash_table_new (NULL, NULL);
-  g_hash_table_insert (server.kept, k->key, k);
-  g_mutex_unlock (&server.lock);
-
-  ctx = mitogen_router_connect_context (server.router, hop->transport, hop->options, via,
-                                        NULL, error);
-  g_mutex_lock (&server.lock);
-  if (ctx == NULL)
-    g_hash_table_remove (server.kept, key);
-  else
-    {
-      k->context = g_object_ref (ctx);
-      k->last_used = g_get_monotonic_time ();
-      g_hash_table_add (k->clients, GUINT_TO_POINTER (client));
-    }
-  g_cond_broadcast (&server.changed);
-  g_mutex_unlock (&server.lock);
-  return g_steal_pointer (&ctx);
+  for (gsize j = 0; j < n; j++)
+    items[j] = g_variant_get_child_value (hops, j);
+  prefix = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(sa{sv})"), items, n));
+  /* The array took references of its own to the children. */
+  for (gsize j = 0; j < n; j++)
+    g_variant_unref (items[j]);
+  return g_variant_print (prefix, FALSE);
 }
 
+static void serving_next (Serving *sv);
+
+/* @k's context serves @sv's next hop: the client is noted as one of its
+ * users, and the chain goes on. */
+static void
+serving_take (Serving *sv,
+              Kept    *k)
+{
+  k->last_used = g_get_monotonic_time ();
+  g_hash_table_add (k->clients, GUINT_TO_POINTER (sv->client));
+  g_clear_object (&sv->via);
+  sv->via = g_object_ref (k->context);
+  sv->next++;
+  serving_next (sv);
+}
+
+static void
+serving_fail (Serving      *sv,
+              const GError *error)
+{
+  mitogen_call_return_error (sv->call, error);
+  serving_free (sv);
+}
+
+static void
+kept_connected (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Serving *sv = data;
+  Kept *k = sv->pending;
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx = mitogen_router_connect_context_finish (MITOGEN_ROUTER (source), result,
+                                                               &error);
+  GSList *waiting = g_steal_pointer (&k->waiting);
+
+  waiting = g_slist_prepend (waiting, sv);
+  if (ctx == NULL)
+    {
+      g_mutex_lock (&server.lock);
+      g_hash_table_remove (server.kept, k->key);
+      g_mutex_unlock (&server.lock);
+      for (GSList *l = waiting; l != NULL; l = l->next)
+        serving_fail (l->data, error);
+    }
+  else
+    {
+      g_mutex_lock (&server.lock);
+      k->context = ctx;
+      g_mutex_unlock (&server.lock);
+      for (GSList *l = waiting; l != NULL; l = l->next)
+        serving_take (l->data, k);
+    }
+  g_slist_free (waiting);
+}
+
+/* Takes the kept context of @sv's next hop, waits for it while another
+ * client's ask connects it, or starts it; answers once all are got. */
+static void
+serving_next (Serving *sv)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *transport = NULL;
+  g_autoptr(GVariant) options = NULL;
+  gsize n = g_variant_n_children (sv->hops);
+  Kept *k;
+
+  if (sv->next == n)
+    {
+      mitogen_call_return_value (sv->call, g_variant_new ("(us)", mitogen_context_get_id (sv->via),
+                                                          mitogen_context_get_name (sv->via)));
+      serving_free (sv);
+      return;
+    }
+  key = prefix_key (sv->hops, sv->next + 1);
+  k = g_hash_table_lookup (server.kept, key);
+  if (k != NULL && k->context == NULL)
+    {
+      k->waiting = g_slist_prepend (k->waiting, sv);
+      return;
+    }
+  if (k != NULL && mitogen_context_is_connected (k->context))
+    {
+      serving_take (sv, k);
+      return;
+    }
+  /* Missing or lost: a placeholder, so that a later ask waits for it. */
+  k = g_new0 (Kept, 1);
+  k->key = g_steal_pointer (&key);
+  k->target = sv->next + 1 == n ? g_strdup (sv->target) : g_strdup (k->key);
+  k->clients = g_hash_table_new (NULL, NULL);
+  g_mutex_lock (&server.lock);
+  g_hash_table_replace (server.kept, k->key, k);
+  g_mutex_unlock (&server.lock);
+  sv->pending = k;
+  g_variant_get_child (sv->hops, sv->next, "(s@a{sv})", &transport, &options);
+  mitogen_router_connect_context_async (server.router, transport, options, sv->via, NULL,
+                                        kept_connected, sv);
+}
+
+static gboolean
+serving_start (gpointer data)
+{
+  serving_next (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Answered later, from the server's main thread: the connects there are
+ * asynchronous, so a thousand clients' hosts need no thread each, and the
+ * kept table is changed from one thread only. */
 static GVariant *
 serve_connect (MitogenCall  *call,
                GVariant     *args,
                gpointer      user_data,
                GError      **error)
 {
-  guint32 client = mitogen_message_get_src_id (mitogen_call_get_message (call));
-  g_autoptr(MitogenContext) via = NULL;
   g_autoptr(GVariant) hops = NULL;
-  const char *target;
-  gsize n;
+  Serving *sv;
 
   if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa(sa{sv}))")))
     {
@@ -180,41 +250,20 @@ serve_connect (MitogenCall  *call,
                    "serve.connect: the arguments are (target, hops) as (sa(sa{sv}))");
       return NULL;
     }
-  g_variant_get (args, "(&s@a(sa{sv}))", &target, &hops);
-  n = g_variant_n_children (hops);
-  if (n == 0)
+  hops = g_variant_get_child_value (args, 1);
+  if (g_variant_n_children (hops) == 0)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_CALL, "serve.connect: no hop");
       return NULL;
     }
-  for (gsize i = 0; i < n; i++)
-    {
-      g_autoptr(GVariant) prefix = NULL;
-      g_autoptr(GVariant) options = NULL;
-      g_autofree GVariant **items = g_new (GVariant *, i + 1);
-      g_autofree char *key = NULL;
-      g_autofree char *transport = NULL;
-      MitogenContext *ctx;
-      CliHop hop;
-
-      for (gsize j = 0; j <= i; j++)
-        items[j] = g_variant_get_child_value (hops, j);
-      prefix = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("(sa{sv})"), items, i + 1));
-      /* The array took references of its own to the children. */
-      for (gsize j = 0; j <= i; j++)
-        g_variant_unref (items[j]);
-      key = g_variant_print (prefix, FALSE);
-      g_variant_get_child (hops, i, "(s@a{sv})", &transport, &options);
-      hop.transport = transport;
-      hop.text = NULL;
-      hop.options = options;
-      ctx = get_or_connect (key, i + 1 == n ? target : key, &hop, via, client, error);
-      g_clear_object (&via);
-      if (ctx == NULL)
-        return NULL;
-      via = ctx;
-    }
-  return g_variant_new ("(us)", mitogen_context_get_id (via), mitogen_context_get_name (via));
+  sv = g_new0 (Serving, 1);
+  g_variant_get (args, "(s@a(sa{sv}))", &sv->target, NULL);
+  sv->hops = g_steal_pointer (&hops);
+  sv->call = g_object_ref (call);
+  sv->client = mitogen_message_get_src_id (mitogen_call_get_message (call));
+  mitogen_call_return_later (call);
+  g_main_context_invoke (server.main_context, serving_start, sv);
+  return NULL;
 }
 
 static GVariant *
@@ -360,22 +409,38 @@ shut_down_kept (void)
   g_mutex_unlock (&server.lock);
 }
 
+/* Each kept context holds a descriptor or two: a server of a thousand
+ * hosts needs more than the usual soft limit of 1024, and may have up to
+ * the hard one. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+        g_message ("cannot raise the open files limit: %s", g_strerror (errno));
+    }
+}
+
 static int
 serve_foreground (MitogenRouter *router,
                   gpointer       user_data)
 {
   double *idle_timeout = user_data;
-  g_autofree char *path = socket_path (TRUE);
+  g_autofree char *path = cli_serve_socket_path (TRUE);
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   gulong handler;
 
+  raise_fd_limit ();
   server.router = router;
   server.main_context = g_main_context_ref_thread_default ();
   server.idle_usec = (gint64) (*idle_timeout * G_USEC_PER_SEC);
   server.kept = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) kept_free);
   g_mutex_init (&server.lock);
-  g_cond_init (&server.changed);
   server.listener = mitogen_router_listen (router, path, NULL, &error);
   if (server.listener == NULL)
     {
@@ -403,139 +468,6 @@ serve_foreground (MitogenRouter *router,
   return 0;
 }
 
-/* ---- the client side ------------------------------------------------------ */
-
-static gboolean
-server_absent (const GError *error)
-{
-  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
-         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
-}
-
-/* The client side may be used from several threads (a fan-out): one
- * attachment per router, made once. */
-static GMutex client_lock;
-static MitogenRouter *attached_router;   /* client_lock; weak, as a key only */
-static MitogenContext *attached_server;  /* client_lock; owned */
-static GHashTable *kept_here;            /* client_lock; contexts the server keeps */
-
-/* The server's context, or NULL: with no error when none runs. A router
- * attaches once; later calls with it get the same context. */
-static MitogenContext *
-attach (MitogenRouter  *client,
-        GError        **error)
-{
-  g_autofree char *path = socket_path (FALSE);
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&client_lock);
-  MitogenContext *server_ctx;
-
-  if (attached_router == client && attached_server != NULL)
-    return g_object_ref (attached_server);
-  server_ctx = mitogen_router_connect_server (client, path, interrupted, &local_error);
-  if (server_ctx == NULL && !server_absent (local_error))
-    g_propagate_error (error, g_steal_pointer (&local_error));
-  if (server_ctx != NULL)
-    {
-      g_clear_object (&attached_server);
-      attached_router = client;
-      attached_server = g_object_ref (server_ctx);
-    }
-  return server_ctx;
-}
-
-static gboolean
-hops_hold_secrets (GArray *hops)
-{
-  for (guint i = 0; i < hops->len; i++)
-    {
-      GVariant *options = g_array_index (hops, CliHop, i).options;
-      g_autoptr(GVariant) password = NULL;
-
-      if (options != NULL)
-        password = g_variant_lookup_value (options, "password", NULL);
-      if (password != NULL)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-MitogenContext *
-cli_serve_connect (MitogenRouter  *client,
-                   const char     *target,
-                   GArray         *hops,
-                   GError        **error)
-{
-  g_autoptr(GError) attach_error = NULL;
-  g_autoptr(MitogenContext) server_ctx = attach (client, &attach_error);
-  g_autoptr(GVariant) reply = NULL;
-  MitogenContext *kept;
-  GVariantBuilder list;
-  const char *name;
-  guint32 id;
-
-  /* A server we may not trust (a directory or socket of someone else's)
-   * is worth a word, not the command: it goes without the server. */
-  if (server_ctx == NULL)
-    {
-      if (attach_error != NULL)
-        fprintf (stderr, "mitogen: not using mitogen serve: %s\n", attach_error->message);
-      return NULL;
-    }
-  g_variant_builder_init (&list, G_VARIANT_TYPE ("a(sa{sv})"));
-  for (guint i = 0; i < hops->len; i++)
-    {
-      CliHop *hop = &g_array_index (hops, CliHop, i);
-
-      g_variant_builder_add (&list, "(s@a{sv})", hop->transport,
-                             hop->options != NULL ? hop->options : g_variant_new ("a{sv}", NULL));
-    }
-  reply = mitogen_context_call (server_ctx, "serve.connect",
-                                g_variant_new ("(sa(sa{sv}))", target, &list), interrupted, error);
-  if (reply == NULL)
-    return NULL;
-  g_variant_get (reply, "(u&s)", &id, &name);
-  g_debug ("kept context %s (%u) from the server", name, id);
-  kept = mitogen_router_context_by_id (client, id);
-  /* Not ours to shut down: see cli_serve_is_kept(). */
-  g_mutex_lock (&client_lock);
-  if (kept_here == NULL)
-    kept_here = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
-  g_hash_table_add (kept_here, g_object_ref (kept));
-  g_mutex_unlock (&client_lock);
-  return kept;
-}
-
-gboolean
-cli_serve_is_kept (MitogenContext *context)
-{
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&client_lock);
-
-  return kept_here != NULL && g_hash_table_contains (kept_here, context);
-}
-
-MitogenContext *
-cli_connect_target (MitogenRouter *router,
-                    const char    *target,
-                    GArray        *hops)
-{
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx;
-
-  if (target == NULL || opt_no_serve || hops_hold_secrets (hops))
-    return connect_chain (router, hops);
-  ctx = cli_serve_connect (router, target, hops, &error);
-  if (ctx != NULL)
-    return ctx;
-  if (error != NULL)
-    {
-      if (interrupted_status () < 0)
-        report (error);
-      return NULL;
-    }
-  return connect_chain (router, hops);
-}
-
 /* ---- the command ---------------------------------------------------------- */
 
 static int
@@ -543,7 +475,7 @@ print_status (MitogenRouter *router,
               gpointer       user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) server_ctx = attach (router, &error);
+  g_autoptr(MitogenContext) server_ctx = cli_serve_attach (router, &error);
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariantIter) iter = NULL;
   const char *name, *target;
@@ -594,7 +526,7 @@ stop_server (MitogenRouter *router,
              gpointer       user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) server_ctx = attach (router, &error);
+  g_autoptr(MitogenContext) server_ctx = cli_serve_attach (router, &error);
   g_autoptr(GVariant) status = NULL;
   g_autoptr(GVariant) reply = NULL;
   gint64 deadline = g_get_monotonic_time () + START_WAIT_USEC;
@@ -647,7 +579,7 @@ detach_child (gpointer data)
 static int
 start_background (double idle_timeout)
 {
-  g_autofree char *path = socket_path (TRUE);
+  g_autofree char *path = cli_serve_socket_path (TRUE);
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *log = g_build_filename (dir, "serve.log", NULL);
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);

@@ -78,10 +78,18 @@ int             cli_fanout_main             (gboolean        is_run,
                                              int             n_targets);
 
 /* mitogen-cli-serve.c */
-/* --no-serve, for the commands that may use a running `mitogen serve`. */
-extern const GOptionEntry cli_serve_entries[];
 int             cmd_serve            (int             argc,
                                       char          **argv);
+
+/* mitogen-cli-serve-client.c */
+/* --no-serve, for the commands that may use a running `mitogen serve`. */
+extern const GOptionEntry cli_serve_entries[];
+/* The server's socket; @create makes its directory (mode 0700). */
+char           *cli_serve_socket_path (gboolean       create);
+/* The server's context, or NULL: with no error when none runs. A router
+ * attaches once; later calls with it get the same context. */
+MitogenContext *cli_serve_attach     (MitogenRouter  *client,
+                                      GError        **error);
 /* The context at the end of @hops (@target as written) from the running
  * `mitogen serve`, @client attaching to it (a fresh router). NULL without
  * an error when no server can be used (none runs, or its socket fails the
@@ -98,6 +106,31 @@ MitogenContext *cli_serve_connect    (MitogenRouter  *client,
 MitogenContext *cli_connect_target   (MitogenRouter  *router,
                                       const char     *target,
                                       GArray         *hops);
+/* For a fan-out, one thread and no blocking call: attaches @client (a
+ * fresh router) to the running server in a worker thread. The context is
+ * NULL when none can be used (--no-serve, none runs, or its socket fails
+ * the checks: said on stderr); @client is then still fresh. */
+void            cli_serve_attach_async  (MitogenRouter       *client,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data);
+MitogenContext *cli_serve_attach_finish (MitogenRouter       *client,
+                                         GAsyncResult        *result);
+/* Asks the server for the context at the end of @via_hops (NULL: none)
+ * then @hops, as cli_serve_connect() does, without blocking. */
+void            cli_serve_connect_async (MitogenContext      *server_ctx,
+                                         const char          *target,
+                                         GArray              *via_hops,
+                                         GArray              *hops,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data);
+MitogenContext *cli_serve_connect_finish (MitogenContext     *server_ctx,
+                                          GAsyncResult       *result,
+                                          GError            **error);
+/* Whether @hops may go through the server: not with --no-serve, nor with
+ * a password (the server would keep it). */
+gboolean        cli_serve_may_carry  (GArray         *hops);
 /* A context the server keeps: a command leaves it running. */
 gboolean        cli_serve_is_kept    (MitogenContext *context);
 

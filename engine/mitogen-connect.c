@@ -688,20 +688,60 @@ mitogen_router_local (MitogenRouter  *router,
 
 /* ---- what a parent calls in an agent ------------------------------------ */
 
+/* One core.connect under way in the connect pool. */
+typedef struct
+{
+  MitogenCall *call;       /* owned; answered when the connect ends */
+  char        *transport;
+  GVariant    *options;    /* owned */
+} ConnectJob;
+
+/* The most children this context starts at once for its parent: a
+ * gateway of a tree fan-out starts its share of the hosts in parallel. */
+#define MAX_PARALLEL_CONNECTS 64
+
+static void
+run_connect_job (gpointer data,
+                 gpointer pool_data)
+{
+  ConnectJob *job = data;
+  MitogenRouter *router = mitogen_call_get_router (job->call);
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+
+  ctx = connect_blocking (router, job->transport, job->options, NULL,
+                          mitogen_call_get_cancellable (job->call), &error);
+  if (ctx == NULL)
+    mitogen_call_return_error (job->call, error);
+  else
+    {
+      GVariantDict info;
+
+      g_variant_dict_init (&info, mitogen_context_get_remote_info (ctx));
+      g_variant_dict_insert (&info, "context_id", "u", mitogen_context_get_id (ctx));
+      mitogen_call_return_value (job->call, g_variant_dict_end (&info));
+    }
+  g_object_unref (job->call);
+  g_free (job->transport);
+  g_variant_unref (job->options);
+  g_free (job);
+}
+
 /* core.connect (s transport, a{sv} options) → a{sv}: what a parent calls
  * to make this context start a child for it: the child's ready frame,
- * with the "context_id" this context allocated for it. */
+ * with the "context_id" this context allocated for it.
+ *
+ * Answered later, from a pool: calls run one at a time on the agent's
+ * main thread, and a connect that waited there for a whole handshake
+ * would make a gateway start its hosts one after another. */
 static GVariant *
 core_connect (MitogenCall  *call,
               GVariant     *args,
               gpointer      user_data,
               GError      **error)
 {
-  MitogenRouter *router = mitogen_call_get_router (call);
-  g_autoptr(MitogenContext) ctx = NULL;
-  g_autoptr(GVariant) options = NULL;
-  const char *transport;
-  GVariantDict info;
+  static GThreadPool *pool;
+  ConnectJob *job;
 
   if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv})")))
     {
@@ -709,14 +749,15 @@ core_connect (MitogenCall  *call,
                            "core.connect takes (s transport, a{sv} options)");
       return NULL;
     }
-  g_variant_get (args, "(&s@a{sv})", &transport, &options);
-  ctx = connect_blocking (router, transport, options, NULL,
-                          mitogen_call_get_cancellable (call), error);
-  if (ctx == NULL)
-    return NULL;
-  g_variant_dict_init (&info, mitogen_context_get_remote_info (ctx));
-  g_variant_dict_insert (&info, "context_id", "u", mitogen_context_get_id (ctx));
-  return g_variant_dict_end (&info);
+  if (g_once_init_enter (&pool))
+    g_once_init_leave (&pool, g_thread_pool_new (run_connect_job, NULL,
+                                                         MAX_PARALLEL_CONNECTS, FALSE, NULL));
+  job = g_new0 (ConnectJob, 1);
+  job->call = g_object_ref (call);
+  g_variant_get (args, "(s@a{sv})", &job->transport, &job->options);
+  mitogen_call_return_later (call);
+  g_thread_pool_push (pool, job, NULL);
+  return NULL;
 }
 
 /* core.disconnect (u id): close the stream to a direct child. */

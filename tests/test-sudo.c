@@ -442,6 +442,13 @@ static const char fake_sudo_script[] =
   "  echo 'Sorry, try again.' > /dev/tty\n"
   "done\n";
 
+/* A sudo that takes a second to start, then runs its command as is. */
+static const char slow_script[] =
+  "#!/bin/sh\n"
+  "sleep 1\n"
+  "while [ \"$1\" != -- ]; do shift; done; shift\n"
+  "exec \"$@\"\n";
+
 /* A sudo that never answers. */
 static const char hang_script[] =
   "#!/bin/sh\n"
@@ -473,6 +480,11 @@ fake_setup (FakeFixture   *fixture,
   hang = g_build_filename (fixture->dir, "hang", NULL);
   write_script (sudo, fake_sudo_script);
   write_script (hang, hang_script);
+  {
+    g_autofree char *slow = g_build_filename (fixture->dir, "slow", NULL);
+
+    write_script (slow, slow_script);
+  }
   mitogen_test_fixture_setup (&fixture->base, data);
 }
 
@@ -484,8 +496,10 @@ fake_teardown (FakeFixture   *fixture,
   g_autofree char *hang = g_build_filename (fixture->dir, "hang", NULL);
   g_autofree char *pid = g_build_filename (fixture->dir, "pid", NULL);
   g_autofree char *expected = g_build_filename (fixture->dir, "expected", NULL);
+  g_autofree char *slow = g_build_filename (fixture->dir, "slow", NULL);
 
   mitogen_test_fixture_teardown (&fixture->base, data);
+  g_unlink (slow);
   g_unlink (sudo);
   g_unlink (hang);
   g_unlink (pid);
@@ -519,6 +533,50 @@ fake_options (FakeFixture *fixture,
     g_variant_dict_insert (&dict, "password", "s", password);
   g_variant_dict_insert (&dict, "connect_timeout", "d", timeout);
   return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+static void
+on_connected_via (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  GPtrArray *done = data;
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx = mitogen_router_connect_context_finish (MITOGEN_ROUTER (source), result,
+                                                               &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (done, ctx);
+}
+
+/* A context starts the children its parent asks for at once, not one
+ * after another: four sudo hops that each take a second to start, all
+ * through one local context, take about a second, not four (a gateway
+ * of `mitogen run --fanout-via` starts its hosts this way). */
+static void
+test_fake_parallel_via (FakeFixture   *fixture,
+                        gconstpointer  data)
+{
+  MitogenRouter *router = fixture->base.router;
+  g_autoptr(MitogenContext) gateway = mitogen_test_local (router);
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 start = g_get_monotonic_time ();
+  double seconds;
+
+  for (int i = 0; i < 4; i++)
+    {
+      g_autoptr(GVariant) options = fake_options (fixture, "slow", NULL, 30);
+
+      mitogen_router_connect_context_async (router, "sudo", options, gateway, NULL,
+                                            on_connected_via, done);
+    }
+  while (done->len < 4)
+    g_main_context_iteration (NULL, TRUE);
+  seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  g_test_message ("4 slow connects through one context: %.2f s", seconds);
+  g_assert_cmpfloat (seconds, <, 3.0);
+  for (guint i = 0; i < done->len; i++)
+    g_assert_true (mitogen_context_get_via (done->pdata[i]) == gateway);
 }
 
 static void
@@ -1535,6 +1593,7 @@ main (int    argc,
   TEST ("/sudo/options/missing-program", test_fake_missing_program);
 
   FAKE_TEST ("/sudo/fake/password-right", test_fake_password_right);
+  FAKE_TEST ("/sudo/fake/parallel-via", test_fake_parallel_via);
   FAKE_TEST ("/sudo/fake/password-wiped", test_fake_password_wiped);
   FAKE_TEST ("/sudo/fake/password-wrong", test_fake_password_wrong);
   FAKE_TEST ("/sudo/fake/password-missing", test_fake_password_missing);

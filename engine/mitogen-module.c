@@ -300,11 +300,23 @@ _mitogen_module_ensure (MitogenRouter  *router,
                         GCancellable   *cancellable,
                         GError        **error)
 {
+  /* One fetch and load at a time: connects from core.connect's pool each
+   * needing the ssh plugin fetched their own copies at once, and GLib,
+   * asked to register its type twice, left it half-registered and every
+   * later lookup waiting in g_once_init_enter(). */
+  static GMutex ensure_lock;
+  g_autoptr(GMutexLocker) serial = NULL;
   g_autoptr(GBytes) bytes = NULL;
   gboolean loaded;
 
   g_mutex_lock (&module_lock);
   ensure_tables_unlocked ();
+  loaded = g_hash_table_contains (module_loaded, name);
+  g_mutex_unlock (&module_lock);
+  if (loaded)
+    return TRUE;
+  serial = g_mutex_locker_new (&ensure_lock);
+  g_mutex_lock (&module_lock);
   loaded = g_hash_table_contains (module_loaded, name);
   g_mutex_unlock (&module_lock);
   if (loaded)

@@ -39,8 +39,8 @@ compare_doubles (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
-static double
-median_of (GArray *samples)
+double
+bench_median (GArray *samples)
 {
   if (samples->len == 0)
     return -1;
@@ -48,9 +48,8 @@ median_of (GArray *samples)
   return g_array_index (samples, double, samples->len / 2);
 }
 
-/* Microseconds, to the nanosecond: round trips here are a few µs. */
-static double
-now_us (void)
+double
+bench_now_us (void)
 {
   struct timespec ts;
 
@@ -128,24 +127,24 @@ floor_true_fork_exec_ms (int runs)
 
   for (int i = 0; i < runs; i++)
     {
-      double t = now_us ();
+      double t = bench_now_us ();
 
       if (!run_true ())
         return -1;
-      g_array_append_val (samples, (double) { (now_us () - t) / 1000.0 });
+      g_array_append_val (samples, (double) { (bench_now_us () - t) / 1000.0 });
     }
-  return median_of (samples);
+  return bench_median (samples);
 }
 
 double
 floor_true_fork_exec_serial_s (int n)
 {
-  double t = now_us ();
+  double t = bench_now_us ();
 
   for (int i = 0; i < n; i++)
     if (!run_true ())
       return -1;
-  return (now_us () - t) / 1e6;
+  return (bench_now_us () - t) / 1e6;
 }
 
 static void
@@ -214,13 +213,13 @@ agent_first_frame_once (const char *agent_path,
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return -1;
-  t = now_us ();
+  t = bench_now_us ();
   pid = spawn (argv, sv[1]);
   close (sv[1]);
   ok = pid > 0 &&
        write_all (sv[0], g_bytes_get_data (bootstrap, NULL), g_bytes_get_size (bootstrap)) &&
        read_ready_frame (sv[0]);
-  t = now_us () - t;
+  t = bench_now_us () - t;
   /* The agent leaves when its parent's end closes. */
   close (sv[0]);
   if (pid > 0)
@@ -243,7 +242,7 @@ floor_agent_first_frame_ms (const char *agent_path,
         return -1;
       g_array_append_val (samples, ms);
     }
-  return median_of (samples);
+  return bench_median (samples);
 }
 
 /* The CPU the ping-pong's child moves to, or -1 to leave it where it is. */
@@ -282,14 +281,14 @@ pingpong_us (int out,
     }
   for (int i = 0; i < rounds; i++)
     {
-      double t = now_us ();
+      double t = bench_now_us ();
 
       if (!write_all (out, buf, 8) || !read_all (in, buf, 8))
         break;
-      g_array_append_val (samples, (double) { now_us () - t });
+      g_array_append_val (samples, (double) { bench_now_us () - t });
     }
   waitpid (pid, NULL, 0);
-  return samples->len == (guint) rounds ? median_of (samples) : -1;
+  return samples->len == (guint) rounds ? bench_median (samples) : -1;
 }
 
 double
@@ -457,7 +456,7 @@ socketpair_bulk_mb_s (guint      mib,
   close (sv[1]);
   if (target == INTO_REUSED_BUFFER)
     reused = g_malloc (size);
-  start = now_us ();
+  start = bench_now_us ();
   while (got < total)
     {
       gsize want = MIN (size, total - got);
@@ -473,7 +472,7 @@ socketpair_bulk_mb_s (guint      mib,
         break;
       got += want;
     }
-  start = now_us () - start;
+  start = bench_now_us () - start;
   waitpid (pid, NULL, 0);
   close (sv[0]);
   return got == total ? total / start : -1;
@@ -542,7 +541,7 @@ floor_socketpair_echo_per_s (int   n,
     }
   close (sv[1]);
   w.fd = sv[0];
-  t = now_us ();
+  t = bench_now_us ();
   writer = g_thread_new ("echo-writer", echo_writer, &w);
   while (got < total)
     {
@@ -554,7 +553,7 @@ floor_socketpair_echo_per_s (int   n,
         break;
       got += r;
     }
-  t = now_us () - t;
+  t = bench_now_us () - t;
   wrote = GPOINTER_TO_INT (g_thread_join (writer));
   close (sv[0]);
   waitpid (pid, NULL, 0);

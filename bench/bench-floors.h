@@ -7,7 +7,13 @@
 
 #include <glib.h>
 
-/* Every function returns its figure, or -1 when the measurement failed. */
+/* The median of @samples (sorted in place), -1 for none. */
+double bench_median (GArray *samples);
+/* Microseconds on the monotonic clock, to the nanosecond: round trips
+ * here are a few µs. */
+double bench_now_us (void);
+
+/* Every function below returns its figure, or -1 when the measurement failed. */
 
 /* Median ms of fork + exec of /bin/true, to its exit. */
 double floor_true_fork_exec_ms (int runs);

@@ -50,32 +50,6 @@ emit (const char *key,
   fprintf (stderr, "mitogen-bench: %s = %.6g\n", key, value);
 }
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static double
-median (GArray *samples)
-{
-  g_array_sort (samples, compare_doubles);
-  return g_array_index (samples, double, samples->len / 2);
-}
-
-/* Microseconds, to the nanosecond: round trips here are a few µs. */
-static double
-now_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 static MitogenContext *
 connect_or_die (MitogenRouter  *router,
                 const char     *transport,
@@ -142,15 +116,15 @@ start_ms (MitogenRouter *router,
     g_variant_ref_sink (options);
   for (int i = 0; i < runs; i++)
     {
-      double t = now_us ();
+      double t = bench_now_us ();
       g_autoptr(MitogenContext) ctx = connect_or_die (router, transport, options, NULL);
 
       call_or_die (ctx, "core.ping", NULL);
-      g_array_append_val (samples, (double) { (now_us () - t) / 1000.0 });
+      g_array_append_val (samples, (double) { (bench_now_us () - t) / 1000.0 });
       mitogen_context_shutdown (ctx, 30000, NULL, NULL);
     }
   g_clear_pointer (&options, g_variant_unref);
-  return median (samples);
+  return bench_median (samples);
 }
 
 /* start_ms for mitogen-agent-static, GLib linked in (the agent the ssh
@@ -178,12 +152,12 @@ command_ms (const char *command,
 
   for (int i = 0; i < runs; i++)
     {
-      double t = now_us ();
+      double t = bench_now_us ();
 
       g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL);
-      g_array_append_val (samples, (double) { (now_us () - t) / 1000.0 });
+      g_array_append_val (samples, (double) { (bench_now_us () - t) / 1000.0 });
     }
-  return median (samples);
+  return bench_median (samples);
 }
 
 static double
@@ -196,12 +170,12 @@ ping_us (MitogenContext *ctx,
     call_or_die (ctx, "core.ping", NULL);
   for (int i = 0; i < n; i++)
     {
-      double t = now_us ();
+      double t = bench_now_us ();
 
       call_or_die (ctx, "core.ping", NULL);
-      g_array_append_val (samples, (double) { now_us () - t });
+      g_array_append_val (samples, (double) { bench_now_us () - t });
     }
-  return median (samples);
+  return bench_median (samples);
 }
 
 /* Context switches, voluntary or not, of all @pid's threads so far. */
@@ -250,7 +224,7 @@ pipelined_per_s (MitogenContext *ctx,
                  int             n)
 {
   MitogenReceiver **receivers = g_new (MitogenReceiver *, n);
-  double t = now_us ();
+  double t = bench_now_us ();
 
   for (int i = 0; i < n; i++)
     receivers[i] = mitogen_context_begin_call (ctx, "core.ping", NULL);
@@ -267,7 +241,7 @@ pipelined_per_s (MitogenContext *ctx,
       g_object_unref (receivers[i]);
     }
   g_free (receivers);
-  return n / ((now_us () - t) / 1e6);
+  return n / ((bench_now_us () - t) / 1e6);
 }
 
 /* MB/s of core.zeros replies of 8 MiB, one call at a time: synthetic, since
@@ -276,11 +250,11 @@ static double
 zeros_mb_s (MitogenContext *ctx,
             gsize           total)
 {
-  double t = now_us ();
+  double t = bench_now_us ();
 
   for (gsize done = 0; done < total; done += 8 << 20)
     call_or_die (ctx, "core.zeros", g_variant_new ("(t)", (guint64) 8 << 20));
-  return total / ((now_us () - t) / 1e6) / 1e6;
+  return total / ((bench_now_us () - t) / 1e6) / 1e6;
 }
 
 #define BULK_FILE_SIZE ((gsize) 8 << 20)
@@ -366,10 +340,10 @@ bulk_real_figures (MitogenRouter *router,
   master_idle = status_kib (self, "VmRSS");
   reset_peak_rss (pid);
   reset_peak_rss (self);
-  t = now_us ();
+  t = bench_now_us ();
   for (gsize done = 0; done < total; done += BULK_FILE_SIZE)
     read_file_or_die (ctx, path);
-  emit ("bulk_real_mb_s", total / ((now_us () - t) / 1e6) / 1e6);
+  emit ("bulk_real_mb_s", total / ((bench_now_us () - t) / 1e6) / 1e6);
   emit ("rss_idle_kib", agent_idle);
   emit ("agent_peak_above_idle_kib", status_kib (pid, "VmHWM") - agent_idle);
   emit ("master_peak_above_idle_kib", status_kib (self, "VmHWM") - master_idle);
@@ -400,7 +374,7 @@ contexts_s (MitogenRouter *router,
             gboolean       parallel)
 {
   g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
-  double t = now_us (), elapsed;
+  double t = bench_now_us (), elapsed;
 
   for (int i = 0; i < n; i++)
     {
@@ -413,7 +387,7 @@ contexts_s (MitogenRouter *router,
     g_main_context_iteration (NULL, TRUE);
   for (guint i = 0; i < contexts->len; i++)
     call_or_die (contexts->pdata[i], "core.ping", NULL);
-  elapsed = (now_us () - t) / 1e6;
+  elapsed = (bench_now_us () - t) / 1e6;
   for (guint i = 0; i < contexts->len; i++)
     mitogen_context_shutdown (contexts->pdata[i], 0, NULL, NULL);
   mitogen_router_disconnect_all (router);
@@ -425,7 +399,7 @@ static double
 tree_s (MitogenRouter *router)
 {
   g_autoptr(GPtrArray) contexts = g_ptr_array_new_with_free_func (g_object_unref);
-  double t = now_us (), elapsed;
+  double t = bench_now_us (), elapsed;
 
   for (int i = 0; i < 10; i++)
     {
@@ -437,7 +411,7 @@ tree_s (MitogenRouter *router)
     }
   for (guint i = 0; i < contexts->len; i++)
     call_or_die (contexts->pdata[i], "core.ping", NULL);
-  elapsed = (now_us () - t) / 1e6;
+  elapsed = (bench_now_us () - t) / 1e6;
   mitogen_router_disconnect_all (router);
   return elapsed;
 }
@@ -489,10 +463,10 @@ ssh_figures (MitogenRouter *router,
       fprintf (stderr, "mitogen-bench: --ssh: %s\n", error->message);
       exit (2);
     }
-  t = now_us ();
+  t = bench_now_us ();
   ctx = connect_or_die (router, "ssh", options, NULL);
   call_or_die (ctx, "core.ping", NULL);
-  emit ("ssh_start_cold_ms", (now_us () - t) / 1000.0);
+  emit ("ssh_start_cold_ms", (bench_now_us () - t) / 1000.0);
   mitogen_context_shutdown (ctx, 30000, NULL, NULL);
   g_clear_object (&ctx);
   emit ("ssh_start_warm_ms", start_ms (router, "ssh", g_variant_ref (options), q ? 3 : 10));

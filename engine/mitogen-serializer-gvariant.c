@@ -14,6 +14,7 @@
 
 #include "mitogen-private.h"
 #include "mitogen-plugin-private.h"
+#include "mitogen-envelope-private.h"
 
 struct _MitogenSerializerGVariant
 {
@@ -60,9 +61,6 @@ gvariant_serialize_chunks (MitogenSerializer  *serializer,
   g_autoptr(GVariant) kind = NULL;
   g_autoptr(GVariant) boxed = NULL;
   g_autoptr(GVariant) inner = NULL;
-  g_autoptr(GString) tail = NULL;
-  GPtrArray *chunks;
-  guint8 head[8] = { 0 };
 
   /* Small messages, the common case, are declined before any work. */
   if (g_variant_get_size (value) < CHUNK_MIN ||
@@ -72,20 +70,8 @@ gvariant_serialize_chunks (MitogenSerializer  *serializer,
   inner = g_variant_get_variant (boxed);
   if (g_variant_get_size (inner) < CHUNK_MIN)
     return NULL;
-
   kind = g_variant_get_child_value (value, 0);
-  head[0] = g_variant_get_byte (kind);
-  tail = g_string_new (NULL);
-  g_string_append_c (tail, '\0');
-  g_string_append (tail, g_variant_get_type_string (inner));
-  g_string_append_c (tail, '\0');
-  g_string_append (tail, "(yv)");
-
-  chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  g_ptr_array_add (chunks, g_bytes_new (head, sizeof head));
-  g_ptr_array_add (chunks, g_variant_get_data_as_bytes (inner));
-  g_ptr_array_add (chunks, g_string_free_to_bytes (g_steal_pointer (&tail)));
-  return chunks;
+  return _mitogen_envelope_encode_chunks (g_variant_get_byte (kind), inner);
 }
 
 static GVariant *

@@ -12,69 +12,7 @@
 #include <string.h>
 
 #include "mitogen-envelope-private.h"
-
-static gboolean
-same_bytes (const void *a,
-            gsize       a_len,
-            const void *b,
-            gsize       b_len)
-{
-  return a_len == b_len && (a_len == 0 || memcmp (a, b, a_len) == 0);
-}
-
-/* Whether GLib reads @value without substituting a default anywhere: its
- * normal form is its own bytes. */
-static gboolean
-is_normal (GVariant *value)
-{
-  g_autoptr(GVariant) normal = NULL;
-
-  if (!g_variant_is_normal_form (value))
-    return FALSE;
-  normal = g_variant_get_normal_form (value);
-  return same_bytes (g_variant_get_data (normal), g_variant_get_size (normal),
-                     g_variant_get_data (value), g_variant_get_size (value));
-}
-
-/* GLib's generic reading of a boxed "(yv)", as the engine read bodies
- * before the codec: FALSE if the bytes hold no "(yv)". @normal: GLib
- * substituted nothing and the bytes are its normal form (written again
- * they are the same). */
-static gboolean
-glib_decode (GBytes    *data,
-             guint8    *kind,
-             GVariant **value,
-             gboolean  *normal)
-{
-  g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT, data, FALSE));
-  g_autoptr(GVariant) body = g_variant_get_variant (boxed);
-  g_autoptr(GVariant) again = NULL;
-  gsize size;
-  const void *bytes = g_bytes_get_data (data, &size);
-
-  if (!g_variant_is_of_type (body, G_VARIANT_TYPE ("(yv)")))
-    return FALSE;
-  g_variant_get (body, "(yv)", kind, value);
-  /* GLib 2.74 hands out a floating "()" for a value nested too deep. */
-  g_variant_take_ref (*value);
-  again = g_variant_ref_sink (g_variant_new_variant (g_variant_new ("(yv)", *kind, *value)));
-  *normal = same_bytes (g_variant_get_data (again), g_variant_get_size (again), bytes, size) &&
-            is_normal (*value);
-  return TRUE;
-}
-
-static void
-assert_equal (GVariant *got,
-              GVariant *expected)
-{
-  if (!g_variant_equal (got, expected))
-    {
-      g_autofree char *a = g_variant_print (got, TRUE);
-      g_autofree char *b = g_variant_print (expected, TRUE);
-
-      g_error ("codec read %.300s, GLib %.300s", a, b);
-    }
-}
+#include "envelope-glib.h"
 
 /* The codec's split of its own "(sv)" @ours against GLib's reading of the
  * same request, @theirs. */
@@ -107,7 +45,7 @@ check_split (GVariant *ours,
   g_assert_cmpstr (function, ==, expected_function);
   g_assert_cmpstr (g_variant_get_type_string (args), ==, g_variant_get_type_string (expected_args));
   if (theirs_normal)
-    assert_equal (args, expected_args);
+    assert_variant_equal (args, expected_args);
 }
 
 /* What the codec read, encoded by the codec, reads back the same. */
@@ -123,7 +61,7 @@ check_round_trip (guint8    kind,
   if (!_mitogen_envelope_decode (again, &kind_again, &value_again, &error))
     g_error ("the codec's own encoding does not decode: %s", error->message);
   g_assert_cmpuint (kind_again, ==, kind);
-  assert_equal (value_again, value);
+  assert_variant_equal (value_again, value);
 }
 
 /* The same bytes at an odd address read the same (GLib copies misaligned
@@ -145,7 +83,7 @@ check_misaligned (const guint8 *data,
   if (!_mitogen_envelope_decode (odd, &kind_odd, &value_odd, &error))
     g_error ("the codec refused at an odd address what it read aligned: %s", error->message);
   g_assert_cmpuint (kind_odd, ==, kind);
-  assert_equal (value_odd, value);
+  assert_variant_equal (value_odd, value);
 }
 
 int
@@ -173,7 +111,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   /* GLib reads a type it refuses as "()": the codec must refuse it. */
   g_assert_cmpstr (g_variant_get_type_string (ours), ==, g_variant_get_type_string (theirs));
   if (normal)
-    assert_equal (ours, theirs);
+    assert_variant_equal (ours, theirs);
   check_round_trip (our_kind, ours);
   check_misaligned (data, size, our_kind, ours);
   if (g_variant_is_of_type (ours, G_VARIANT_TYPE ("(sv)")))

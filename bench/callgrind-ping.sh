@@ -20,9 +20,8 @@ build=$(realpath "${1:?usage: callgrind-ping.sh BUILD_DIR [TOP]}")
 top=${2:-15}
 command -v valgrind >/dev/null || { echo "callgrind-ping.sh: needs valgrind" >&2; exit 2; }
 [ -x "$build/bench/mitogen-bench" ] || { echo "callgrind-ping.sh: build $build first" >&2; exit 2; }
-export MITOGEN_AGENT_PATH="$build/engine/agent/mitogen-agent"
-MITOGEN_PLUGIN_PATH=$(ls -d "$build"/plugins/*/ | tr '\n' ':')
-export MITOGEN_PLUGIN_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/build-env.sh"
+bench_use_build "$build"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -37,9 +37,8 @@ done
 /usr/bin/python3 -c 'import mitogen' 2>/dev/null ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y python3-mitogen >/dev/null 2>&1 || true
 
-export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
-MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
-export MITOGEN_PLUGIN_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/build-env.sh"
+bench_use_build "$PWD/$build"
 
 source bench/private-sshd.sh
 

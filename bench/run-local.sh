@@ -18,9 +18,8 @@ quick=${1:-}
 
 bench="$build/bench/mitogen-bench"
 [ -x "$bench" ] || { echo "run-local.sh: build first (ninja -C $build)" >&2; exit 2; }
-export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
-MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
-export MITOGEN_PLUGIN_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/build-env.sh"
+bench_use_build "$PWD/$build"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

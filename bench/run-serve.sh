@@ -10,9 +10,8 @@ runs=${2:-20}
 mitogen="$PWD/$build/engine/cli/mitogen"
 [ -x "$mitogen" ] || { echo "run-serve.sh: build first (ninja -C $build)" >&2; exit 2; }
 
-export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
-MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
-export MITOGEN_PLUGIN_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/build-env.sh"
+bench_use_build "$PWD/$build"
 
 source bench/private-sshd.sh
 

@@ -12,9 +12,8 @@ shift || true
 quick=${1:-}
 [ "$(id -u)" = 0 ] || { echo "run-ssh.sh: run as root (the private sshd logs in as root)" >&2; exit 2; }
 
-export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
-MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
-export MITOGEN_PLUGIN_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/build-env.sh"
+bench_use_build "$PWD/$build"
 
 source bench/private-sshd.sh
 

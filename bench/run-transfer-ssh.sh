@@ -27,9 +27,8 @@ mitogen="$PWD/$build/engine/cli/mitogen"
 command -v rsync >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y rsync >/dev/null 2>&1 ||
   { echo "run-transfer-ssh.sh: could not install rsync" >&2; exit 2; }
 
-export MITOGEN_AGENT_PATH="$PWD/$build/engine/agent/mitogen-agent"
-MITOGEN_PLUGIN_PATH=$(ls -d "$PWD/$build"/plugins/*/ | tr '\n' ':')
-export MITOGEN_PLUGIN_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/build-env.sh"
+bench_use_build "$PWD/$build"
 
 # --- the private sshd ------------------------------------------------------
 source bench/private-sshd.sh

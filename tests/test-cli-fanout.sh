@@ -5,14 +5,7 @@
 # and a command tells them apart by $PWD.
 set -u
 MITOGEN=$1
-n=0
-failed=0
-
-check() {  # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
-  local what=$1; shift
-  n=$((n + 1))
-  if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; failed=1; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

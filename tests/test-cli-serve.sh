@@ -4,14 +4,7 @@
 # that no other test's commands find it.
 set -u
 MITOGEN=$1
-n=0
-failed=0
-
-check() {  # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
-  local what=$1; shift
-  n=$((n + 1))
-  if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; failed=1; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 tmp=$(mktemp -d)
 export XDG_RUNTIME_DIR=$tmp/run

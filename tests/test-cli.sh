@@ -5,14 +5,7 @@
 # tool finds the agent and plugins of a build tree by itself.
 set -u
 MITOGEN=$1
-n=0
-failed=0
-
-check() {  # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
-  local what=$1; shift
-  n=$((n + 1))
-  if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; failed=1; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 # Every context the tool starts must be gone when it exits; a stray agent
 # would keep a test run (or a user's shell) waiting.

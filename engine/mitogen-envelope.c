@@ -187,7 +187,9 @@ type_depth (const GVariantType *type)
 
 /* GLib copies misaligned data only when it is longer than its alignment,
  * and asserts reading a shorter one; bytes from an odd address are copied
- * once here. (Frames arrive in malloc'd memory: this is for other callers.) */
+ * once here. (Frames arrive in malloc'd memory: this is for other callers.)
+ * The copy is wiped when freed, as a call's frame is: it may hold a
+ * password. */
 static GBytes *
 aligned_bytes (GBytes *data)
 {
@@ -196,7 +198,7 @@ aligned_bytes (GBytes *data)
 
   if (((gsize) p & 7) == 0)
     return g_bytes_ref (data);
-  return g_bytes_new (p, size);
+  return _mitogen_bytes_wipe_on_free (g_bytes_new (p, size));
 }
 
 /* Reads the "v" in [@start, @end) of @bytes, as GLib does but failing

@@ -6,6 +6,9 @@
  *
  * Options: "env" (a{ss}, added to the environment), "cwd" (s).
  *
+ * The agent is started with posix_spawn() and reaped by a thread of its
+ * own (see spawn_agent()).
+ *
  * MITOGEN_AGENT_WRAPPER, in this process's own environment, is a command
  * line (shell quoting) put in front of the agent's: the tests run every
  * agent under valgrind with it. Like MITOGEN_AGENT_PATH it is the caller's
@@ -21,9 +24,13 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np(), glibc 2.34 */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/auxv.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,42 +45,36 @@ struct _MitogenTransportLocal
 
 static void mitogen_transport_local_iface_init (MitogenTransportInterface *iface);
 
+#define AGENT_WRAPPER_ENV "MITOGEN_AGENT_WRAPPER"
+
 G_DEFINE_FINAL_TYPE_WITH_CODE (MitogenTransportLocal, mitogen_transport_local, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (MITOGEN_TYPE_TRANSPORT,
                                                       mitogen_transport_local_iface_init))
 
-static gboolean
-apply_options (GSubprocessLauncher  *launcher,
-               GVariant             *options,
-               GError              **error)
+/* The agent's environment: this process's, without the wrapper variable,
+ * with the "env" option's variables set. */
+static GStrv
+agent_environment (GVariant  *options,
+                   GError   **error)
 {
-  g_autoptr(GVariant) env = NULL;
-  const char *cwd = NULL;
+  g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), AGENT_WRAPPER_ENV);
+  g_autoptr(GVariant) env = options != NULL ? g_variant_lookup_value (options, "env", NULL) : NULL;
+  GVariantIter iter;
+  const char *key, *value;
 
-  if (options == NULL)
-    return TRUE;
-  env = g_variant_lookup_value (options, "env", NULL);
-  if (env != NULL)
+  if (env == NULL)
+    return g_steal_pointer (&envp);
+  if (!g_variant_is_of_type (env, G_VARIANT_TYPE ("a{ss}")))
     {
-      GVariantIter iter;
-      const char *key, *value;
-
-      if (!g_variant_is_of_type (env, G_VARIANT_TYPE ("a{ss}")))
-        {
-          g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
-                       "local: option “env” must be of type 'a{ss}'");
-          return FALSE;
-        }
-      g_variant_iter_init (&iter, env);
-      while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
-        g_subprocess_launcher_setenv (launcher, key, value, TRUE);
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_FAILED,
+                   "local: option “env” must be of type 'a{ss}'");
+      return NULL;
     }
-  if (g_variant_lookup (options, "cwd", "&s", &cwd))
-    g_subprocess_launcher_set_cwd (launcher, cwd);
-  return TRUE;
+  g_variant_iter_init (&iter, env);
+  while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
+    envp = g_environ_setenv (envp, key, value, TRUE);
+  return g_steal_pointer (&envp);
 }
-
-#define AGENT_WRAPPER_ENV "MITOGEN_AGENT_WRAPPER"
 
 /* The agent's command line: @agent_path, after the wrapper if any. */
 static GStrv
@@ -101,6 +102,104 @@ agent_argv (const char  *agent_path,
   return g_strv_builder_end (builder);
 }
 
+/* The thread that reaps the agents this process started. A child watch
+ * reaps only while its context is iterated, and neither the caller's nor
+ * the broker's is sure to be iterated until the child exits (the router
+ * may be gone first). GSubprocess relies on GLib's own worker thread in
+ * the same way; that one is private. */
+static gpointer
+reaper_main (gpointer data)
+{
+  GMainContext *context = data;
+
+  for (;;)
+    g_main_context_iteration (context, TRUE);
+  return NULL;
+}
+
+static GMainContext *
+reaper_context (void)
+{
+  static gsize context;
+
+  if (g_once_init_enter (&context))
+    {
+      GMainContext *new_context = g_main_context_new ();
+
+      g_thread_unref (g_thread_new ("mitogen-reaper", reaper_main, new_context));
+      g_once_init_leave (&context, (gsize) new_context);
+    }
+  return (GMainContext *) context;
+}
+
+static void
+child_exited (GPid     pid,
+              int      status,
+              gpointer user_data)
+{
+  g_spawn_close_pid (pid);
+}
+
+static void
+reap_when_exited (GPid pid)
+{
+  g_autoptr(GSource) source = g_child_watch_source_new (pid);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (child_exited), NULL, NULL);
+  g_source_set_static_name (source, "mitogen-agent reaper");
+  g_source_attach (source, reaper_context ());
+}
+
+/* Starts @argv with @fd as its standard input and output, standard error
+ * inherited and every other descriptor closed, in @cwd when not NULL.
+ *
+ * posix_spawn(), not GSubprocess: glibc's spawns with vfork semantics (the
+ * child shares the parent's memory until it execs), where GSubprocess
+ * forks, and a fork copies the page tables of the whole master, which in
+ * a master that has moved a few hundred MiB costs more than the exec. */
+static gboolean
+spawn_agent (char       **argv,
+             char       **envp,
+             const char  *cwd,
+             int          fd,
+             GPid        *pid,
+             GError     **error)
+{
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t signals;
+  int err;
+
+  posix_spawn_file_actions_init (&actions);
+  posix_spawnattr_init (&attr);
+  if (cwd != NULL)
+    posix_spawn_file_actions_addchdir_np (&actions, cwd);
+  posix_spawn_file_actions_adddup2 (&actions, fd, 0);
+  posix_spawn_file_actions_adddup2 (&actions, fd, 1);
+  posix_spawn_file_actions_addclosefrom_np (&actions, 3);
+  /* A new program starts with no blocked signals and SIGPIPE as the
+   * default, whatever the thread that starts it has set. */
+  sigemptyset (&signals);
+  posix_spawnattr_setsigmask (&attr, &signals);
+  sigaddset (&signals, SIGPIPE);
+  posix_spawnattr_setsigdefault (&attr, &signals);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  err = posix_spawnp (pid, argv[0], &actions, &attr, argv, envp);
+
+  posix_spawnattr_destroy (&attr);
+  posix_spawn_file_actions_destroy (&actions);
+  if (err != 0)
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "local: cannot start %s%s%s%s: %s", argv[0], cwd != NULL ? " in “" : "",
+                   cwd != NULL ? cwd : "", cwd != NULL ? "”" : "", g_strerror (err));
+      return FALSE;
+    }
+  reap_when_exited (*pid);
+  return TRUE;
+}
+
 static GIOStream *
 mitogen_transport_local_open_stream (MitogenTransport  *transport,
                                      GVariant          *options,
@@ -108,12 +207,13 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
                                      GCancellable      *cancellable,
                                      GError           **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GSocket) socket = NULL;
-  GSocketConnection *connection;
   g_auto(GStrv) argv = NULL;
-  int sv[2];
+  g_auto(GStrv) envp = NULL;
+  const char *cwd = NULL;
+  GPid pid;
+  int sv[2], child_fd;
+  gboolean started;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
@@ -127,31 +227,42 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
   argv = agent_argv (agent_path, error);
   if (argv == NULL)
     return NULL;
+  envp = agent_environment (options, error);
+  if (envp == NULL)
+    return NULL;
+  if (options != NULL)
+    g_variant_lookup (options, "cwd", "&s", &cwd);
+  /* posix_spawn() says so too, but not where vfork is a fork (valgrind):
+   * there the child would only exit with 127. */
+  if (cwd != NULL && !g_file_test (cwd, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                   "local: cannot start %s in “%s”: %s", agent_path, cwd,
+                   g_strerror (g_file_test (cwd, G_FILE_TEST_EXISTS) ? ENOTDIR : ENOENT));
+      return NULL;
+    }
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {
       g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
                    "local: socketpair: %s", g_strerror (errno));
       return NULL;
     }
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_unsetenv (launcher, AGENT_WRAPPER_ENV);
-  if (!apply_options (launcher, options, error))
+  /* dup2() onto itself would leave close-on-exec set: keep the child's
+   * end off descriptors 0-2 (free only when this process closed them). */
+  child_fd = sv[1];
+  if (child_fd <= 2)
+    child_fd = fcntl (sv[1], F_DUPFD_CLOEXEC, 3);
+  started = child_fd >= 0 && spawn_agent (argv, envp, cwd, child_fd, &pid, error);
+  if (child_fd < 0)
+    g_set_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM,
+                 "local: cannot start %s: %s", agent_path, g_strerror (errno));
+  /* Close the child's end now, so that ours sees EOF when it exits. */
+  if (child_fd != sv[1] && child_fd >= 0)
+    close (child_fd);
+  close (sv[1]);
+  if (!started)
     {
       close (sv[0]);
-      close (sv[1]);
-      return NULL;
-    }
-  g_subprocess_launcher_take_stdin_fd (launcher, sv[1]);
-  g_subprocess_launcher_take_stdout_fd (launcher, dup (sv[1]));
-  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, error);
-  /* The launcher owns the child's ends; drop them now, not at finalize,
-   * so that our end sees EOF when the child exits. */
-  g_clear_object (&launcher);
-  if (proc == NULL)
-    {
-      close (sv[0]);
-      g_prefix_error (error, "local: cannot start %s: ", agent_path);
       return NULL;
     }
 
@@ -159,14 +270,10 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
   if (socket == NULL)
     {
       close (sv[0]);
-      g_subprocess_force_exit (proc);
+      kill (pid, SIGKILL);
       return NULL;
     }
-  connection = g_socket_connection_factory_create_connection (socket);
-  /* The connection keeps the child object alive; GLib reaps it. */
-  g_object_set_data_full (G_OBJECT (connection), "mitogen-subprocess",
-                          g_steal_pointer (&proc), g_object_unref);
-  return G_IO_STREAM (connection);
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 }
 
 static const MitogenTransportOption local_options[] = {

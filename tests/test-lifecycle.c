@@ -7,10 +7,14 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "mitogen-test-util.h"
 
@@ -505,6 +509,120 @@ test_shutdown_leaves_no_fd (Fixture       *fixture,
   g_assert_cmpuint (count_fds (), <=, before + 2);
 }
 
+/* TRUE while @pid is a child of this process, a zombie included. */
+static gboolean
+is_my_child (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+  const char *p;
+  char state;
+  int ppid;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  p = strrchr (stat, ')');
+  return p != NULL && sscanf (p + 1, " %c %d", &state, &ppid) == 2 && ppid == getpid ();
+}
+
+/* An agent that has exited is reaped: no zombie stays behind, even when
+ * nobody iterates a main context (this test does not). */
+static void
+test_local_agents_reaped (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  int pids[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    {
+      g_autoptr(MitogenContext) ctx = mitogen_test_local (fixture->router);
+      g_autoptr(GError) error = NULL;
+
+      pids[i] = mitogen_test_context_pid (ctx);
+      g_assert_true (is_my_child (pids[i]));
+      g_assert_true (mitogen_context_shutdown (ctx, WAIT_MSEC, NULL, &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    {
+      gint64 deadline = g_get_monotonic_time () + WAIT_MSEC * 1000;
+
+      while (is_my_child (pids[i]) && g_get_monotonic_time () < deadline)
+        g_usleep (2000);
+      g_assert_false (is_my_child (pids[i]));
+    }
+}
+
+/* The agent inherits its standard input, output and error and nothing
+ * else, not even a descriptor this process left without close-on-exec;
+ * and it starts with no signal blocked, although GLib starts its worker
+ * threads (where connects run) with every signal blocked. */
+static void
+test_local_agent_inherits_nothing (Fixture       *fixture,
+                                   gconstpointer  data)
+{
+  g_autofree char *marker = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autofree char *fd_dir = NULL;
+  g_autofree char *status_path = NULL;
+  g_autofree char *status = NULL;
+  const char *name;
+  int fd = g_file_open_tmp ("mitogen-test-inherit-XXXXXX", &marker, &error);
+  sigset_t blocked, old;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (fcntl (fd, F_GETFD), ==, 0);   /* no close-on-exec */
+  sigemptyset (&blocked);
+  sigaddset (&blocked, SIGUSR2);
+  pthread_sigmask (SIG_BLOCK, &blocked, &old);
+  ctx = mitogen_router_local (fixture->router, NULL, NULL, &error);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  g_assert_no_error (error);
+
+  fd_dir = g_strdup_printf ("/proc/%d/fd", mitogen_test_context_pid (ctx));
+  dir = g_dir_open (fd_dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *link = g_build_filename (fd_dir, name, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+
+      g_assert_cmpstr (target, !=, marker);
+    }
+
+  status_path = g_strdup_printf ("/proc/%d/status", mitogen_test_context_pid (ctx));
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  /* Under a wrapper (valgrind) that pid is the wrapper's, whose threads
+   * block what they like. */
+  if (g_getenv ("MITOGEN_AGENT_WRAPPER") == NULL)
+    g_assert_nonnull (strstr (status, "\nSigBlk:\t0000000000000000\n"));
+  else
+    g_test_message ("the agent runs under a wrapper: its signal mask is not checked");
+  close (fd);
+  g_unlink (marker);
+}
+
+/* A working directory that does not exist is a clear error, not a child
+ * that dies unseen. */
+static void
+test_local_missing_cwd (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  GVariantDict options;
+
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert (&options, "cwd", "s", "/nonexistent/mitogen-test");
+  ctx = mitogen_router_local (fixture->router, g_variant_dict_end (&options), NULL, &error);
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
+  g_assert_nonnull (strstr (error->message, "“/nonexistent/mitogen-test”"));
+  g_assert_nonnull (strstr (error->message, "No such file or directory"));
+}
+
 static gboolean
 cancel_later (gpointer data)
 {
@@ -572,6 +690,9 @@ main (int    argc,
   g_test_add_func ("/lifecycle/router-unref-ends-contexts", test_router_unref_ends_contexts);
   TEST ("/lifecycle/shutdown/timeout", test_shutdown_timeout);
   TEST ("/lifecycle/shutdown/leaves-no-fd", test_shutdown_leaves_no_fd);
+  TEST ("/lifecycle/local/reaped", test_local_agents_reaped);
+  TEST ("/lifecycle/local/inherits-nothing", test_local_agent_inherits_nothing);
+  TEST ("/lifecycle/local/missing-cwd", test_local_missing_cwd);
   TEST ("/lifecycle/shutdown/cancelled", test_shutdown_cancelled);
   TEST ("/lifecycle/shutdown/async-cancelled", test_shutdown_async_cancelled);
   TEST ("/lifecycle/shutdown-async", test_shutdown_async);

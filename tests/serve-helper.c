@@ -4,50 +4,17 @@
  *   serve-helper serve PATH      listen on PATH, serve test.keep, run until killed
  *   serve-helper keep PATH       attach, call test.keep, then core.getpid in the
  *                                context it names; print "ID PID"
- *   serve-helper closed PATH     connect with no check of our own and wait:
- *                                exit 0 if the listener closes the connection
- *                                without a byte, 1 otherwise
  *
  * test.keep starts one local context on first use and hands the same one
  * to every later caller.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <errno.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <mitogen/mitogen.h>
 
 #include "serve-helper.h"
-
-/* Plain system calls: the point is what the listener does, not our checks. */
-static int
-closed_without_a_word (const char *path)
-{
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  struct timeval tv = { 30, 0 };
-  char buf[64];
-  ssize_t n;
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
-  if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
-    {
-      fprintf (stderr, "serve-helper: connect %s: %s\n", path, g_strerror (errno));
-      return 1;
-    }
-  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  n = read (fd, buf, sizeof buf);
-  close (fd);
-  if (n == 0 || (n < 0 && errno == ECONNRESET))
-    return 0;
-  fprintf (stderr, "serve-helper: read %zd bytes (%s)\n", n, n < 0 ? g_strerror (errno) : "data");
-  return 1;
-}
 
 int
 main (int    argc,
@@ -59,11 +26,9 @@ main (int    argc,
 
   if (argc != 3)
     {
-      fprintf (stderr, "usage: serve-helper serve|keep|closed PATH\n");
+      fprintf (stderr, "usage: serve-helper serve|keep PATH\n");
       return 2;
     }
-  if (g_str_equal (argv[1], "closed"))
-    return closed_without_a_word (argv[2]);
   broker = mitogen_broker_new ();
   router = mitogen_router_new (broker);
   if (g_str_equal (argv[1], "serve"))

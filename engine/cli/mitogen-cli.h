@@ -1,4 +1,5 @@
-/* mitogen-cli.h: what the `mitogen` tool's commands share (mitogen.c).
+/* mitogen-cli.h: what the `mitogen` tool's commands share (mitogen.c,
+ * mitogen-cli-common.c), and each command's entry point.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -11,6 +12,10 @@ G_BEGIN_DECLS
 /* Cancelled by SIGINT, SIGTERM or SIGHUP once forwarding_signals is set. */
 extern GCancellable *interrupted;
 extern gint forwarding_signals;
+
+/* Set when a context did not stop in time: its agent may never exit, so
+ * there is no waiting for it either. */
+extern gboolean contexts_stuck;
 
 /* Exit statuses as ssh and the shells have them. */
 enum
@@ -45,9 +50,20 @@ void            wait_for_children    (void);
 /* The status for a call that failed with @error. */
 int             failure_status       (const GError   *error,
                                       gboolean        is_run);
+/* What the tool adds to --command-timeout before it stops waiting for
+ * proc.run, which enforces the timeout itself: time for the agent to kill
+ * the command and reply. Past it, the agent is taken to be stuck. */
+#define COMMAND_TIMEOUT_GRACE_SEC 5
+
 /* --command-timeout as a call's deadline in ms (-1 for none), and as is. */
 int             cli_call_deadline    (gboolean        is_run);
 double          cli_command_timeout  (void);
+
+/* mitogen-cli-run.c */
+int             cmd_run              (int             argc,
+                                      char          **argv);
+int             cmd_call             (int             argc,
+                                      char          **argv);
 
 /* mitogen-cli-fanout.c: run and call on many hosts */
 #define CLI_FANOUT_HELP \

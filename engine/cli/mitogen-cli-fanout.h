@@ -1,5 +1,6 @@
-/* mitogen-cli-fanout.h: what the fan-out (mitogen-cli-fanout.c) and its
- * output (mitogen-cli-fanout-output.c) share.
+/* mitogen-cli-fanout.h: what the fan-out (mitogen-cli-fanout.c), one host's
+ * run in it (mitogen-cli-fanout-host.c) and its output
+ * (mitogen-cli-fanout-output.c) share.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -98,8 +99,36 @@ struct _Fanout
   gboolean      progress;   /* a progress line on stderr (a terminal) */
   gboolean      gather;     /* -b */
   gboolean      json;       /* --json */
+  double        host_timeout;  /* --host-timeout in seconds, or 0 */
 };
 
+/* mitogen-cli-fanout.c, the run as a whole. Starts the hosts waiting on
+ * each parent that is ready, up to -f, then a gateway's own call once its
+ * hosts have started, and releases the held gateways whose hosts are done;
+ * quits the loop when nothing is left (nothing at all while it asks
+ * whether `mitogen serve` runs). */
+void fanout_start_more       (Fanout       *fo);
+/* @hr is done (its contexts stopped, or held as a gateway): counted,
+ * printed (unless -b gathers it, or a signal came), and more hosts started. */
+void fanout_host_finish      (HostRun      *hr);
+/* A held gateway's contexts have stopped. */
+void fanout_gateway_released (HostRun      *gateway);
+
+/* mitogen-cli-fanout-host.c, one host's run. */
+void fanout_host_clear       (HostRun      *hr);
+/* Starts @hr (counted as running, --host-timeout armed): its connect from
+ * its parent or through `mitogen serve`, then its call; a gateway's call
+ * waits for fanout_start_more(). */
+void fanout_host_start       (HostRun      *hr);
+/* @hr's call or command, on its last context. */
+void fanout_host_call        (HostRun      *hr);
+/* Asks @hr's first hop to stop (it takes the others along), cut off after
+ * a while; then fanout_gateway_released() for a held gateway (@release)
+ * or else fanout_host_finish(). */
+void fanout_stop_contexts    (HostRun      *hr,
+                              gboolean      release);
+
+/* mitogen-cli-fanout-output.c. */
 /* Clears the progress line before other output, and draws it again. */
 void fanout_clear_progress (Fanout       *fo);
 void fanout_show_progress  (Fanout       *fo);

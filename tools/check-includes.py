@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 # check-includes.py [SRCDIR]: fail when the engine's own files include each
-# other in a cycle, or when an engine source file grows past about 800
-# lines (850: room for a file a reader can still hold in their head, not
-# for a second job).
+# other in a cycle, or when an engine source file, or one of the `mitogen`
+# tool's (engine/cli), grows past about 800 lines (850: room for a file a
+# reader can still hold in their head, not for a second job).
+#
+# engine/cli has the line limit only. Its files are a program's, not the
+# library's units, and two of them include each other's headers: the host
+# lists resolve -g through the inventory (mitogen-cli-hosts.c includes
+# mitogen-cli-inventory.h), and the inventory expands its host patterns
+# with the host lists' ranges (mitogen-cli-inventory.c includes
+# mitogen-cli-hosts.h), which the cycle rule would report.
 #
 # Only `#include "..."` lines naming files in engine/ count; the public
 # headers include each other top-down and are left out. A source file and
@@ -114,12 +121,12 @@ def main(srcdir):
     if not components:
         print('no include cycles among %d engine units' % len(units))
 
-    for path in sorted(engine.glob('*.c')):
+    for path in sorted(engine.glob('*.c')) + sorted(engine.glob('cli/*.c')):
         lines = len(path.read_text().splitlines())
         if lines > MAX_LINES:
             failed = True
-            print('too long: engine/%s has %d lines (at most %d)'
-                  % (path.name, lines, MAX_LINES))
+            print('too long: %s has %d lines (at most %d)'
+                  % (path.relative_to(engine.parent), lines, MAX_LINES))
     return 1 if failed else 0
 
 

@@ -169,7 +169,7 @@ host_stopped (GObject      *source,
  * after FANOUT_SHUTDOWN_MSEC. */
 void
 fanout_stop_contexts (HostRun  *hr,
-               gboolean  release)
+                      gboolean  release)
 {
   Stopping *st = g_new0 (Stopping, 1);
 

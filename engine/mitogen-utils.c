@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 #include "mitogen-private.h"
@@ -67,6 +68,16 @@ mitogen_get_parent_id (void)
   return own_parent_id;
 }
 
+/* A copy that clears itself: one allocation, the GBytes' own data. */
+static void
+wipe_and_free (gpointer data)
+{
+  gsize size = *(gsize *) data;
+
+  explicit_bzero (data, sizeof (gsize) + size);
+  g_free (data);
+}
+
 static void
 wipe_and_release (gpointer data)
 {
@@ -94,7 +105,14 @@ GBytes *
 _mitogen_bytes_new_wiped_copy (gconstpointer data,
                                gsize         size)
 {
-  return _mitogen_bytes_wipe_on_free (g_bytes_new (data, size));
+  /* The size goes first, for wipe_and_free(); the bytes after it stay
+   * 8-byte aligned, as GVariant wants them. */
+  guint8 *block = g_malloc (sizeof (gsize) + size);
+
+  *(gsize *) block = size;
+  if (size > 0)
+    memcpy (block + sizeof (gsize), data, size);
+  return g_bytes_new_with_free_func (block + sizeof (gsize), size, wipe_and_free, block);
 }
 
 char *

@@ -7,7 +7,7 @@
 set -euo pipefail
 old=$(realpath "$1"); new=$(realpath "$2"); rounds=${3:-3}
 # bulk_mb_s is core.zeros in trees before zeros_mb_s and bulk_real_mb_s.
-figures=start_ms,ping_us,pipelined_calls_per_s,pipelined_calls_per_s_100k,bulk_mb_s,zeros_mb_s,bulk_real_mb_s,contexts50_s,per_hop_us
+figures=${FIGURES:-start_ms,ping_us,pipelined_calls_per_s,pipelined_calls_per_s_100k,bulk_mb_s,zeros_mb_s,bulk_real_mb_s,contexts50_s,per_hop_us}
 
 run() {
   local tree=$1

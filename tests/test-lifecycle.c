@@ -28,6 +28,23 @@ typedef MitogenTestFixture Fixture;
 #define TEST(path, func) \
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), mitogen_test_fixture_teardown)
 
+/* The state letter and parent of process @pid, from its stat file. */
+static gboolean
+read_state (int   pid,
+            char *state,
+            int  *ppid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  /* "pid (comm) state ppid ...", where comm may hold anything. */
+  p = strrchr (stat, ')');
+  return p != NULL && sscanf (p + 1, " %c %d", state, ppid) == 2;
+}
+
 /* The live (non-zombie) child processes of this process. */
 static GArray *
 live_children (void)
@@ -39,20 +56,10 @@ live_children (void)
   g_assert_nonnull (dir);
   while ((name = g_dir_read_name (dir)) != NULL)
     {
-      g_autofree char *path = NULL;
-      g_autofree char *stat = NULL;
-      const char *p;
       char state;
       int ppid;
 
-      if (!g_ascii_isdigit (name[0]))
-        continue;
-      path = g_strdup_printf ("/proc/%s/stat", name);
-      if (!g_file_get_contents (path, &stat, NULL, NULL))
-        continue;
-      /* "pid (comm) state ppid ...", where comm may hold anything. */
-      p = strrchr (stat, ')');
-      if (p == NULL || sscanf (p + 1, " %c %d", &state, &ppid) != 2)
+      if (!g_ascii_isdigit (name[0]) || !read_state (atoi (name), &state, &ppid))
         continue;
       if (ppid == getpid () && state != 'Z')
         {
@@ -513,16 +520,10 @@ test_shutdown_leaves_no_fd (Fixture       *fixture,
 static gboolean
 is_my_child (int pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *stat = NULL;
-  const char *p;
   char state;
   int ppid;
 
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  p = strrchr (stat, ')');
-  return p != NULL && sscanf (p + 1, " %c %d", &state, &ppid) == 2 && ppid == getpid ();
+  return read_state (pid, &state, &ppid) && ppid == getpid ();
 }
 
 /* An agent that has exited is reaped: no zombie stays behind, even when

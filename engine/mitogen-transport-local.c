@@ -208,6 +208,7 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
                                      GError           **error)
 {
   g_autoptr(GSocket) socket = NULL;
+  g_autofree char *absolute_path = NULL;
   g_auto(GStrv) argv = NULL;
   g_auto(GStrv) envp = NULL;
   const char *cwd = NULL;
@@ -224,6 +225,10 @@ mitogen_transport_local_open_stream (MitogenTransport  *transport,
                    "(set MITOGEN_AGENT_PATH or the “agent_path” option)", agent_path);
       return NULL;
     }
+  /* The child changes to @cwd before it runs the agent: a relative path
+   * names the file checked above, here. */
+  if (!g_path_is_absolute (agent_path))
+    agent_path = absolute_path = g_canonicalize_filename (agent_path, NULL);
   argv = agent_argv (agent_path, error);
   if (argv == NULL)
     return NULL;

@@ -624,6 +624,34 @@ test_local_missing_cwd (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, "No such file or directory"));
 }
 
+/* A relative agent path names the file beside the master, not one in the
+ * agent's working directory. */
+static void
+test_local_relative_agent_path (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  const char *agent = g_getenv ("MITOGEN_AGENT_PATH");
+  g_autofree char *dir = g_path_get_dirname (agent);
+  g_autofree char *base = g_path_get_basename (agent);
+  g_autofree char *relative = g_build_filename (".", base, NULL);
+  g_autofree char *saved = g_get_current_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GVariant) value = NULL;
+  GVariantDict options;
+
+  g_assert_nonnull (agent);
+  g_assert_cmpint (g_chdir (dir), ==, 0);
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert (&options, "agent_path", "s", relative);
+  g_variant_dict_insert (&options, "cwd", "s", "/");
+  ctx = mitogen_router_local (fixture->router, g_variant_dict_end (&options), NULL, &error);
+  g_assert_cmpint (g_chdir (saved), ==, 0);
+  g_assert_no_error (error);
+  value = mitogen_test_call_ok (ctx, "core.getpid", NULL);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, mitogen_test_context_pid (ctx));
+}
+
 static gboolean
 cancel_later (gpointer data)
 {
@@ -694,6 +722,7 @@ main (int    argc,
   TEST ("/lifecycle/local/reaped", test_local_agents_reaped);
   TEST ("/lifecycle/local/inherits-nothing", test_local_agent_inherits_nothing);
   TEST ("/lifecycle/local/missing-cwd", test_local_missing_cwd);
+  TEST ("/lifecycle/local/relative-agent-path", test_local_relative_agent_path);
   TEST ("/lifecycle/shutdown/cancelled", test_shutdown_cancelled);
   TEST ("/lifecycle/shutdown/async-cancelled", test_shutdown_async_cancelled);
   TEST ("/lifecycle/shutdown-async", test_shutdown_async);

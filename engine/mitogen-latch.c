@@ -405,7 +405,10 @@ _mitogen_latch_close (MitogenLatch *latch)
   latch->closed = TRUE;
   waiters = latch->waiters;
   g_queue_init (&latch->waiters);
-  g_cond_broadcast (&latch->cond);
+  /* A getter sees closed before it sleeps; only a sleeping one needs the
+   * system call (every finished call closes its receiver's latch). */
+  if (latch->n_sleeping > 0)
+    g_cond_broadcast (&latch->cond);
   g_mutex_unlock (&latch->mutex);
 
   while ((w = g_queue_pop_head (&waiters)) != NULL)

@@ -363,6 +363,51 @@ test_module_brings_no_glib (MitogenTestFixture *fixture,
   g_assert_no_error (error);
 }
 
+/* The local transport's static_agent option runs the "-static" twin of
+ * the agent path: no shared GLib is mapped in the context it starts. */
+static void
+test_local_option (MitogenTestFixture *fixture,
+                   gconstpointer       data)
+{
+  g_autofree char *agent = static_agent_path ();
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(MitogenContext) dynamic = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantDict dict;
+
+  if (skip_without_static_agent (agent))
+    return;
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
+  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (maps_contain_file (ctx, "/libglib-2.0.so"));
+
+  /* The control: without the option, the dynamic agent and its GLib. */
+  dynamic = mitogen_test_local (fixture->router);
+  g_assert_true (maps_contain_file (dynamic, "/libglib-2.0.so"));
+}
+
+/* An agent path whose "-static" twin is missing is a clear error. */
+static void
+test_local_option_missing (MitogenTestFixture *fixture,
+                           gconstpointer       data)
+{
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
+  g_variant_dict_insert (&dict, "agent_path", "s", "/bin/true");
+  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&dict),
+                                        NULL, NULL, &error);
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
+  g_assert_nonnull (strstr (error->message, "/bin/true-static is missing"));
+}
+
 /* A module linked with the shared GLib is refused by the static agent,
  * with an error that names it and says why, before it is loaded; the
  * dynamic agent, which links that GLib, runs it. */
@@ -446,6 +491,10 @@ main (int    argc,
   g_test_add ("/static-agent/module-brings-no-glib", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_module_brings_no_glib,
               mitogen_test_fixture_teardown);
+  g_test_add ("/static-agent/local-option", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_local_option, mitogen_test_fixture_teardown);
+  g_test_add ("/static-agent/local-option-missing", MitogenTestFixture, NULL,
+              mitogen_test_fixture_setup, test_local_option_missing, mitogen_test_fixture_teardown);
   g_test_add ("/static-agent/refuses-own-glib", MitogenTestFixture, NULL,
               mitogen_test_fixture_setup, test_refuses_own_glib,
               mitogen_test_fixture_teardown);

@@ -425,6 +425,25 @@ typedef enum
   INTO_MALLOC_CHUNKS,   /* each message into a g_malloc()ed buffer, freed after */
 } BulkTarget;
 
+/* A socketpair and a child process at its other end: the child keeps
+ * sv[1], this process sv[0]. Returns what fork() does, -1 on failure. */
+static pid_t
+fork_peer (int sv[2])
+{
+  pid_t pid;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+    return -1;
+  pid = fork ();
+  if (pid < 0)
+    {
+      close (sv[0]), close (sv[1]);
+      return -1;
+    }
+  close (pid == 0 ? sv[0] : sv[1]);
+  return pid;
+}
+
 /* @mib MiB from another process, as messages of @size bytes, read into
  * memory as @target says. */
 static double
@@ -438,22 +457,20 @@ socketpair_bulk_mb_s (guint      mib,
   pid_t pid;
   int sv[2];
 
-  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+  pid = fork_peer (sv);
+  if (pid < 0)
     return -1;
-  pid = fork ();
   if (pid == 0)
     {
       char *out = g_malloc (size);
       gboolean ok = TRUE;
 
       memset (out, 'x', size);
-      close (sv[0]);
       for (gsize sent = 0; ok && sent < total; sent += MIN (size, total - sent))
         ok = write_all (sv[1], out, MIN (size, total - sent));
       g_free (out);
       _exit (ok ? 0 : 1);
     }
-  close (sv[1]);
   if (target == INTO_REUSED_BUFFER)
     reused = g_malloc (size);
   start = bench_now_us ();
@@ -528,18 +545,16 @@ floor_socketpair_echo_per_s (int   n,
   pid_t pid;
   int sv[2];
 
-  if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+  pid = fork_peer (sv);
+  if (pid < 0)
     return -1;
-  pid = fork ();
   if (pid == 0)
     {
-      close (sv[0]);
       for (int i = 0; i < n; i++)
         if (!read_all (sv[1], buf, size) || !write_all (sv[1], buf, size))
           _exit (1);
       _exit (0);
     }
-  close (sv[1]);
   w.fd = sv[0];
   t = bench_now_us ();
   writer = g_thread_new ("echo-writer", echo_writer, &w);

@@ -204,17 +204,31 @@ thread_count (int pid)
 }
 
 gboolean
-mitogen_test_pid_alive (int pid)
+mitogen_test_read_stat (int   pid,
+                        char *state,
+                        int  *ppid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
   g_autofree char *contents = NULL;
-  const char *close_paren;
+  const char *p;
 
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     return FALSE;
-  /* Field 3, after "pid (comm) ", is the state; Z is a zombie. */
-  close_paren = strrchr (contents, ')');
-  if (close_paren == NULL || close_paren[2] != 'Z')
+  /* "pid (comm) state ppid ...", where comm may hold anything. */
+  p = strrchr (contents, ')');
+  return p != NULL && sscanf (p + 1, " %c %d", state, ppid) == 2;
+}
+
+gboolean
+mitogen_test_pid_alive (int pid)
+{
+  char state;
+  int ppid;
+
+  if (!mitogen_test_read_stat (pid, &state, &ppid))
+    return FALSE;
+  /* Z is a zombie. */
+  if (state != 'Z')
     return TRUE;
   /* A leader that has ended while other threads go on (valgrind writes its
    * report from the last one) shows as a zombie too. */

@@ -74,6 +74,12 @@ void            mitogen_test_assert_no_temp   (const char         *dir);
 /* The pid of a context, from its ready frame. */
 int             mitogen_test_context_pid      (MitogenContext     *context);
 
+/* The state letter (Z: a zombie) and parent of process @pid; FALSE if it
+ * is gone. */
+gboolean        mitogen_test_read_stat        (int                 pid,
+                                               char               *state,
+                                               int                *ppid);
+
 /* TRUE while process @pid exists (and is not a zombie). */
 gboolean        mitogen_test_pid_alive        (int                 pid);
 

@@ -28,23 +28,6 @@ typedef MitogenTestFixture Fixture;
 #define TEST(path, func) \
   g_test_add ((path), Fixture, NULL, mitogen_test_fixture_setup, (func), mitogen_test_fixture_teardown)
 
-/* The state letter and parent of process @pid, from its stat file. */
-static gboolean
-read_state (int   pid,
-            char *state,
-            int  *ppid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *stat = NULL;
-  const char *p;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  /* "pid (comm) state ppid ...", where comm may hold anything. */
-  p = strrchr (stat, ')');
-  return p != NULL && sscanf (p + 1, " %c %d", state, ppid) == 2;
-}
-
 /* The live (non-zombie) child processes of this process. */
 static GArray *
 live_children (void)
@@ -59,7 +42,7 @@ live_children (void)
       char state;
       int ppid;
 
-      if (!g_ascii_isdigit (name[0]) || !read_state (atoi (name), &state, &ppid))
+      if (!g_ascii_isdigit (name[0]) || !mitogen_test_read_stat (atoi (name), &state, &ppid))
         continue;
       if (ppid == getpid () && state != 'Z')
         {
@@ -523,7 +506,7 @@ is_my_child (int pid)
   char state;
   int ppid;
 
-  return read_state (pid, &state, &ppid) && ppid == getpid ();
+  return mitogen_test_read_stat (pid, &state, &ppid) && ppid == getpid ();
 }
 
 /* An agent that has exited is reaped: no zombie stays behind, even when

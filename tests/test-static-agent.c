@@ -363,6 +363,23 @@ test_module_brings_no_glib (MitogenTestFixture *fixture,
   g_assert_no_error (error);
 }
 
+/* A local context started with static_agent=true, from @agent_path's
+ * twin when it is not NULL. */
+static MitogenContext *
+connect_static_option (MitogenRouter *router,
+                       const char    *agent_path,
+                       GError       **error)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
+  if (agent_path != NULL)
+    g_variant_dict_insert (&dict, "agent_path", "s", agent_path);
+  return mitogen_router_connect_context (router, "local", g_variant_dict_end (&dict),
+                                         NULL, NULL, error);
+}
+
 /* The local transport's static_agent option runs the "-static" twin of
  * the agent path: no shared GLib is mapped in the context it starts. */
 static void
@@ -373,14 +390,10 @@ test_local_option (MitogenTestFixture *fixture,
   g_autoptr(MitogenContext) ctx = NULL;
   g_autoptr(MitogenContext) dynamic = NULL;
   g_autoptr(GError) error = NULL;
-  GVariantDict dict;
 
   if (skip_without_static_agent (agent))
     return;
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
-  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&dict),
-                                        NULL, NULL, &error);
+  ctx = connect_static_option (fixture->router, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (maps_contain_file (ctx, "/libglib-2.0.so"));
 
@@ -396,13 +409,8 @@ test_local_option_missing (MitogenTestFixture *fixture,
 {
   g_autoptr(MitogenContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
-  GVariantDict dict;
 
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
-  g_variant_dict_insert (&dict, "agent_path", "s", "/bin/true");
-  ctx = mitogen_router_connect_context (fixture->router, "local", g_variant_dict_end (&dict),
-                                        NULL, NULL, &error);
+  ctx = connect_static_option (fixture->router, "/bin/true", &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
   g_assert_nonnull (strstr (error->message, "/bin/true-static is missing"));

@@ -301,22 +301,37 @@ maps_contain_file (MitogenContext *ctx,
 }
 
 /* The static agent started here, from the build tree, by the local
- * transport; with the serializer @serializer unless NULL. */
+ * transport: as @agent, or with static_agent=true (from @agent's twin, or
+ * the default agent's when @agent is NULL); with the serializer
+ * @serializer unless NULL. */
+static MitogenContext *
+connect_local_agent (MitogenRouter *router,
+                     const char    *agent,
+                     gboolean       static_option,
+                     const char    *serializer,
+                     GError       **error)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  if (agent != NULL)
+    g_variant_dict_insert (&dict, "agent_path", "s", agent);
+  if (static_option)
+    g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
+  g_variant_dict_insert (&dict, "connect_timeout", "d", 60.0);
+  if (serializer != NULL)
+    g_variant_dict_insert (&dict, "serializer", "s", serializer);
+  return mitogen_router_connect_context (router, "local", g_variant_dict_end (&dict),
+                                         NULL, NULL, error);
+}
+
 static MitogenContext *
 connect_static (MitogenRouter *router,
                 const char    *agent,
                 const char    *serializer,
                 GError       **error)
 {
-  GVariantDict dict;
-
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "agent_path", "s", agent);
-  g_variant_dict_insert (&dict, "connect_timeout", "d", 60.0);
-  if (serializer != NULL)
-    g_variant_dict_insert (&dict, "serializer", "s", serializer);
-  return mitogen_router_connect_context (router, "local", g_variant_dict_end (&dict),
-                                         NULL, NULL, error);
+  return connect_local_agent (router, agent, FALSE, serializer, error);
 }
 
 /* A module sent to the static agent on a host that has GLib binds to the
@@ -363,23 +378,6 @@ test_module_brings_no_glib (MitogenTestFixture *fixture,
   g_assert_no_error (error);
 }
 
-/* A local context started with static_agent=true, from @agent_path's
- * twin when it is not NULL. */
-static MitogenContext *
-connect_static_option (MitogenRouter *router,
-                       const char    *agent_path,
-                       GError       **error)
-{
-  GVariantDict dict;
-
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "static_agent", "b", TRUE);
-  if (agent_path != NULL)
-    g_variant_dict_insert (&dict, "agent_path", "s", agent_path);
-  return mitogen_router_connect_context (router, "local", g_variant_dict_end (&dict),
-                                         NULL, NULL, error);
-}
-
 /* The local transport's static_agent option runs the "-static" twin of
  * the agent path: no shared GLib is mapped in the context it starts. */
 static void
@@ -393,7 +391,7 @@ test_local_option (MitogenTestFixture *fixture,
 
   if (skip_without_static_agent (agent))
     return;
-  ctx = connect_static_option (fixture->router, NULL, &error);
+  ctx = connect_local_agent (fixture->router, NULL, TRUE, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (maps_contain_file (ctx, "/libglib-2.0.so"));
 
@@ -410,7 +408,7 @@ test_local_option_missing (MitogenTestFixture *fixture,
   g_autoptr(MitogenContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
 
-  ctx = connect_static_option (fixture->router, "/bin/true", &error);
+  ctx = connect_local_agent (fixture->router, "/bin/true", TRUE, NULL, &error);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_ERROR, MITOGEN_ERROR_STREAM);
   g_assert_nonnull (strstr (error->message, "/bin/true-static is missing"));

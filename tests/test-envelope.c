@@ -947,6 +947,53 @@ test_misaligned (void)
     }
 }
 
+/* A unit value (a call without arguments, an empty answer) decodes to the
+ * one shared unit, with no type lookup; a unit whose byte is not zero
+ * (not in normal form) is read as GLib reads it, as a value of its own. */
+static void
+test_unit_is_shared (void)
+{
+  g_autoptr(GVariant) unit = _mitogen_unit ();
+  g_autoptr(GVariant) empty = g_variant_ref_sink (g_variant_new_tuple (NULL, 0));
+  g_autoptr(GBytes) body = glib_encode (MITOGEN_BODY_VALUE, empty);
+  g_autoptr(GBytes) call = glib_encode_call ("core.ping", empty);
+  g_autoptr(GBytes) odd = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) args = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *function = NULL;
+  g_autofree guint8 *copy = NULL;
+  gboolean is_call = FALSE;
+  guint8 kind = 0xff;
+  gconstpointer data;
+  gsize size;
+
+  g_assert_true (_mitogen_envelope_decode (body, &kind, &value, &error));
+  g_assert_no_error (error);
+  g_assert_true (value == unit);
+  g_clear_pointer (&value, g_variant_unref);
+
+  g_assert_true (_mitogen_envelope_decode_call (call, &is_call, &function, &args, &error));
+  g_assert_no_error (error);
+  g_assert_true (is_call);
+  g_assert_cmpstr (function, ==, "core.ping");
+  g_assert_true (args == unit);
+
+  /* "(yv)": the kind, padding, then the unit's one byte at 8, its NUL. */
+  data = g_bytes_get_data (body, &size);
+  copy = g_memdup2 (data, size);
+  g_assert_cmpuint (size, >, 9);
+  g_assert_cmpint (copy[8], ==, 0);
+  g_assert_cmpint (copy[9], ==, 0);
+  copy[8] = 1;
+  odd = g_bytes_new (copy, size);
+  g_assert_true (_mitogen_envelope_decode (odd, &kind, &value, &error));
+  g_assert_no_error (error);
+  g_assert_true (value != unit);
+  g_assert_cmpstr (g_variant_get_type_string (value), ==, "()");
+  g_assert_false (g_variant_is_normal_form (value));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -961,5 +1008,6 @@ main (int argc, char **argv)
   g_test_add_func ("/envelope/hostile/names", test_hostile_names);
   g_test_add_func ("/envelope/hostile/args-depth", test_hostile_args_depth);
   g_test_add_func ("/envelope/misaligned", test_misaligned);
+  g_test_add_func ("/envelope/unit-is-shared", test_unit_is_shared);
   return g_test_run ();
 }
